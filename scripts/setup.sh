@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs every Debian package Paddock needs to build, test and run. Idempotent: installs only
+# what is missing, and prints nothing when everything is there.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake pkg-config clang-format
+  libboost1.74-dev nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libfmt-dev libspdlog-dev
+  libsqlite3-dev libgtest-dev libgmock-dev
+  # runtime: QEMU, disks, guest image recipe
+  qemu-system-x86 qemu-utils busybox-static cpio e2fsprogs kmod zstd
+  # tests and benchmarks
+  sqlite3 procps util-linux python3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "setup: installing ${missing[*]}"
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

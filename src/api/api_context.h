@@ -1,0 +1,31 @@
+// What route handlers may use: the services, never the store or engine directly.
+#pragma once
+
+#include <string>
+
+#include "images/image_store.h"
+#include "services/event_bus.h"
+#include "services/host_info.h"
+#include "services/lifecycle/vm_service.h"
+#include "services/operations.h"
+
+namespace paddock::api {
+
+struct ApiContext {
+  VmService& vms;
+  OperationManager& operations;
+  EventBus& events;
+  ImageStore& images;
+  HostInfoService& host;
+};
+
+class Router;
+void addVmRoutes(Router& router, ApiContext& ctx);
+void addVmActionRoutes(Router& router, ApiContext& ctx);
+void addConsoleRoutes(Router& router, ApiContext& ctx);
+void addOperationRoutes(Router& router, ApiContext& ctx);
+void addHostRoutes(Router& router, ApiContext& ctx);
+void addApplyRoutes(Router& router, ApiContext& ctx);
+void addOpenApiRoute(Router& router);
+
+}  // namespace paddock::api

@@ -1,0 +1,26 @@
+#include "api/api_server.h"
+
+#include <spdlog/spdlog.h>
+
+namespace paddock::api {
+
+ApiServer::ApiServer(ApiContext ctx) : ctx_(ctx) {
+  addVmRoutes(router_, ctx_);
+  addVmActionRoutes(router_, ctx_);
+  addConsoleRoutes(router_, ctx_);
+  addOperationRoutes(router_, ctx_);
+  addHostRoutes(router_, ctx_);
+  addApplyRoutes(router_, ctx_);
+  addOpenApiRoute(router_);
+  server_.setHandler([this](const http::Request& req, http::Exchange& ex) {
+    spdlog::debug("{} {} ({})", req.method, req.target, req.peer);
+    router_.dispatch(req, ex);
+  });
+}
+
+Result<int> ApiServer::listenTcp(const std::string& address, int port, const std::string& token) {
+  server_.setTcpAuthToken(token);
+  return server_.listenTcp(address, port);
+}
+
+}  // namespace paddock::api

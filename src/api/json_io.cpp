@@ -1,0 +1,40 @@
+#include "api/json_io.h"
+
+#include <fmt/format.h>
+
+namespace paddock::api {
+
+Result<nlohmann::json> parseBody(const http::Request& req) {
+  if (req.body.empty()) return nlohmann::json::object();
+  try {
+    auto j = nlohmann::json::parse(req.body);
+    if (!j.is_object()) return makeError(Errc::invalid_argument, "request body must be a JSON object");
+    return j;
+  } catch (const nlohmann::json::parse_error& e) {
+    return makeError(Errc::invalid_argument,
+                     fmt::format("malformed JSON at byte {}: {}", e.byte,
+                                 std::string(e.what()).substr(std::string(e.what()).rfind(':') + 2)));
+  }
+}
+
+Status onlyFields(const nlohmann::json& body, std::initializer_list<const char*> allowed) {
+  for (auto it = body.begin(); it != body.end(); ++it) {
+    bool ok = false;
+    for (const char* a : allowed) ok = ok || it.key() == a;
+    if (!ok) return makeError(Errc::invalid_argument, fmt::format("unknown field '{}'", it.key()), it.key());
+  }
+  return {};
+}
+
+void respondJson(http::Exchange& ex, int status, const nlohmann::json& body) {
+  ex.respond(http::jsonResponse(status, body.dump()));
+}
+
+void respondError(http::Exchange& ex, const Error& error) { ex.respond(http::errorResponse(error)); }
+
+bool queryFlag(const http::Request& req, const std::string& key) {
+  auto it = req.query.find(key);
+  return it != req.query.end() && (it->second.empty() || it->second == "1" || it->second == "true");
+}
+
+}  // namespace paddock::api

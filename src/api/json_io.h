@@ -1,0 +1,27 @@
+// JSON request parsing and responses shared by all route handlers.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "common/result.h"
+#include "http/http_server.h"
+
+namespace paddock::api {
+
+// An empty body is an empty object; anything but a JSON object is a 400 naming the problem.
+Result<nlohmann::json> parseBody(const http::Request& req);
+// Checks that `body` has only `allowed` keys.
+Status onlyFields(const nlohmann::json& body, std::initializer_list<const char*> allowed);
+
+void respondJson(http::Exchange& ex, int status, const nlohmann::json& body);
+void respondError(http::Exchange& ex, const Error& error);
+
+template <typename T>
+void respondResult(http::Exchange& ex, const Result<T>& r, int status = 200) {
+  if (!r) return respondError(ex, r.error());
+  respondJson(ex, status, toJson(*r));
+}
+
+bool queryFlag(const http::Request& req, const std::string& key);
+
+}  // namespace paddock::api

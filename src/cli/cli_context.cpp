@@ -1,0 +1,35 @@
+#include "cli/cli_context.h"
+
+#include <cstdio>
+
+namespace paddock::cli {
+
+PaddockClient& CliContext::client() {
+  if (!client_) {
+    auto opts = resolveClientOptions(host, tokenFile);
+    if (!opts) fail(opts.error());
+    auto c = PaddockClient::connect(*opts);
+    if (!c) fail(c.error());
+    client_ = std::move(*c);
+  }
+  return *client_;
+}
+
+void CliContext::fail(const Error& error) {
+  std::string msg = error.message;
+  for (auto& c : msg)
+    if (c == '\n') c = ' ';
+  std::fprintf(stderr, "paddock: error: %s\n", msg.c_str());
+  int code = kFailed;
+  switch (error.code) {
+    case Errc::not_found: code = kNotFound; break;
+    case Errc::conflict: code = kConflict; break;
+    case Errc::unavailable:
+      if (msg.rfind("cannot reach", 0) == 0) code = kUnreachable;
+      break;
+    default: break;
+  }
+  throw ExitStatus{code};
+}
+
+}  // namespace paddock::cli

@@ -1,0 +1,56 @@
+// State shared by every `paddock` command: how to reach paddockd and how to print.
+#pragma once
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "client/paddock_client.h"
+
+namespace paddock::cli {
+
+// Thrown by a command to end the program with `code` after it has printed its error.
+struct ExitStatus {
+  int code;
+};
+
+// Exit codes scripts can rely on.
+enum ExitCode {
+  kOk = 0,
+  kFailed = 1,       // the request was refused or the operation failed
+  kUsage = 2,        // bad command line
+  kNotFound = 3,
+  kConflict = 4,     // wrong state (running, exists)
+  kUnreachable = 5,  // paddockd cannot be reached
+};
+
+class CliContext {
+ public:
+  std::string host;
+  std::string tokenFile;
+  bool json = false;
+
+  PaddockClient& client();
+  // Prints "paddock: error: <message>" and throws ExitStatus with the code for `error`.
+  [[noreturn]] void fail(const Error& error);
+  // Unwraps a Result or fails with its error.
+  template <typename T>
+  T must(Result<T> r) {
+    if (!r) fail(r.error());
+    return std::move(r.value());
+  }
+
+ private:
+  std::unique_ptr<PaddockClient> client_;
+};
+
+void addVmCommands(CLI::App& app, CliContext& ctx);
+void addHostCommands(CLI::App& app, CliContext& ctx);
+void addImageCommands(CLI::App& app, CliContext& ctx);
+void addApplyCommand(CLI::App& app, CliContext& ctx);
+void addEventCommands(CLI::App& app, CliContext& ctx);
+
+}  // namespace paddock::cli

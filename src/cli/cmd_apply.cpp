@@ -1,0 +1,69 @@
+// paddock apply -f FILE [--dry-run]
+#include <fmt/format.h>
+
+#include "cli/cli_context.h"
+#include "cli/output.h"
+#include "directory_file/directory_file.h"
+
+namespace paddock::cli {
+
+namespace {
+
+// Maps a daemon error whose field is "vms.NAME.FIELD" back to the file's line.
+Error withLine(const Error& e, const DirectoryFile& file) {
+  const std::string prefix = "vms.";
+  if (e.field.rfind(prefix, 0) != 0) return e;
+  std::string rest = e.field.substr(prefix.size());
+  auto dot = rest.find('.');
+  std::string vm = rest.substr(0, dot);
+  std::string field = dot == std::string::npos ? "" : rest.substr(dot + 1);
+  for (const auto& d : file.vms) {
+    if (d.spec.name != vm) continue;
+    int line = d.line;
+    if (auto it = d.fieldLines.find(field); it != d.fieldLines.end()) line = it->second;
+    return makeError(e.code, fmt::format("{}:{}: {}", file.path, line, e.message), e.field);
+  }
+  return e;
+}
+
+}  // namespace
+
+void addApplyCommand(CLI::App& app, CliContext& ctx) {
+  auto* c = app.add_subcommand("apply", "Converge VMs to a directory file (profiles + VMs, YAML)");
+  auto file = std::make_shared<std::string>();
+  auto dryRun = std::make_shared<bool>(false);
+  auto noWaitReady = std::make_shared<bool>(false);
+  c->add_option("-f,--file", *file, "the directory file")->required();
+  c->add_flag("--dry-run", *dryRun, "print the plan and change nothing");
+  c->add_flag("--no-wait-ready", *noWaitReady, "do not wait for started guests to report ready");
+  c->callback([=, &ctx] {
+    auto dir = ctx.must(parseDirectoryFile(*file));
+    auto request = toApplyRequest(dir, true);
+    auto planned = ctx.client().call("POST", "/v1/apply", request);
+    if (!planned) ctx.fail(withLine(planned.error(), dir));
+    const auto& plan = (*planned)["plan"];
+    if (!ctx.json || *dryRun) {
+      if (ctx.json) return printJson(plan);
+      std::printf("%s\n", plan.value("text", "").c_str());
+    }
+    if (*dryRun || plan.value("nothing_to_do", false)) {
+      if (ctx.json) printJson({{"plan", plan}});
+      return;
+    }
+    request["dry_run"] = false;
+    request["wait_ready"] = !*noWaitReady;
+    auto op = ctx.client().call("POST", "/v1/apply", request);
+    if (!op) ctx.fail(withLine(op.error(), dir));
+    Progress progress("apply " + dir.name);
+    auto r = ctx.client().waitOperation(op->value("id", int64_t{0}),
+                                        [&](int p, const std::string& m) { progress.update(p, m); });
+    progress.done();
+    auto result = ctx.must(std::move(r));
+    if (ctx.json) return printJson(result);
+    for (auto it = result["ready"].begin(); it != result["ready"].end(); ++it)
+      std::printf("%s: %s\n", it.key().c_str(), it.value().get<std::string>().c_str());
+    std::printf("Applied directory %s.\n", dir.name.c_str());
+  });
+}
+
+}  // namespace paddock::cli

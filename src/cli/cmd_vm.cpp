@@ -1,0 +1,347 @@
+// paddock vm create|list|show|start|stop|shutdown|reboot|pause|resume|delete|edit|console
+#include <fmt/format.h>
+
+#include "cli/cli_context.h"
+#include "cli/console_attach.h"
+#include "cli/output.h"
+#include "common/clock.h"
+#include "common/units.h"
+
+namespace paddock::cli {
+
+namespace {
+
+// "--disk root=1G" or "--disk 1G" (named disk0, disk1, ...).
+nlohmann::json parseDisks(CliContext& ctx, const std::vector<std::string>& flags) {
+  nlohmann::json disks = nlohmann::json::array();
+  for (size_t i = 0; i < flags.size(); ++i) {
+    std::string name = fmt::format("disk{}", i);
+    std::string size = flags[i];
+    if (auto eq = flags[i].find('='); eq != std::string::npos) {
+      name = flags[i].substr(0, eq);
+      size = flags[i].substr(eq + 1);
+    }
+    auto mib = parseSizeMib(size);
+    if (!mib) ctx.fail(makeError(Errc::invalid_argument, "--disk " + flags[i] + ": " + mib.error().message));
+    disks.push_back({{"name", name}, {"size_mib", *mib}});
+  }
+  return disks;
+}
+
+uint64_t memoryFlag(CliContext& ctx, const std::string& text) {
+  auto mib = parseSizeMib(text);
+  if (!mib) ctx.fail(makeError(Errc::invalid_argument, "--memory: " + mib.error().message));
+  return *mib;
+}
+
+std::string vmPath(const std::string& name, const std::string& suffix = "") {
+  return "/v1/vms/" + name + suffix;
+}
+
+std::string diskSummary(const nlohmann::json& vm) {
+  std::string out;
+  for (const auto& d : vm["disks"]) {
+    if (!out.empty()) out += ",";
+    out += d.value("name", "") + ":" + formatMib(d.value("size_mib", uint64_t{0}));
+  }
+  return out.empty() ? "-" : out;
+}
+
+std::string readyColumn(const nlohmann::json& vm) {
+  const auto& rt = vm["runtime"];
+  int64_t ready = rt.value("ready_at_ms", int64_t{0});
+  int64_t started = rt.value("started_at_ms", int64_t{0});
+  if (ready == 0 || started == 0) return "-";
+  return fmt::format("{:.1f}s", static_cast<double>(ready - started) / 1000.0);
+}
+
+std::string uptimeColumn(const nlohmann::json& vm) {
+  const auto& rt = vm["runtime"];
+  std::string state = vm.value("state", "");
+  if (state != "running" && state != "paused") return "-";
+  return humanDuration(nowMs() - rt.value("started_at_ms", int64_t{0}));
+}
+
+void printVmTable(const nlohmann::json& vms) {
+  Table t({"NAME", "STATE", "VCPUS", "MEMORY", "DISKS", "ACCEL", "UPTIME", "READY", "DESCRIPTION"});
+  for (const auto& vm : vms) {
+    std::string state = vm.value("state", "");
+    std::string reason = vm["runtime"].value("reason", "");
+    if (state == "crashed" && !reason.empty()) state += " (" + reason.substr(0, 40) + ")";
+    std::string accel = vm["runtime"].value("accel", "");
+    t.add({vm.value("name", ""), state, std::to_string(vm.value("vcpus", 0)),
+           formatMib(vm.value("memory_mib", uint64_t{0})), diskSummary(vm),
+           accel.empty() ? vm.value("accel", "auto") : accel, uptimeColumn(vm), readyColumn(vm),
+           vm.value("description", "")});
+  }
+  t.print();
+}
+
+void printVm(const nlohmann::json& vm) {
+  const auto& rt = vm["runtime"];
+  auto row = [](const char* k, const std::string& v) { std::printf("%-13s %s\n", k, v.c_str()); };
+  row("Name:", vm.value("name", ""));
+  row("State:", vm.value("state", ""));
+  if (!rt.value("reason", "").empty()) row("Reason:", rt.value("reason", ""));
+  row("Description:", vm.value("description", ""));
+  row("vCPUs:", std::to_string(vm.value("vcpus", 0)));
+  row("Memory:", formatMib(vm.value("memory_mib", uint64_t{0})));
+  row("Disks:", diskSummary(vm));
+  std::string boot = vm.value("image", "");
+  row("Boot:", boot.empty() ? vm.value("kernel", "") : "image " + boot);
+  row("Accel:", vm.value("accel", "auto") +
+                    (rt.value("accel", "").empty() ? "" : " (running on " + rt.value("accel", "") + ")"));
+  if (rt.value("pid", 0) != 0) row("PID:", std::to_string(rt.value("pid", 0)));
+  row("Uptime:", uptimeColumn(vm));
+  row("Ready after:", readyColumn(vm));
+  if (!rt.value("ready_line", "").empty()) row("Ready line:", rt.value("ready_line", ""));
+  row("Created:", vm.value("created_at", ""));
+}
+
+// Runs an operation-returning request and waits for it, with progress, unless --no-wait.
+nlohmann::json runOperation(CliContext& ctx, const std::string& label, const std::string& path,
+                            const nlohmann::json& body, bool noWait) {
+  auto op = ctx.must(ctx.client().call("POST", path, body));
+  int64_t id = op.value("id", int64_t{0});
+  if (noWait) return op;
+  Progress progress(label);
+  auto result = ctx.client().waitOperation(id, [&](int pct, const std::string& msg) {
+    progress.update(pct, msg);
+  });
+  progress.done();
+  return ctx.must(std::move(result));
+}
+
+void printResult(CliContext& ctx, const nlohmann::json& j, const std::string& text) {
+  if (ctx.json)
+    printJson(j);
+  else
+    std::printf("%s\n", text.c_str());
+}
+
+}  // namespace
+
+void addVmCommands(CLI::App& app, CliContext& ctx) {
+  auto* vm = app.add_subcommand("vm", "Manage virtual machines")->require_subcommand(1);
+
+  {
+    auto* c = vm->add_subcommand("create", "Define a VM (and optionally start it)");
+    auto name = std::make_shared<std::string>();
+    auto vcpus = std::make_shared<int>(1);
+    auto memory = std::make_shared<std::string>("256M");
+    auto disks = std::make_shared<std::vector<std::string>>();
+    auto image = std::make_shared<std::string>();
+    auto kernel = std::make_shared<std::string>();
+    auto initrd = std::make_shared<std::string>();
+    auto cmdline = std::make_shared<std::string>();
+    auto description = std::make_shared<std::string>();
+    auto accel = std::make_shared<std::string>("auto");
+    auto start = std::make_shared<bool>(false);
+    auto waitReady = std::make_shared<bool>(false);
+    c->add_option("name", *name, "VM name")->required();
+    c->add_option("--vcpus", *vcpus, "virtual CPUs");
+    c->add_option("--memory", *memory, "memory, e.g. 512M or 2G");
+    c->add_option("--disk", *disks, "a disk NAME=SIZE (repeatable), e.g. root=1G");
+    c->add_option("--image", *image, "guest image to boot, e.g. tiny");
+    c->add_option("--kernel", *kernel, "kernel file to boot instead of an image");
+    c->add_option("--initrd", *initrd, "initramfs for --kernel");
+    c->add_option("--cmdline", *cmdline, "extra kernel command line");
+    c->add_option("--description", *description, "free text");
+    c->add_option("--accel", *accel, "auto, kvm or tcg");
+    c->add_flag("--start", *start, "start it after defining it");
+    c->add_flag("--wait-ready", *waitReady, "with --start: wait for the guest's readiness line");
+    c->callback([=, &ctx] {
+      if (image->empty() && kernel->empty()) *image = "tiny";
+      nlohmann::json spec = {{"name", *name},         {"vcpus", *vcpus},
+                             {"memory_mib", memoryFlag(ctx, *memory)},
+                             {"disks", parseDisks(ctx, *disks)},
+                             {"image", *image},       {"kernel", *kernel},
+                             {"initrd", *initrd},     {"cmdline", *cmdline},
+                             {"description", *description}, {"accel", *accel}};
+      auto created = ctx.must(ctx.client().call("POST", "/v1/vms", spec));
+      if (*start) {
+        created = runOperation(ctx, "start " + *name, vmPath(*name, "/actions/start"),
+                               {{"wait_ready", *waitReady}}, false);
+      }
+      printResult(ctx, created, fmt::format("VM {} {}", *name, *start ? "created and started" : "created"));
+    });
+  }
+
+  {
+    auto* c = vm->add_subcommand("list", "List VMs");
+    c->callback([&ctx] {
+      auto out = ctx.must(ctx.client().call("GET", "/v1/vms"));
+      if (ctx.json) return printJson(out["vms"]);
+      printVmTable(out["vms"]);
+    });
+  }
+
+  {
+    auto* c = vm->add_subcommand("show", "Show one VM");
+    auto name = std::make_shared<std::string>();
+    c->add_option("name", *name)->required();
+    c->callback([=, &ctx] {
+      auto out = ctx.must(ctx.client().call("GET", vmPath(*name)));
+      if (ctx.json) return printJson(out);
+      printVm(out);
+    });
+  }
+
+  {
+    auto* c = vm->add_subcommand("start", "Start VMs (concurrently when several are named)");
+    auto names = std::make_shared<std::vector<std::string>>();
+    auto waitReady = std::make_shared<bool>(false);
+    auto noWait = std::make_shared<bool>(false);
+    c->add_option("names", *names, "VM names")->required();
+    c->add_flag("--wait-ready", *waitReady, "wait for each guest's readiness line");
+    c->add_flag("--no-wait", *noWait, "print the operation ids and return");
+    c->callback([=, &ctx] {
+      std::vector<std::pair<std::string, int64_t>> ops;
+      for (const auto& n : *names) {
+        auto op = ctx.must(ctx.client().call("POST", vmPath(n, "/actions/start"),
+                                             {{"wait_ready", *waitReady}}));
+        ops.emplace_back(n, op.value("id", int64_t{0}));
+      }
+      nlohmann::json results = nlohmann::json::array();
+      std::optional<Error> firstError;
+      for (const auto& [n, id] : ops) {
+        if (*noWait) {
+          results.push_back({{"vm", n}, {"operation", id}});
+          if (!ctx.json) std::printf("%s: operation %lld\n", n.c_str(), static_cast<long long>(id));
+          continue;
+        }
+        Progress progress("start " + n);
+        auto r = ctx.client().waitOperation(id, [&](int p, const std::string& m) { progress.update(p, m); });
+        progress.done();
+        if (!r) {
+          std::fprintf(stderr, "paddock: error: %s\n", r.error().message.c_str());
+          if (!firstError) firstError = r.error();
+          continue;
+        }
+        results.push_back(*r);
+        if (!ctx.json) {
+          std::string ready = (*r)["runtime"].value("ready_line", "");
+          std::printf("%s: %s%s\n", n.c_str(), r->value("state", "").c_str(),
+                      ready.empty() ? "" : (", " + ready).c_str());
+        }
+      }
+      if (ctx.json) printJson(names->size() == 1 && results.size() == 1 ? results[0] : results);
+      if (firstError) throw ExitStatus{kFailed};
+    });
+  }
+
+  {
+    auto* c = vm->add_subcommand("shutdown", "Shut down gracefully (ACPI), forcing off after a timeout");
+    auto name = std::make_shared<std::string>();
+    auto timeout = std::make_shared<std::string>("60s");
+    auto noWait = std::make_shared<bool>(false);
+    c->add_option("name", *name)->required();
+    c->add_option("--timeout", *timeout, "how long the guest gets before it is forced off");
+    c->add_flag("--no-wait", *noWait, "print the operation id and return");
+    c->callback([=, &ctx] {
+      auto t = parseDuration(*timeout);
+      if (!t) ctx.fail(makeError(Errc::invalid_argument, "--timeout: " + t.error().message));
+      auto r = runOperation(ctx, "shutdown " + *name, vmPath(*name, "/actions/shutdown"),
+                            {{"timeout_s", t->count() / 1000}}, *noWait);
+      printResult(ctx, r,
+                  *noWait ? fmt::format("operation {}", r.value("id", 0))
+                          : fmt::format("VM {} is {} ({})", *name, r.value("state", ""),
+                                        r["runtime"].value("reason", "")));
+    });
+  }
+
+  for (const auto& [verb, help] : std::vector<std::pair<std::string, std::string>>{
+           {"stop", "Force a VM off now"},
+           {"reboot", "Reset a running VM"},
+           {"pause", "Pause a running VM's vCPUs"},
+           {"resume", "Resume a paused VM"}}) {
+    auto* c = vm->add_subcommand(verb, help);
+    auto name = std::make_shared<std::string>();
+    c->add_option("name", *name)->required();
+    c->callback([=, &ctx, verb = verb] {
+      auto r = ctx.must(ctx.client().call("POST", vmPath(*name, "/actions/" + verb), nlohmann::json::object()));
+      printResult(ctx, r, fmt::format("VM {} is {}", *name, r.value("state", "")));
+    });
+  }
+
+  {
+    auto* c = vm->add_subcommand("delete", "Delete a VM and its disks");
+    auto name = std::make_shared<std::string>();
+    auto force = std::make_shared<bool>(false);
+    c->add_option("name", *name)->required();
+    c->add_flag("--force", *force, "stop it first if it runs");
+    c->callback([=, &ctx] {
+      auto r = ctx.must(ctx.client().call("DELETE", vmPath(*name) + (*force ? "?force=true" : "")));
+      printResult(ctx, r, fmt::format("VM {} deleted", *name));
+    });
+  }
+
+  {
+    auto* c = vm->add_subcommand("edit", "Change CPU, memory and disks (while stopped) or the description");
+    auto name = std::make_shared<std::string>();
+    auto vcpus = std::make_shared<int>(0);
+    auto memory = std::make_shared<std::string>();
+    auto disks = std::make_shared<std::vector<std::string>>();
+    auto removeDisks = std::make_shared<std::vector<std::string>>();
+    auto description = std::make_shared<std::string>();
+    c->add_option("name", *name)->required();
+    c->add_option("--vcpus", *vcpus, "virtual CPUs");
+    c->add_option("--memory", *memory, "memory, e.g. 1G");
+    c->add_option("--disk", *disks, "add a disk or grow one: NAME=SIZE (repeatable)");
+    c->add_option("--remove-disk", *removeDisks, "remove a disk and its data (repeatable)");
+    auto* descOpt = c->add_option("--description", *description, "free text");
+    c->callback([=, &ctx] {
+      nlohmann::json patch = nlohmann::json::object();
+      if (*vcpus != 0) patch["vcpus"] = *vcpus;
+      if (!memory->empty()) patch["memory_mib"] = memoryFlag(ctx, *memory);
+      if (descOpt->count() > 0) patch["description"] = *description;
+      if (!disks->empty() || !removeDisks->empty()) {
+        auto current = ctx.must(ctx.client().call("GET", vmPath(*name)));
+        nlohmann::json list = current["disks"];
+        for (const auto& d : parseDisks(ctx, *disks)) {
+          bool found = false;
+          for (auto& e : list)
+            if (e["name"] == d["name"]) {
+              e["size_mib"] = d["size_mib"];
+              found = true;
+            }
+          if (!found) list.push_back(d);
+        }
+        for (const auto& r : *removeDisks) {
+          auto before = list.size();
+          list.erase(std::remove_if(list.begin(), list.end(),
+                                    [&](const nlohmann::json& e) { return e["name"] == r; }),
+                     list.end());
+          if (list.size() == before)
+            ctx.fail(makeError(Errc::not_found, fmt::format("VM '{}' has no disk '{}'", *name, r)));
+        }
+        patch["disks"] = list;
+      }
+      if (patch.empty()) ctx.fail(makeError(Errc::invalid_argument, "nothing to change: give a flag"));
+      auto r = ctx.must(ctx.client().call("PATCH", vmPath(*name), patch));
+      if (ctx.json) return printJson(r);
+      printVm(r);
+    });
+  }
+
+  {
+    auto* c = vm->add_subcommand("console", "Attach to the serial console (Ctrl-] detaches)");
+    auto name = std::make_shared<std::string>();
+    auto log = std::make_shared<bool>(false);
+    auto readOnly = std::make_shared<bool>(false);
+    c->add_option("name", *name)->required();
+    c->add_flag("--log", *log, "print the console log and return");
+    c->add_flag("--read-only", *readOnly, "watch without typing");
+    c->callback([=, &ctx] {
+      if (*log) {
+        auto text = ctx.must(ctx.client().callText("GET", vmPath(*name, "/console/log")));
+        std::fwrite(text.data(), 1, text.size(), stdout);
+        return;
+      }
+      auto s = attachConsole(ctx.client(), *name, *readOnly);
+      if (!s) ctx.fail(s.error());
+    });
+  }
+}
+
+}  // namespace paddock::cli

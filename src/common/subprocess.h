@@ -1,0 +1,36 @@
+// Running host programs: short commands whose output we read, and detached long-lived ones.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace paddock {
+
+struct CommandOutput {
+  int exitCode = 0;
+  std::string out;
+  std::string err;
+};
+
+// Runs argv[0] (searched in PATH) to completion, capturing stdout and stderr. A command still
+// running at the timeout is killed. A non-zero exit is not an error here; callers decide.
+Result<CommandOutput> runCommand(const std::vector<std::string>& argv,
+                                 std::chrono::milliseconds timeout = std::chrono::minutes(10));
+
+// Starts argv in a new session (so signals to paddockd's group never reach it), stdin from
+// /dev/null, stdout and stderr appended to logPath, no inherited descriptors. The child stays our
+// child (so we can reap it and learn its exit status) but survives our death.
+Result<pid_t> spawnDetached(const std::vector<std::string>& argv, const std::string& logPath);
+
+// Describes a wait status: "exited with status 1", "killed by signal 9 (Killed)".
+std::string describeWaitStatus(int status);
+
+// True if a process with this pid exists and its /proc/PID/cmdline's argv[0] ends with `exe`.
+bool processMatches(pid_t pid, const std::string& exe);
+
+}  // namespace paddock

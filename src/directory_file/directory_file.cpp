@@ -1,0 +1,585 @@
+#include "directory_file/directory_file.h"
+
+#include <algorithm>
+#include <charconv>
+#include <filesystem>
+#include <limits>
+#include <set>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "common/files.h"
+#include "common/names.h"
+#include "common/units.h"
+
+namespace paddock {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kVmFields =
+    "include, vcpus, memory, disks, image, kernel, initrd, cmdline, description, accel, labels, "
+    "state";
+constexpr const char* kProfileFields =
+    "include, vcpus, memory, disks, image, kernel, initrd, cmdline, description, accel, labels";
+
+// yaml-cpp marks are 0-based; editors count from 1.
+int lineOf(const YAML::Node& n) {
+  return n.Mark().line >= 0 ? n.Mark().line + 1 : 1;
+}
+
+// One map entry with the line of its key: a null value's own mark points at the next token, so
+// the key is the only reliable place to blame.
+struct Entry {
+  std::string key;
+  int line = 0;
+  YAML::Node value;
+};
+
+// What one profile or VM body says, before includes are applied. Field names are the JSON ones
+// (memory_mib, disks[].size_mib) so merged results can be mapped onto VmSpec errors directly.
+struct Layer {
+  std::string path;  // "profiles.small" or "vms.web1"
+  std::string name;
+  int line = 0;
+  std::optional<std::string> include;
+  int includeLine = 0;
+  json fields = json::object();
+  std::map<std::string, int> lines;
+  std::optional<VmState> state;
+};
+
+// A layer with its includes applied. `origins` says which profile set a field ("" = the VM
+// itself), so an error in an inherited value can say where it came from.
+struct Merged {
+  json fields = json::object();
+  std::map<std::string, int> lines;
+  std::map<std::string, std::string> origins;
+};
+
+class Parser {
+ public:
+  explicit Parser(std::string file) : file_(std::move(file)) {}
+
+  Result<DirectoryFile> parse(const std::string& text);
+
+ private:
+  Error error(int line, const std::string& path, const std::string& message) const {
+    if (path.empty())
+      return makeError(Errc::invalid_argument, fmt::format("{}:{}: {}", file_, line, message));
+    return makeError(Errc::invalid_argument,
+                     fmt::format("{}:{}: {}: {}", file_, line, path, message), path);
+  }
+
+  Result<std::vector<Entry>> entries(const YAML::Node& node, int line, const std::string& path,
+                                     const char* what) const;
+  Result<std::string> scalar(const Entry& e, const std::string& path, const char* what) const;
+  Result<Layer> parseLayer(const Entry& e, const std::string& section, bool isVm) const;
+  Result<json> parseDisks(const Entry& e, const std::string& path,
+                          std::map<std::string, int>& lines) const;
+  Result<Merged> resolveProfile(const std::string& name, std::vector<std::string>& stack);
+  Result<Merged> resolveInclude(const Layer& layer, std::vector<std::string>& stack);
+  Result<DesiredVm> buildVm(const Layer& vm, const std::string& directory);
+
+  std::string file_;
+  std::map<std::string, Layer> profiles_;
+  std::vector<std::string> profileOrder_;
+  std::map<std::string, Merged> resolved_;
+};
+
+Result<std::vector<Entry>> Parser::entries(const YAML::Node& node, int line,
+                                           const std::string& path, const char* what) const {
+  std::vector<Entry> out;
+  if (!node || node.IsNull()) return out;
+  if (!node.IsMap()) return error(line, path, fmt::format("expected {}", what));
+  // yaml-cpp keeps both entries of a duplicated key and lookups see only the first, so a second
+  // `web1:` would silently vanish; refuse it instead.
+  std::map<std::string, int> seen;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    int keyLine = lineOf(it->first);
+    if (!it->first.IsScalar())
+      return error(keyLine, path, "keys must be plain names, not lists or maps");
+    std::string key = it->first.Scalar();
+    std::string keyPath = path.empty() ? key : path + "." + key;
+    if (auto [pos, inserted] = seen.emplace(key, keyLine); !inserted)
+      return error(keyLine, keyPath,
+                   fmt::format("duplicate key '{}' (first at line {})", key, pos->second));
+    out.push_back(Entry{key, keyLine, it->second});
+  }
+  return out;
+}
+
+Result<std::string> Parser::scalar(const Entry& e, const std::string& path,
+                                   const char* what) const {
+  if (!e.value || e.value.IsNull()) return error(e.line, path, fmt::format("needs {}", what));
+  if (!e.value.IsScalar()) return error(e.line, path, fmt::format("expected {}", what));
+  return e.value.Scalar();
+}
+
+Result<int64_t> parseInteger(const std::string& s) {
+  int64_t v = 0;
+  const char* begin = s.data();
+  if (!s.empty() && s.front() == '+') ++begin;
+  auto [ptr, ec] = std::from_chars(begin, s.data() + s.size(), v);
+  if (ec != std::errc() || ptr != s.data() + s.size() || begin == s.data() + s.size())
+    return makeError(Errc::invalid_argument, fmt::format("'{}' is not a whole number", s));
+  return v;
+}
+
+Result<json> Parser::parseDisks(const Entry& e, const std::string& path,
+                                std::map<std::string, int>& lines) const {
+  const char* what = "a list of disks, e.g. [{name: root, size: 1G}]";
+  if (!e.value.IsSequence()) return error(e.line, path, fmt::format("expected {}", what));
+  json disks = json::array();
+  lines["disks"] = e.line;
+  for (size_t i = 0; i < e.value.size(); ++i) {
+    YAML::Node item = e.value[i];
+    std::string itemPath = fmt::format("{}[{}]", path, i);
+    std::string jsonPath = fmt::format("disks[{}]", i);
+    int itemLine = lineOf(item);
+    lines[jsonPath] = itemLine;
+    if (!item.IsMap())
+      return error(itemLine, itemPath, "expected a disk like {name: root, size: 1G}");
+    auto fields = entries(item, itemLine, itemPath, "a disk like {name: root, size: 1G}");
+    if (!fields) return fields.error();
+    json disk = json::object();
+    for (const auto& f : *fields) {
+      std::string fieldPath = itemPath + "." + f.key;
+      if (f.key == "name") {
+        auto s = scalar(f, fieldPath, "a disk name");
+        if (!s) return s.error();
+        disk["name"] = *s;
+        lines[jsonPath + ".name"] = f.line;
+      } else if (f.key == "size") {
+        auto s = scalar(f, fieldPath, "a size like 10G");
+        if (!s) return s.error();
+        auto mib = parseSizeMib(*s);
+        if (!mib) return error(f.line, fieldPath, mib.error().message);
+        if (*mib == 0) return error(f.line, fieldPath, "disk size must be positive");
+        disk["size_mib"] = *mib;
+        lines[jsonPath + ".size_mib"] = f.line;
+      } else {
+        return error(f.line, fieldPath,
+                     fmt::format("unknown field '{}' (a disk has name and size)", f.key));
+      }
+    }
+    if (!disk.contains("name")) return error(itemLine, itemPath, "a disk needs a name");
+    if (!disk.contains("size_mib"))
+      return error(itemLine, itemPath, "a disk needs a size (e.g. size: 10G)");
+    disks.push_back(std::move(disk));
+  }
+  return disks;
+}
+
+Result<Layer> Parser::parseLayer(const Entry& e, const std::string& section, bool isVm) const {
+  Layer layer;
+  layer.name = e.key;
+  layer.line = e.line;
+  layer.path = section + "." + e.key;
+  auto fields =
+      entries(e.value, e.line, layer.path, isVm ? "a map of VM fields" : "a map of profile fields");
+  if (!fields) return fields.error();
+  for (const auto& f : *fields) {
+    std::string path = layer.path + "." + f.key;
+    auto str = [&](const char* what) { return scalar(f, path, what); };
+    if (f.key == "include") {
+      auto s = str("a profile name");
+      if (!s) return s.error();
+      layer.include = *s;
+      layer.includeLine = f.line;
+    } else if (f.key == "vcpus") {
+      auto s = str("a number of vCPUs");
+      if (!s) return s.error();
+      auto n = parseInteger(*s);
+      if (!n) return error(f.line, path, n.error().message);
+      if (*n < std::numeric_limits<int>::min() || *n > std::numeric_limits<int>::max())
+        return error(f.line, path, fmt::format("'{}' is out of range", *s));
+      layer.fields["vcpus"] = *n;
+      layer.lines["vcpus"] = f.line;
+    } else if (f.key == "memory") {
+      auto s = str("a size like 512M or 2G");
+      if (!s) return s.error();
+      auto mib = parseSizeMib(*s);
+      if (!mib) return error(f.line, path, mib.error().message);
+      layer.fields["memory_mib"] = *mib;
+      layer.lines["memory_mib"] = f.line;
+    } else if (f.key == "disks") {
+      std::map<std::string, int> diskLines;
+      auto disks = parseDisks(f, path, diskLines);
+      if (!disks) return disks.error();
+      layer.fields["disks"] = std::move(*disks);
+      layer.lines.insert(diskLines.begin(), diskLines.end());
+    } else if (f.key == "image" || f.key == "kernel" || f.key == "initrd" || f.key == "cmdline" ||
+               f.key == "description") {
+      auto s = str("a string");
+      if (!s) return s.error();
+      layer.fields[f.key] = *s;
+      layer.lines[f.key] = f.line;
+    } else if (f.key == "accel") {
+      auto s = str("auto, kvm or tcg");
+      if (!s) return s.error();
+      if (!accelFromName(*s))
+        return error(f.line, path, fmt::format("accel must be auto, kvm or tcg (got '{}')", *s));
+      layer.fields["accel"] = *s;
+      layer.lines["accel"] = f.line;
+    } else if (f.key == "labels") {
+      auto labels = entries(f.value, f.line, path, "a map of label names to strings");
+      if (!labels) return labels.error();
+      json obj = json::object();
+      for (const auto& l : *labels) {
+        std::string labelPath = path + "." + l.key;
+        if (l.key == kDirectoryLabel)
+          return error(l.line, labelPath,
+                       fmt::format("label '{}' is set by the directory itself", kDirectoryLabel));
+        if (!l.value.IsScalar()) return error(l.line, labelPath, "a label value must be a string");
+        obj[l.key] = l.value.Scalar();
+        layer.lines["labels." + l.key] = l.line;
+      }
+      layer.fields["labels"] = std::move(obj);
+      layer.lines["labels"] = f.line;
+    } else if (f.key == "state" && isVm) {
+      auto s = str("running or stopped");
+      if (!s) return s.error();
+      if (*s == "running") {
+        layer.state = VmState::running;
+      } else if (*s == "stopped") {
+        layer.state = VmState::stopped;
+      } else {
+        return error(f.line, path, fmt::format("state must be running or stopped (got '{}')", *s));
+      }
+    } else if (f.key == "state") {
+      return error(f.line, path, "a profile cannot set state; set it on each VM");
+    } else {
+      return error(
+          f.line, path,
+          fmt::format("unknown field '{}' (known: {})", f.key, isVm ? kVmFields : kProfileFields));
+    }
+  }
+  return layer;
+}
+
+bool coversField(const std::string& line, const std::string& field) {
+  if (line.compare(0, field.size(), field) != 0) return false;
+  return line.size() == field.size() || line[field.size()] == '[' || line[field.size()] == '.';
+}
+
+// Lays `layer` over `base`: fields replace inherited ones whole (lists included), except labels,
+// which merge key by key.
+void overlay(Merged& base, const Layer& layer, const std::string& origin) {
+  for (auto it = layer.fields.begin(); it != layer.fields.end(); ++it) {
+    const std::string& key = it.key();
+    if (key == "labels") {
+      if (!base.fields.contains("labels")) base.fields["labels"] = json::object();
+      for (auto l = it.value().begin(); l != it.value().end(); ++l) {
+        base.fields["labels"][l.key()] = l.value();
+        base.lines["labels." + l.key()] = layer.lines.at("labels." + l.key());
+        base.origins["labels." + l.key()] = origin;
+      }
+      base.lines["labels"] = layer.lines.at("labels");
+      base.origins["labels"] = origin;
+      continue;
+    }
+    base.fields[key] = it.value();
+    std::erase_if(base.lines, [&](const auto& kv) { return coversField(kv.first, key); });
+    std::erase_if(base.origins, [&](const auto& kv) { return coversField(kv.first, key); });
+    for (const auto& [field, line] : layer.lines) {
+      if (!coversField(field, key)) continue;
+      base.lines[field] = line;
+      base.origins[field] = origin;
+    }
+  }
+}
+
+Result<Merged> Parser::resolveInclude(const Layer& layer, std::vector<std::string>& stack) {
+  if (!layer.include) return Merged{};
+  const std::string& target = *layer.include;
+  std::string path = layer.path + ".include";
+  if (!profiles_.contains(target)) {
+    std::string known;
+    for (const auto& p : profileOrder_) known += (known.empty() ? "" : ", ") + p;
+    return error(layer.includeLine, path,
+                 fmt::format("unknown profile '{}' ({})", target,
+                             known.empty() ? "no profiles are defined" : "profiles: " + known));
+  }
+  if (auto pos = std::find(stack.begin(), stack.end(), target); pos != stack.end()) {
+    std::string cycle;
+    for (auto it = pos; it != stack.end(); ++it) cycle += *it + " → ";
+    return error(layer.includeLine, path, fmt::format("include cycle: {}{}", cycle, target));
+  }
+  return resolveProfile(target, stack);
+}
+
+Result<Merged> Parser::resolveProfile(const std::string& name, std::vector<std::string>& stack) {
+  if (auto it = resolved_.find(name); it != resolved_.end()) return it->second;
+  const Layer& layer = profiles_.at(name);
+  stack.push_back(name);
+  auto base = resolveInclude(layer, stack);
+  stack.pop_back();
+  if (!base) return base.error();
+  overlay(*base, layer, "profile " + name);
+  resolved_[name] = *base;
+  return *base;
+}
+
+// The YAML spelling of a VmSpec JSON field, for messages: "disks[1].size_mib" -> "disks[1].size".
+std::string yamlField(std::string field) {
+  auto replace = [&](const std::string& from, const std::string& to) {
+    auto pos = field.find(from);
+    if (pos != std::string::npos && pos + from.size() == field.size())
+      field.replace(pos, from.size(), to);
+  };
+  replace("memory_mib", "memory");
+  replace("size_mib", "size");
+  return field;
+}
+
+Result<DesiredVm> Parser::buildVm(const Layer& vm, const std::string& directory) {
+  std::vector<std::string> stack;
+  auto merged = resolveInclude(vm, stack);
+  if (!merged) return merged.error();
+  overlay(*merged, vm, "");
+
+  // Types were checked while parsing, so the merged fields convert without surprises; values are
+  // judged by validateVmSpec below so the rules stay the same as for the API.
+  const json& f = merged->fields;
+  VmSpec spec;
+  spec.name = vm.name;
+  if (f.contains("vcpus")) spec.vcpus = f["vcpus"].get<int>();
+  if (f.contains("memory_mib")) spec.memoryMib = f["memory_mib"].get<uint64_t>();
+  if (f.contains("disks"))
+    for (const auto& d : f["disks"])
+      spec.disks.push_back(DiskSpec{d["name"].get<std::string>(), d["size_mib"].get<uint64_t>()});
+  if (f.contains("image")) spec.image = f["image"].get<std::string>();
+  if (f.contains("kernel")) spec.kernel = f["kernel"].get<std::string>();
+  if (f.contains("initrd")) spec.initrd = f["initrd"].get<std::string>();
+  if (f.contains("cmdline")) spec.cmdline = f["cmdline"].get<std::string>();
+  if (f.contains("description")) spec.description = f["description"].get<std::string>();
+  if (f.contains("accel")) spec.accel = *accelFromName(f["accel"].get<std::string>());
+  if (f.contains("labels")) spec.labels = f["labels"].get<std::map<std::string, std::string>>();
+  spec.labels[kDirectoryLabel] = directory;
+
+  if (auto s = validateVmSpec(spec, nullptr); !s) {
+    // Blame the most specific line known: "disks[1].size_mib", then "disks[1]", then "disks".
+    std::string field = s.error().field;
+    std::string probe = field;
+    int line = vm.line;
+    std::string origin;
+    while (!probe.empty()) {
+      if (auto it = merged->lines.find(probe); it != merged->lines.end()) {
+        line = it->second;
+        origin = merged->origins[probe];
+        break;
+      }
+      auto cut = probe.find_last_of(".[");
+      probe = cut == std::string::npos ? "" : probe.substr(0, cut);
+    }
+    std::string path =
+        field.empty() || field == "name" ? vm.path : vm.path + "." + yamlField(field);
+    std::string shown = origin.empty() ? path : fmt::format("{} (from {})", path, origin);
+    Error e = error(line, shown, s.error().message);
+    e.field = path;
+    return e;
+  }
+
+  DesiredVm out;
+  out.spec = std::move(spec);
+  out.state = vm.state;
+  out.line = vm.line;
+  out.fieldLines = std::move(merged->lines);
+  return out;
+}
+
+std::string defaultDirectoryName(const std::string& path) {
+  return std::filesystem::path(path).stem().string();
+}
+
+Result<DirectoryFile> Parser::parse(const std::string& text) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return error(e.mark.line >= 0 ? e.mark.line + 1 : 1, "",
+                 fmt::format("YAML syntax error: {} (column {})", e.msg, e.mark.column + 1));
+  }
+  if (!root || root.IsNull())
+    return error(1, "",
+                 "the file is empty; expected 'vms:' (and optionally 'directory:' and "
+                 "'profiles:')");
+  auto top = entries(root, lineOf(root), "", "a map with 'directory', 'profiles' and 'vms'");
+  if (!top) return top.error();
+
+  DirectoryFile out;
+  out.path = file_;
+  const Entry* vmsEntry = nullptr;
+  const Entry* profilesEntry = nullptr;
+  const Entry* nameEntry = nullptr;
+  for (const auto& e : *top) {
+    if (e.key == "directory") {
+      nameEntry = &e;
+    } else if (e.key == "profiles") {
+      profilesEntry = &e;
+    } else if (e.key == "vms") {
+      vmsEntry = &e;
+    } else {
+      return error(
+          e.line, e.key,
+          fmt::format("unknown top-level key '{}' (known: directory, profiles, vms)", e.key));
+    }
+  }
+
+  if (nameEntry) {
+    auto s = scalar(*nameEntry, "directory", "a directory name");
+    if (!s) return s.error();
+    if (auto v = validateName(*s, "directory name"); !v)
+      return error(nameEntry->line, "directory", v.error().message);
+    out.name = *s;
+  } else {
+    out.name = defaultDirectoryName(file_);
+    if (auto v = validateName(out.name, "directory name"); !v)
+      return error(1, "directory",
+                   v.error().message + " (taken from the file name; set 'directory:' in the file)");
+  }
+
+  // A missing `vms:` most likely means a truncated or wrong file; applying it would delete every
+  // VM of the directory, so the empty set has to be written out.
+  if (!vmsEntry) return error(1, "vms", "missing 'vms' (write 'vms: {}' to manage no VMs)");
+
+  if (profilesEntry) {
+    auto list = entries(profilesEntry->value, profilesEntry->line, "profiles",
+                        "a map of profile names to profiles");
+    if (!list) return list.error();
+    for (const auto& e : *list) {
+      if (auto v = validateName(e.key, "profile name"); !v)
+        return error(e.line, "profiles." + e.key, v.error().message);
+      auto layer = parseLayer(e, "profiles", false);
+      if (!layer) return layer.error();
+      profiles_.emplace(e.key, std::move(*layer));
+      profileOrder_.push_back(e.key);
+    }
+    // Resolve every profile, used or not, so a cycle or typo is reported before it bites.
+    for (const auto& name : profileOrder_) {
+      std::vector<std::string> stack;
+      if (auto r = resolveProfile(name, stack); !r) return r.error();
+    }
+  }
+
+  auto vms = entries(vmsEntry->value, vmsEntry->line, "vms", "a map of VM names to VMs");
+  if (!vms) return vms.error();
+  for (const auto& e : *vms) {
+    if (auto v = validateName(e.key, "VM name"); !v)
+      return error(e.line, "vms." + e.key, v.error().message);
+    auto layer = parseLayer(e, "vms", true);
+    if (!layer) return layer.error();
+    auto vm = buildVm(*layer, out.name);
+    if (!vm) return vm.error();
+    out.vms.push_back(std::move(*vm));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<DirectoryFile> parseDirectoryText(const std::string& text,
+                                         const std::string& pathForMessages) {
+  try {
+    return Parser(pathForMessages).parse(text);
+  } catch (const YAML::Exception& e) {
+    // Node accessors can throw on malformed trees; keep the promise of one located line.
+    return makeError(Errc::invalid_argument,
+                     fmt::format("{}:{}: {}", pathForMessages, e.mark.line + 1, e.msg));
+  } catch (const std::exception& e) {
+    return makeError(Errc::internal, fmt::format("{}: {}", pathForMessages, e.what()));
+  }
+}
+
+Result<DirectoryFile> parseDirectoryFile(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    return makeError(Errc::invalid_argument, fmt::format("{}: is a directory, not a file", path));
+  auto text = readFile(path);
+  if (!text) return text.error();
+  return parseDirectoryText(*text, path);
+}
+
+json toApplyRequest(const DirectoryFile& file, bool dryRun) {
+  json vms = json::array();
+  for (const auto& vm : file.vms)
+    vms.push_back({{"spec", toJson(vm.spec)},
+                   {"state", vm.state ? json(vmStateName(*vm.state)) : json(nullptr)}});
+  return {{"directory", file.name}, {"dry_run", dryRun}, {"vms", std::move(vms)}};
+}
+
+Result<std::pair<std::string, std::vector<DesiredVm>>> desiredFromApplyRequest(
+    const json& request) {
+  auto fail = [](const std::string& field, const std::string& message) {
+    return makeError(Errc::invalid_argument, message, field);
+  };
+  if (!request.is_object()) return fail("", "an apply request must be a JSON object");
+  for (auto it = request.begin(); it != request.end(); ++it)
+    if (it.key() != "directory" && it.key() != "dry_run" && it.key() != "vms")
+      return fail(it.key(), fmt::format("unknown field '{}'", it.key()));
+  if (!request.contains("directory")) return fail("directory", "field 'directory' is required");
+  if (!request["directory"].is_string())
+    return fail("directory", "field 'directory' must be a string");
+  std::string directory = request["directory"].get<std::string>();
+  if (auto v = validateName(directory, "directory name"); !v)
+    return fail("directory", v.error().message);
+  if (request.contains("dry_run") && !request["dry_run"].is_boolean())
+    return fail("dry_run", "field 'dry_run' must be a boolean");
+  if (!request.contains("vms")) return fail("vms", "field 'vms' is required");
+  const json& vms = request["vms"];
+  if (!vms.is_array()) return fail("vms", "field 'vms' must be an array");
+
+  std::vector<DesiredVm> out;
+  std::map<std::string, size_t> seen;
+  for (size_t i = 0; i < vms.size(); ++i) {
+    std::string where = fmt::format("vms[{}]", i);
+    const json& item = vms[i];
+    if (!item.is_object()) return fail(where, fmt::format("{} must be an object", where));
+    for (auto it = item.begin(); it != item.end(); ++it)
+      if (it.key() != "spec" && it.key() != "state")
+        return fail(where + "." + it.key(), fmt::format("unknown field '{}.{}'", where, it.key()));
+    if (!item.contains("spec"))
+      return fail(where + ".spec", fmt::format("{}.spec is required", where));
+    auto spec = vmSpecFromJson(item["spec"]);
+    if (!spec) {
+      std::string field =
+          where + ".spec" + (spec.error().field.empty() ? "" : "." + spec.error().field);
+      return fail(field, fmt::format("{}: {}", where, spec.error().message));
+    }
+    if (auto s = validateVmSpec(*spec, nullptr); !s)
+      return fail(where + ".spec." + s.error().field,
+                  fmt::format("{}: {}", where, s.error().message));
+    auto label = spec->labels.find(kDirectoryLabel);
+    if (label == spec->labels.end()) {
+      spec->labels[kDirectoryLabel] = directory;
+    } else if (label->second != directory) {
+      return fail(where + ".spec.labels." + kDirectoryLabel,
+                  fmt::format("{}: label {} is '{}' but the directory is '{}'", where,
+                              kDirectoryLabel, label->second, directory));
+    }
+    if (auto [pos, inserted] = seen.emplace(spec->name, i); !inserted)
+      return fail(where + ".spec.name", fmt::format("VM '{}' appears twice (vms[{}] and {})",
+                                                    spec->name, pos->second, where));
+    DesiredVm vm;
+    vm.spec = std::move(*spec);
+    if (item.contains("state") && !item["state"].is_null()) {
+      const json& st = item["state"];
+      std::string name = st.is_string() ? st.get<std::string>() : "";
+      if (name == "running") {
+        vm.state = VmState::running;
+      } else if (name == "stopped") {
+        vm.state = VmState::stopped;
+      } else {
+        return fail(where + ".state",
+                    fmt::format("{}.state must be \"running\", \"stopped\" or null", where));
+      }
+    }
+    out.push_back(std::move(vm));
+  }
+  return std::pair{std::move(directory), std::move(out)};
+}
+
+}  // namespace paddock

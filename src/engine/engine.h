@@ -1,0 +1,66 @@
+// The engine runs VM processes. Services drive it through these interfaces and never see QEMU
+// command lines or QMP; the engine never touches the store.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+#include "engine/launch_spec.h"
+
+namespace paddock {
+
+class ConsoleMux;
+
+struct VmExit {
+  bool crashed = false;  // false: a clean power-off or a stop we asked for
+  std::string reason;
+};
+
+// Called from engine threads; implementations must not call back into the VmProcess that
+// invoked them synchronously (hand work to another thread if needed).
+struct VmProcessCallbacks {
+  std::function<void(const std::string& readyLine)> onReady;
+  std::function<void(bool paused)> onPausedChanged;
+  std::function<void()> onReset;
+  std::function<void(const VmExit&)> onExit;  // exactly once, when the process is gone
+};
+
+class VmProcess {
+ public:
+  // Destroying a VmProcess detaches from the VM; it never stops it.
+  virtual ~VmProcess() = default;
+  virtual pid_t pid() const = 0;
+  // "running", "paused", ... as QEMU reports it.
+  virtual Result<std::string> queryStatus() = 0;
+  virtual Status pause() = 0;
+  virtual Status resume() = 0;
+  // ACPI power button: the guest decides to power off.
+  virtual Status powerdown() = 0;
+  virtual Status reset() = 0;
+  // Ends the process now (QMP quit, then SIGKILL if it lingers) and waits until it is gone.
+  virtual Status forceStop() = 0;
+  virtual ConsoleMux& console() = 0;
+};
+
+using VmProcessPtr = std::unique_ptr<VmProcess>;
+
+struct AccelChoice {
+  std::string accel;   // "kvm" or "tcg"
+  std::string reason;  // why, for `paddock host info`
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  virtual Result<VmProcessPtr> start(const LaunchSpec& spec, VmProcessCallbacks callbacks) = 0;
+  // Reconnects to a VM started by an earlier paddockd; not_found if its process is gone.
+  virtual Result<VmProcessPtr> adopt(const std::string& name, const std::string& runDir,
+                                     VmProcessCallbacks callbacks) = 0;
+  virtual std::string version() = 0;
+};
+
+}  // namespace paddock

@@ -1,0 +1,38 @@
+// Everything the engine needs to start one VM; the lifecycle service fills it from the VmSpec.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace paddock {
+
+struct LaunchDisk {
+  std::string id;  // device id, unique within the VM
+  std::string path;
+  std::string format = "qcow2";
+};
+
+struct LaunchSpec {
+  std::string name;
+  int vcpus = 1;
+  uint64_t memoryMib = 256;
+  std::string accel = "tcg";  // resolved: "kvm" or "tcg"
+  std::string kernel;
+  std::string initrd;
+  std::string append;  // full kernel command line
+  std::vector<LaunchDisk> disks;
+  std::string runDir;  // qmp.sock, console.sock, qemu.pid, qemu.log live here
+};
+
+// Files of one VM's run directory.
+struct RunPaths {
+  std::string dir;
+  std::string qmp() const { return dir + "/qmp.sock"; }
+  std::string console() const { return dir + "/console.sock"; }
+  std::string consoleLog() const { return dir + "/console.log"; }
+  std::string pidfile() const { return dir + "/qemu.pid"; }
+  std::string qemuLog() const { return dir + "/qemu.log"; }
+};
+
+}  // namespace paddock

@@ -1,0 +1,201 @@
+#include "engine/qemu/qemu_process.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/files.h"
+#include "common/subprocess.h"
+#include "engine/qemu/qemu_argv.h"
+
+namespace paddock {
+
+namespace {
+
+constexpr auto kConnectTimeout = std::chrono::seconds(15);
+constexpr auto kQuitGrace = std::chrono::seconds(5);
+
+int pidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+
+std::string lastLines(const std::string& path, size_t n) {
+  auto text = readFile(path);
+  if (!text) return "";
+  std::string s = *text;
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  size_t pos = s.size();
+  for (size_t i = 0; i < n && pos != std::string::npos && pos > 0; ++i) pos = s.rfind('\n', pos - 1);
+  std::string tail = pos == std::string::npos ? s : s.substr(pos + 1);
+  for (auto& c : tail)
+    if (c == '\n') c = ' ';
+  return tail;
+}
+
+std::string shutdownReasonText(const std::string& reason) {
+  if (reason == "guest-shutdown") return "guest powered off";
+  if (reason == "host-qmp-quit") return "stopped by paddock";
+  if (reason == "host-signal") return "QEMU terminated by a signal";
+  if (reason == "guest-panic") return "guest kernel panicked";
+  return "QEMU shut down (" + reason + ")";
+}
+
+}  // namespace
+
+QemuProcess::QemuProcess(std::string name, RunPaths paths, pid_t pid, int pidfd, bool isChild,
+                         VmProcessCallbacks callbacks)
+    : name_(std::move(name)),
+      paths_(std::move(paths)),
+      pid_(pid),
+      pidfd_(pidfd),
+      isChild_(isChild),
+      stopFd_(eventfd(0, EFD_CLOEXEC)),
+      callbacks_(std::move(callbacks)) {}
+
+Result<std::unique_ptr<QemuProcess>> QemuProcess::launch(const LaunchSpec& spec,
+                                                         VmProcessCallbacks callbacks) {
+  RunPaths paths{spec.runDir};
+  PADDOCK_TRY(makeDirs(paths.dir, 0700));
+  for (const auto& stale : {paths.qmp(), paths.console(), paths.pidfile()}) unlink(stale.c_str());
+  auto pid = spawnDetached(buildQemuArgv(spec), paths.qemuLog());
+  if (!pid) return pid.error();
+  int pidfd = pidfdOpen(*pid);
+  std::unique_ptr<QemuProcess> p(
+      new QemuProcess(spec.name, paths, *pid, pidfd, true, std::move(callbacks)));
+  if (auto s = p->connect(); !s) {
+    kill(*pid, SIGKILL);
+    int status = 0;
+    waitpid(*pid, &status, 0);
+    p->exited_ = true;
+    std::string log = lastLines(paths.qemuLog(), 3);
+    return makeError(Errc::unavailable,
+                     fmt::format("QEMU for '{}' did not start: {}", spec.name,
+                                 log.empty() ? s.error().message : log));
+  }
+  p->watcher_ = std::thread([raw = p.get()] { raw->watchExit(); });
+  return p;
+}
+
+Result<std::unique_ptr<QemuProcess>> QemuProcess::attach(const std::string& name,
+                                                         const std::string& runDir,
+                                                         VmProcessCallbacks callbacks) {
+  RunPaths paths{runDir};
+  auto pidText = readFile(paths.pidfile());
+  if (!pidText) return makeError(Errc::not_found, fmt::format("VM '{}' has no pidfile", name));
+  pid_t pid = static_cast<pid_t>(std::atol(pidText->c_str()));
+  if (!processMatches(pid, kQemuBinary))
+    return makeError(Errc::not_found, fmt::format("QEMU of VM '{}' (pid {}) is gone", name, pid));
+  int pidfd = pidfdOpen(pid);
+  if (pidfd < 0)
+    return makeError(Errc::not_found, fmt::format("QEMU of VM '{}' (pid {}) is gone", name, pid));
+  std::unique_ptr<QemuProcess> p(new QemuProcess(name, paths, pid, pidfd, false, std::move(callbacks)));
+  PADDOCK_TRY(p->connect());
+  p->watcher_ = std::thread([raw = p.get()] { raw->watchExit(); });
+  return p;
+}
+
+Status QemuProcess::connect() {
+  qmp::QmpCallbacks cbs;
+  cbs.onEvent = [this](const qmp::Event& e) { onQmpEvent(e); };
+  auto transport = qmp::QmpTransport::connect(paths_.qmp(), kConnectTimeout, std::move(cbs));
+  if (!transport) return transport.error();
+  qmp_ = std::make_unique<qmp::QmpClient>(std::move(*transport));
+  ConsoleMux::Options opts;
+  opts.socketPath = paths_.console();
+  opts.logPath = paths_.consoleLog();
+  opts.onReady = [this](const std::string& line) {
+    if (callbacks_.onReady) callbacks_.onReady(line);
+  };
+  auto console = ConsoleMux::open(std::move(opts), kConnectTimeout);
+  if (!console) return console.error();
+  console_ = std::move(*console);
+  return {};
+}
+
+QemuProcess::~QemuProcess() {
+  uint64_t one = 1;
+  if (::write(stopFd_, &one, sizeof one) < 0) spdlog::warn("cannot wake exit watcher of {}", name_);
+  if (watcher_.joinable()) watcher_.join();
+  qmp_.reset();
+  console_.reset();
+  if (pidfd_ >= 0) close(pidfd_);
+  close(stopFd_);
+}
+
+void QemuProcess::onQmpEvent(const qmp::Event& event) {
+  if (event.name == "SHUTDOWN") {
+    std::lock_guard lock(mutex_);
+    shutdownReason_ = event.data.value("reason", "unknown");
+  } else if (event.name == "STOP") {
+    if (callbacks_.onPausedChanged) callbacks_.onPausedChanged(true);
+  } else if (event.name == "RESUME") {
+    if (callbacks_.onPausedChanged) callbacks_.onPausedChanged(false);
+  } else if (event.name == "RESET") {
+    if (console_) console_->rearmReady();
+    if (callbacks_.onReset) callbacks_.onReset();
+  }
+}
+
+void QemuProcess::watchExit() {
+  pollfd fds[2] = {{pidfd_, POLLIN, 0}, {stopFd_, POLLIN, 0}};
+  for (;;) {
+    int n = poll(fds, pidfd_ >= 0 ? 2 : 1, -1);
+    if (n < 0 && errno == EINTR) continue;
+    if (fds[1].revents & POLLIN) return;  // detaching: the VM keeps running
+    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) break;
+  }
+  int status = 0;
+  bool haveStatus = false;
+  if (isChild_) {
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    haveStatus = true;
+  }
+  exited_ = true;
+  VmExit exit = describeExit(status, haveStatus);
+  spdlog::info("VM {}: QEMU pid {} ended: {}", name_, pid_, exit.reason);
+  if (callbacks_.onExit) callbacks_.onExit(exit);
+}
+
+VmExit QemuProcess::describeExit(int waitStatus, bool haveStatus) {
+  std::string shutdown;
+  {
+    std::lock_guard lock(mutex_);
+    shutdown = shutdownReason_;
+  }
+  if (forceStopRequested_) return {false, "forced off"};
+  if (!shutdown.empty()) return {shutdown == "guest-panic", shutdownReasonText(shutdown)};
+  std::string log = lastLines(paths_.qemuLog(), 2);
+  std::string why = haveStatus ? "QEMU " + describeWaitStatus(waitStatus)
+                               : "QEMU exited without a shutdown event";
+  if (!log.empty()) why += " — last log: " + log;
+  return {true, why};
+}
+
+Result<std::string> QemuProcess::queryStatus() {
+  auto st = qmp_->queryStatus();
+  if (!st) return st.error();
+  return st->status;
+}
+
+Status QemuProcess::pause() { return qmp_->stop(); }
+Status QemuProcess::resume() { return qmp_->cont(); }
+Status QemuProcess::powerdown() { return qmp_->systemPowerdown(); }
+Status QemuProcess::reset() { return qmp_->systemReset(); }
+
+Status QemuProcess::forceStop() {
+  forceStopRequested_ = true;
+  (void)qmp_->quit();
+  auto deadline = std::chrono::steady_clock::now() + kQuitGrace;
+  while (!exited_ && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (!exited_) kill(pid_, SIGKILL);
+  while (!exited_) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  return {};
+}
+
+}  // namespace paddock

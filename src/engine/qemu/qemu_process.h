@@ -1,0 +1,59 @@
+// One running qemu-system process: its QMP connection, console and exit watcher.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "engine/console_mux.h"
+#include "engine/engine.h"
+#include "engine/qemu/qmp_client.h"
+
+namespace paddock {
+
+class QemuProcess : public VmProcess {
+ public:
+  // Spawns QEMU for `spec` and connects to it; on failure nothing is left running.
+  static Result<std::unique_ptr<QemuProcess>> launch(const LaunchSpec& spec,
+                                                     VmProcessCallbacks callbacks);
+  // Attaches to the QEMU whose pidfile is in `runDir`.
+  static Result<std::unique_ptr<QemuProcess>> attach(const std::string& name, const std::string& runDir,
+                                                     VmProcessCallbacks callbacks);
+  ~QemuProcess() override;
+
+  pid_t pid() const override { return pid_; }
+  Result<std::string> queryStatus() override;
+  Status pause() override;
+  Status resume() override;
+  Status powerdown() override;
+  Status reset() override;
+  Status forceStop() override;
+  ConsoleMux& console() override { return *console_; }
+
+ private:
+  QemuProcess(std::string name, RunPaths paths, pid_t pid, int pidfd, bool isChild,
+              VmProcessCallbacks callbacks);
+  Status connect();
+  void onQmpEvent(const qmp::Event& event);
+  void watchExit();
+  VmExit describeExit(int waitStatus, bool haveStatus);
+
+  std::string name_;
+  RunPaths paths_;
+  pid_t pid_;
+  int pidfd_;
+  bool isChild_;
+  int stopFd_;  // eventfd: wakes the exit watcher when we detach
+  VmProcessCallbacks callbacks_;
+  std::unique_ptr<qmp::QmpClient> qmp_;
+  std::unique_ptr<ConsoleMux> console_;
+  std::thread watcher_;
+  std::mutex mutex_;
+  std::string shutdownReason_;  // from QEMU's SHUTDOWN event, if one came
+  std::atomic<bool> forceStopRequested_{false};
+  std::atomic<bool> exited_{false};
+};
+
+}  // namespace paddock

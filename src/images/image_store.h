@@ -1,0 +1,49 @@
+// Guest images built by the project from Debian packages, cached by recipe hash.
+#pragma once
+
+#include <functional>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/result.h"
+
+namespace paddock {
+
+struct ImageInfo {
+  std::string name;
+  bool built = false;
+  bool upToDate = false;  // built from the current recipe
+  std::string kernel;     // paths, when built
+  std::string initrd;
+  std::string kernelVersion;
+  std::string recipeHash;
+  int64_t builtAtMs = 0;
+};
+
+nlohmann::json toJson(const ImageInfo& info);
+
+class ImageStore {
+ public:
+  // `recipeRoot` holds guest/<name>/build.sh; `imageDir` holds built images, one folder each.
+  ImageStore(std::string recipeRoot, std::string imageDir);
+
+  std::vector<std::string> knownImages() const;
+  Result<ImageInfo> info(const std::string& name);
+  // Builds unless the cached build matches the recipe (or `force`). `progress` gets each line the
+  // recipe prints. Serialised: one build at a time per store.
+  Result<ImageInfo> build(const std::string& name, bool force,
+                          const std::function<void(const std::string&)>& progress);
+
+ private:
+  Result<std::string> recipeHash(const std::string& name);
+  std::string recipeDir(const std::string& name) const;
+
+  std::string recipeRoot_;
+  std::string imageDir_;
+  std::mutex buildMutex_;
+};
+
+}  // namespace paddock

@@ -1,0 +1,195 @@
+#include "model/vm_spec.h"
+
+#include <set>
+
+#include <fmt/format.h>
+
+#include "common/names.h"
+
+namespace paddock {
+
+using nlohmann::json;
+
+const char* accelName(Accel a) {
+  switch (a) {
+    case Accel::automatic: return "auto";
+    case Accel::kvm: return "kvm";
+    case Accel::tcg: return "tcg";
+  }
+  return "auto";
+}
+
+std::optional<Accel> accelFromName(const std::string& s) {
+  if (s == "auto") return Accel::automatic;
+  if (s == "kvm") return Accel::kvm;
+  if (s == "tcg") return Accel::tcg;
+  return std::nullopt;
+}
+
+namespace {
+
+constexpr int kMaxVcpus = 288;  // q35's limit without x2apic tricks; the host check is tighter
+
+Error fieldError(const std::string& field, const std::string& message) {
+  return makeError(Errc::invalid_argument, message, field);
+}
+
+Result<std::string> getString(const json& j, const std::string& field) {
+  if (!j.is_string()) return fieldError(field, fmt::format("field '{}' must be a string", field));
+  return j.get<std::string>();
+}
+
+Result<int64_t> getInt(const json& j, const std::string& field) {
+  if (!j.is_number_integer())
+    return fieldError(field, fmt::format("field '{}' must be an integer", field));
+  return j.get<int64_t>();
+}
+
+Result<DiskSpec> diskFromJson(const json& j, const std::string& where) {
+  if (!j.is_object()) return fieldError(where, fmt::format("field '{}' must be an object", where));
+  DiskSpec d;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    std::string field = where + "." + it.key();
+    if (it.key() == "name") {
+      auto s = getString(it.value(), field);
+      if (!s) return s.error();
+      d.name = *s;
+    } else if (it.key() == "size_mib") {
+      auto v = getInt(it.value(), field);
+      if (!v) return v.error();
+      if (*v <= 0) return fieldError(field, fmt::format("field '{}' must be positive", field));
+      d.sizeMib = static_cast<uint64_t>(*v);
+    } else {
+      return fieldError(field, fmt::format("unknown field '{}'", field));
+    }
+  }
+  return d;
+}
+
+Status setField(VmSpec& spec, const std::string& key, const json& v, bool allowName) {
+  if (key == "name" && allowName) {
+    auto s = getString(v, key);
+    if (!s) return s.error();
+    spec.name = *s;
+  } else if (key == "vcpus") {
+    auto n = getInt(v, key);
+    if (!n) return n.error();
+    if (*n <= 0 || *n > kMaxVcpus)
+      return fieldError(key, fmt::format("vcpus must be between 1 and {} (got {})", kMaxVcpus, *n));
+    spec.vcpus = static_cast<int>(*n);
+  } else if (key == "memory_mib") {
+    auto n = getInt(v, key);
+    if (!n) return n.error();
+    if (*n <= 0) return fieldError(key, fmt::format("memory_mib must be positive (got {})", *n));
+    spec.memoryMib = static_cast<uint64_t>(*n);
+  } else if (key == "disks") {
+    if (!v.is_array()) return fieldError(key, "field 'disks' must be an array");
+    std::vector<DiskSpec> disks;
+    for (size_t i = 0; i < v.size(); ++i) {
+      auto d = diskFromJson(v[i], fmt::format("disks[{}]", i));
+      if (!d) return d.error();
+      disks.push_back(*d);
+    }
+    spec.disks = std::move(disks);
+  } else if (key == "image" || key == "kernel" || key == "initrd" || key == "cmdline" ||
+             key == "description") {
+    auto s = getString(v, key);
+    if (!s) return s.error();
+    (key == "image"    ? spec.image
+     : key == "kernel" ? spec.kernel
+     : key == "initrd" ? spec.initrd
+     : key == "cmdline" ? spec.cmdline
+                        : spec.description) = *s;
+  } else if (key == "accel") {
+    auto s = getString(v, key);
+    if (!s) return s.error();
+    auto a = accelFromName(*s);
+    if (!a) return fieldError(key, fmt::format("accel must be auto, kvm or tcg (got '{}')", *s));
+    spec.accel = *a;
+  } else if (key == "labels") {
+    if (!v.is_object()) return fieldError(key, "field 'labels' must be an object of strings");
+    std::map<std::string, std::string> labels;
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      if (!it.value().is_string())
+        return fieldError("labels." + it.key(), fmt::format("label '{}' must be a string", it.key()));
+      labels[it.key()] = it.value().get<std::string>();
+    }
+    spec.labels = std::move(labels);
+  } else {
+    return fieldError(key, fmt::format("unknown field '{}'", key));
+  }
+  return {};
+}
+
+}  // namespace
+
+Status validateVmSpec(const VmSpec& spec, const HostLimits* host) {
+  if (auto s = validateName(spec.name, "VM name"); !s) return fieldError("name", s.error().message);
+  if (spec.vcpus <= 0 || spec.vcpus > kMaxVcpus)
+    return fieldError("vcpus", fmt::format("vcpus must be between 1 and {}", kMaxVcpus));
+  if (spec.memoryMib < 16)
+    return fieldError("memory_mib", fmt::format("memory must be at least 16M (got {}M)", spec.memoryMib));
+  std::set<std::string> diskNames;
+  for (size_t i = 0; i < spec.disks.size(); ++i) {
+    const auto& d = spec.disks[i];
+    std::string field = fmt::format("disks[{}]", i);
+    if (auto s = validateName(d.name, "disk name"); !s)
+      return fieldError(field + ".name", s.error().message);
+    if (!diskNames.insert(d.name).second)
+      return fieldError(field + ".name", fmt::format("disk name '{}' is used twice", d.name));
+    if (d.sizeMib == 0) return fieldError(field + ".size_mib", "disk size must be positive");
+  }
+  if (spec.image.empty() && spec.kernel.empty())
+    return fieldError("image", "a VM needs an image (e.g. \"tiny\") or a kernel to boot");
+  if (!spec.image.empty() && !spec.kernel.empty())
+    return fieldError("kernel", "give either an image or a kernel, not both");
+  if (!spec.image.empty())
+    if (auto s = validateName(spec.image, "image name"); !s) return fieldError("image", s.error().message);
+  if (!spec.kernel.empty() && spec.kernel.front() != '/')
+    return fieldError("kernel", "kernel must be an absolute path");
+  if (!spec.initrd.empty() && spec.initrd.front() != '/')
+    return fieldError("initrd", "initrd must be an absolute path");
+  if (spec.description.size() > 1024)
+    return fieldError("description", "description is longer than 1024 characters");
+  if (host) {
+    if (spec.vcpus > host->cpus)
+      return makeError(Errc::unprocessable,
+                       fmt::format("vcpus {} exceeds the host's {} CPUs", spec.vcpus, host->cpus), "vcpus");
+    if (spec.memoryMib > host->memoryMib)
+      return makeError(Errc::unprocessable,
+                       fmt::format("memory {}M exceeds the host's {}M", spec.memoryMib, host->memoryMib),
+                       "memory_mib");
+  }
+  return {};
+}
+
+json toJson(const VmSpec& spec) {
+  json disks = json::array();
+  for (const auto& d : spec.disks) disks.push_back({{"name", d.name}, {"size_mib", d.sizeMib}});
+  return {{"name", spec.name},       {"vcpus", spec.vcpus},   {"memory_mib", spec.memoryMib},
+          {"disks", disks},          {"image", spec.image},   {"kernel", spec.kernel},
+          {"initrd", spec.initrd},   {"cmdline", spec.cmdline}, {"description", spec.description},
+          {"accel", accelName(spec.accel)}, {"labels", spec.labels}};
+}
+
+Result<VmSpec> vmSpecFromJson(const json& j) {
+  if (!j.is_object()) return fieldError("", "a VM definition must be a JSON object");
+  if (!j.contains("name")) return fieldError("name", "field 'name' is required");
+  VmSpec spec;
+  for (auto it = j.begin(); it != j.end(); ++it)
+    if (auto s = setField(spec, it.key(), it.value(), true); !s) return s.error();
+  return spec;
+}
+
+Status applyVmPatch(VmSpec& spec, const json& patch) {
+  if (!patch.is_object()) return fieldError("", "an update must be a JSON object");
+  VmSpec updated = spec;
+  for (auto it = patch.begin(); it != patch.end(); ++it) {
+    if (it.key() == "name") return fieldError("name", "a VM cannot be renamed");
+    if (auto s = setField(updated, it.key(), it.value(), false); !s) return s;
+  }
+  spec = std::move(updated);
+  return {};
+}
+
+}  // namespace paddock

@@ -1,0 +1,58 @@
+// What a VM is meant to be: the part an operator defines and edits.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/result.h"
+
+namespace paddock {
+
+struct DiskSpec {
+  std::string name;  // file name stem: disks/<vm>/<name>.qcow2
+  uint64_t sizeMib = 0;
+
+  bool operator==(const DiskSpec&) const = default;
+};
+
+enum class Accel { automatic, kvm, tcg };
+const char* accelName(Accel a);
+std::optional<Accel> accelFromName(const std::string& s);
+
+struct VmSpec {
+  std::string name;
+  int vcpus = 1;
+  uint64_t memoryMib = 256;
+  std::vector<DiskSpec> disks;
+  std::string image;    // a built guest image ("tiny"); or kernel/initrd below
+  std::string kernel;   // absolute path to a kernel, instead of an image
+  std::string initrd;   // absolute path to an initramfs, with `kernel`
+  std::string cmdline;  // extra kernel command line
+  std::string description;
+  Accel accel = Accel::automatic;
+  std::map<std::string, std::string> labels;  // e.g. paddock.directory = the file that manages it
+
+  bool operator==(const VmSpec&) const = default;
+};
+
+struct HostLimits {
+  int cpus = 1;
+  uint64_t memoryMib = 0;
+};
+
+// Checks one VM's own fields and, when `host` is given, that it fits the host at all.
+// The Error's field names the offending JSON field (e.g. "memory_mib", "disks[1].size_mib").
+Status validateVmSpec(const VmSpec& spec, const HostLimits* host);
+
+nlohmann::json toJson(const VmSpec& spec);
+// Strict: unknown fields, wrong types and missing "name" are errors naming the field.
+Result<VmSpec> vmSpecFromJson(const nlohmann::json& j);
+// Applies a partial update ("vcpus", "memory_mib", "disks", "description", ...) to `spec`.
+Status applyVmPatch(VmSpec& spec, const nlohmann::json& patch);
+
+}  // namespace paddock

@@ -1,0 +1,595 @@
+#include "services/lifecycle/vm_service.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/clock.h"
+#include "common/files.h"
+#include "common/subprocess.h"
+#include "images/qemu_img.h"
+
+namespace paddock {
+
+namespace {
+
+std::string vmObject(const std::string& name) { return "vm/" + name; }
+
+Error wrongState(const std::string& name, VmState state, const std::string& action) {
+  return makeError(Errc::conflict,
+                   fmt::format("cannot {} VM '{}': it is {}", action, name, vmStateName(state)));
+}
+
+}  // namespace
+
+VmService::VmService(VmServiceConfig config, Store& store, Engine& engine, ImageStore& images,
+                     AccelResolver& accel, EventBus& events)
+    : config_(std::move(config)),
+      store_(store),
+      engine_(engine),
+      images_(images),
+      accel_(accel),
+      events_(events) {}
+
+VmService::~VmService() { detachAll(); }
+
+std::string VmService::runDir(const std::string& name) const {
+  return config_.stateDir + "/run/" + name;
+}
+
+std::string VmService::diskDir(const std::string& name) const {
+  return config_.stateDir + "/disks/" + name;
+}
+
+Result<VmService::EntryPtr> VmService::entry(const std::string& name) {
+  auto rec = store_.getVm(name);
+  if (!rec) return rec.error();
+  std::lock_guard lock(entriesMutex_);
+  auto& e = entries_[name];
+  if (!e) {
+    e = std::make_shared<VmEntry>();
+    e->runtime = rec->runtime;
+  }
+  return e;
+}
+
+Result<VmRecord> VmService::record(const std::string& name) {
+  auto rec = store_.getVm(name);
+  if (!rec) return rec;
+  std::lock_guard lock(entriesMutex_);
+  if (auto it = entries_.find(name); it != entries_.end()) {
+    std::lock_guard slock(it->second->state);
+    rec->runtime = it->second->runtime;
+  }
+  return rec;
+}
+
+void VmService::setState(const std::string& name, VmEntry& e, VmState state,
+                         const std::string& reason) {
+  bool changed = e.runtime.state != state || e.runtime.reason != reason;
+  e.runtime.state = state;
+  e.runtime.reason = reason;
+  if (changed) e.runtime.stateSinceMs = nowMs();
+  if (!hasProcess(state)) e.runtime.pid = 0;
+  if (auto s = store_.updateVmRuntime(name, e.runtime); !s)
+    spdlog::error("cannot persist state of VM {}: {}", name, s.error().message);
+  if (changed)
+    events_.publish("vm.state", vmObject(name),
+                    {{"state", vmStateName(state)}, {"reason", reason}});
+  e.changed.notify_all();
+}
+
+Status VmService::checkImage(const VmSpec& spec) {
+  if (!spec.image.empty()) {
+    auto info = images_.info(spec.image);
+    if (!info) return makeError(Errc::invalid_argument, info.error().message, "image");
+    if (!info->built)
+      return makeError(Errc::invalid_argument,
+                       fmt::format("image '{}' is not built yet (run: paddock image build {})",
+                                   spec.image, spec.image),
+                       "image");
+  } else {
+    if (!pathExists(spec.kernel))
+      return makeError(Errc::invalid_argument, fmt::format("kernel {} does not exist", spec.kernel),
+                       "kernel");
+    if (!spec.initrd.empty() && !pathExists(spec.initrd))
+      return makeError(Errc::invalid_argument, fmt::format("initrd {} does not exist", spec.initrd),
+                       "initrd");
+  }
+  return {};
+}
+
+Status VmService::createDisks(const VmSpec& spec) {
+  PADDOCK_TRY(makeDirs(diskDir(spec.name), 0750));
+  for (const auto& d : spec.disks) {
+    std::string path = diskDir(spec.name) + "/" + d.name + ".qcow2";
+    if (pathExists(path)) continue;
+    PADDOCK_TRY(createQcow2(path, d.sizeMib));
+  }
+  return {};
+}
+
+Result<VmRecord> VmService::create(const VmSpec& spec) {
+  PADDOCK_TRY(validateVmSpec(spec, &config_.host));
+  PADDOCK_TRY(checkImage(spec));
+  if (auto existing = store_.getVm(spec.name); existing)
+    return makeError(Errc::conflict, fmt::format("VM '{}' already exists", spec.name), "name");
+  VmRecord rec;
+  rec.spec = spec;
+  rec.createdAtMs = rec.updatedAtMs = nowMs();
+  rec.runtime.stateSinceMs = rec.createdAtMs;
+  // Disks first: a VM is only in the store once everything it needs exists.
+  if (auto s = createDisks(spec); !s) {
+    (void)removeAll(diskDir(spec.name));
+    return s.error();
+  }
+  if (auto s = store_.createVm(rec); !s) {
+    if (s.error().code != Errc::conflict) (void)removeAll(diskDir(spec.name));
+    return s.error();
+  }
+  events_.publish("vm.created", vmObject(spec.name), toJson(spec));
+  return rec;
+}
+
+Result<std::vector<VmRecord>> VmService::list() {
+  auto all = store_.listVms();
+  if (!all) return all;
+  std::lock_guard lock(entriesMutex_);
+  for (auto& rec : *all) {
+    if (auto it = entries_.find(rec.spec.name); it != entries_.end()) {
+      std::lock_guard slock(it->second->state);
+      rec.runtime = it->second->runtime;
+    }
+  }
+  return all;
+}
+
+Result<VmRecord> VmService::get(const std::string& name) { return record(name); }
+
+Status VmService::reconcileDisks(const VmSpec& before, const VmSpec& after) {
+  std::map<std::string, uint64_t> old;
+  for (const auto& d : before.disks) old[d.name] = d.sizeMib;
+  for (const auto& d : after.disks) {
+    std::string path = diskDir(after.name) + "/" + d.name + ".qcow2";
+    auto it = old.find(d.name);
+    if (it == old.end()) continue;
+    if (d.sizeMib < it->second)
+      return makeError(Errc::invalid_argument,
+                       fmt::format("disk '{}' is {}M; shrinking it to {}M would destroy data",
+                                   d.name, it->second, d.sizeMib),
+                       "disks");
+  }
+  for (const auto& d : after.disks) {
+    std::string path = diskDir(after.name) + "/" + d.name + ".qcow2";
+    if (old.count(d.name)) {
+      PADDOCK_TRY(growQcow2(path, d.sizeMib));
+    } else {
+      PADDOCK_TRY(makeDirs(diskDir(after.name), 0750));
+      PADDOCK_TRY(createQcow2(path, d.sizeMib));
+    }
+    old.erase(d.name);
+  }
+  for (const auto& [gone, size] : old) unlink((diskDir(after.name) + "/" + gone + ".qcow2").c_str());
+  return {};
+}
+
+Result<VmRecord> VmService::update(const std::string& name, const nlohmann::json& patch) {
+  auto e = entry(name);
+  if (!e) return e.error();
+  std::lock_guard action((*e)->action);
+  auto rec = store_.getVm(name);
+  if (!rec) return rec.error();
+  VmSpec updated = rec->spec;
+  PADDOCK_TRY(applyVmPatch(updated, patch));
+  PADDOCK_TRY(validateVmSpec(updated, &config_.host));
+  bool hardware = updated.vcpus != rec->spec.vcpus || updated.memoryMib != rec->spec.memoryMib ||
+                  updated.disks != rec->spec.disks || updated.image != rec->spec.image ||
+                  updated.kernel != rec->spec.kernel || updated.initrd != rec->spec.initrd ||
+                  updated.accel != rec->spec.accel || updated.cmdline != rec->spec.cmdline;
+  if (hardware) {
+    std::lock_guard slock((*e)->state);
+    if (hasProcess((*e)->runtime.state))
+      return makeError(Errc::conflict,
+                       fmt::format("VM '{}' is {}: stop it before changing its hardware", name,
+                                   vmStateName((*e)->runtime.state)));
+  }
+  if (updated.image != rec->spec.image || updated.kernel != rec->spec.kernel ||
+      updated.initrd != rec->spec.initrd)
+    PADDOCK_TRY(checkImage(updated));
+  if (updated.disks != rec->spec.disks) PADDOCK_TRY(reconcileDisks(rec->spec, updated));
+  PADDOCK_TRY(store_.updateVmSpec(updated));
+  events_.publish("vm.updated", vmObject(name), patch);
+  return record(name);
+}
+
+Status VmService::remove(const std::string& name, bool force) {
+  auto e = entry(name);
+  if (!e) return e.error();
+  {
+    std::lock_guard action((*e)->action);
+    VmState state;
+    {
+      std::lock_guard slock((*e)->state);
+      state = (*e)->runtime.state;
+    }
+    if (hasProcess(state)) {
+      if (!force)
+        return makeError(Errc::conflict,
+                         fmt::format("VM '{}' is {}: stop it first or delete with --force", name,
+                                     vmStateName(state)));
+      auto stopped = stopLocked(name, *e);
+      if (!stopped) return stopped.error();
+    }
+    PADDOCK_TRY(store_.deleteVm(name));
+    (void)removeAll(diskDir(name));
+    (void)removeAll(runDir(name));
+  }
+  {
+    std::lock_guard lock(entriesMutex_);
+    entries_.erase(name);
+  }
+  events_.publish("vm.deleted", vmObject(name), nlohmann::json::object());
+  return {};
+}
+
+Result<LaunchSpec> VmService::launchSpec(const VmSpec& spec) {
+  PADDOCK_TRY(checkImage(spec));
+  auto accel = accel_.resolve(spec.accel);
+  if (!accel) return accel.error();
+  LaunchSpec l;
+  l.name = spec.name;
+  l.vcpus = spec.vcpus;
+  l.memoryMib = spec.memoryMib;
+  l.accel = *accel;
+  l.runDir = runDir(spec.name);
+  if (!spec.image.empty()) {
+    auto info = images_.info(spec.image);
+    if (!info) return info.error();
+    l.kernel = info->kernel;
+    l.initrd = info->initrd;
+  } else {
+    l.kernel = spec.kernel;
+    l.initrd = spec.initrd;
+  }
+  l.append = fmt::format("console=ttyS0 paddock.hostname={} quiet", spec.name);
+  if (!spec.cmdline.empty()) l.append += " " + spec.cmdline;
+  for (const auto& d : spec.disks) {
+    std::string path = diskDir(spec.name) + "/" + d.name + ".qcow2";
+    if (!pathExists(path))
+      return makeError(Errc::unavailable, fmt::format("disk file {} is missing", path));
+    l.disks.push_back({d.name, path, "qcow2"});
+  }
+  return l;
+}
+
+VmProcessCallbacks VmService::callbacksFor(const std::string& name, const EntryPtr& e,
+                                           uint64_t generation) {
+  std::weak_ptr<VmEntry> weak = e;
+  VmProcessCallbacks cb;
+  cb.onReady = [this, name, weak, generation](const std::string& line) {
+    auto e = weak.lock();
+    if (!e) return;
+    std::lock_guard lock(e->state);
+    if (e->generation != generation) return;
+    e->runtime.readyAtMs = nowMs();
+    e->runtime.readyLine = line;
+    (void)store_.updateVmRuntime(name, e->runtime);
+    events_.publish("vm.ready", vmObject(name), {{"line", line}});
+    e->changed.notify_all();
+  };
+  cb.onPausedChanged = [this, name, weak, generation](bool paused) {
+    auto e = weak.lock();
+    if (!e) return;
+    std::lock_guard lock(e->state);
+    if (e->generation != generation || !hasProcess(e->runtime.state)) return;
+    if (e->runtime.state == VmState::stopping) return;
+    setState(name, *e, paused ? VmState::paused : VmState::running, paused ? "paused" : "");
+  };
+  cb.onReset = [this, name, weak, generation] {
+    auto e = weak.lock();
+    if (!e) return;
+    std::lock_guard lock(e->state);
+    if (e->generation != generation) return;
+    e->runtime.readyAtMs = 0;
+    e->runtime.readyLine.clear();
+    (void)store_.updateVmRuntime(name, e->runtime);
+    events_.publish("vm.reset", vmObject(name), nlohmann::json::object());
+  };
+  cb.onExit = [this, name, weak, generation](const VmExit& exit) {
+    auto e = weak.lock();
+    if (!e) return;
+    std::shared_ptr<VmProcess> gone;
+    {
+      std::lock_guard lock(e->state);
+      if (e->generation != generation) return;
+      gone = std::move(e->process);
+      setState(name, *e, exit.crashed ? VmState::crashed : VmState::stopped, exit.reason);
+    }
+    retire(std::move(gone));
+  };
+  return cb;
+}
+
+void VmService::retire(std::shared_ptr<VmProcess> p) {
+  if (!p) return;
+  // Destroying a process joins its exit watcher, which is the thread calling us: do it elsewhere.
+  std::thread([p = std::move(p)]() mutable { p.reset(); }).detach();
+}
+
+Result<VmRecord> VmService::start(const std::string& name, OperationContext* op) {
+  auto e = entry(name);
+  if (!e) return e.error();
+  std::lock_guard action((*e)->action);
+  auto rec = store_.getVm(name);
+  if (!rec) return rec.error();
+  uint64_t generation;
+  {
+    std::lock_guard slock((*e)->state);
+    if (hasProcess((*e)->runtime.state))
+      return makeError(Errc::conflict, fmt::format("VM '{}' is already {}", name,
+                                                   vmStateName((*e)->runtime.state)));
+    generation = ++(*e)->generation;
+  }
+  if (op) op->progress(10, "choosing accelerator");
+  auto launch = launchSpec(rec->spec);
+  if (!launch) return launch.error();
+  {
+    std::lock_guard slock((*e)->state);
+    (*e)->runtime = VmRuntime{};
+    (*e)->runtime.accel = launch->accel;
+    (*e)->runtime.startedAtMs = nowMs();
+    setState(name, **e, VmState::starting, "");
+  }
+  if (op) op->progress(30, fmt::format("starting QEMU ({})", launch->accel));
+  auto proc = engine_.start(*launch, callbacksFor(name, *e, generation));
+  std::lock_guard slock((*e)->state);
+  if (!proc) {
+    setState(name, **e, VmState::stopped, "start failed: " + proc.error().message);
+    return proc.error();
+  }
+  (*e)->process = std::shared_ptr<VmProcess>(std::move(*proc));
+  (*e)->runtime.pid = (*e)->process->pid();
+  if ((*e)->runtime.state == VmState::starting) setState(name, **e, VmState::running, "");
+  VmRecord out = *rec;
+  out.runtime = (*e)->runtime;
+  return out;
+}
+
+Result<VmRecord> VmService::waitReady(const std::string& name, std::chrono::milliseconds timeout) {
+  auto e = entry(name);
+  if (!e) return e.error();
+  std::unique_lock slock((*e)->state);
+  bool ok = (*e)->changed.wait_for(slock, timeout, [&] {
+    return (*e)->runtime.readyAtMs != 0 || !hasProcess((*e)->runtime.state);
+  });
+  if (!hasProcess((*e)->runtime.state))
+    return makeError(Errc::conflict, fmt::format("VM '{}' is {} ({})", name,
+                                                 vmStateName((*e)->runtime.state),
+                                                 (*e)->runtime.reason));
+  if (!ok)
+    return makeError(Errc::timeout, fmt::format("VM '{}' did not report ready within {} s", name,
+                                                timeout.count() / 1000));
+  slock.unlock();
+  return record(name);
+}
+
+Result<VmRecord> VmService::stopLocked(const std::string& name, const EntryPtr& e) {
+  std::shared_ptr<VmProcess> p;
+  {
+    std::lock_guard slock(e->state);
+    if (!hasProcess(e->runtime.state)) return wrongState(name, e->runtime.state, "stop");
+    p = e->process;
+  }
+  if (p) PADDOCK_TRY(p->forceStop());
+  std::unique_lock slock(e->state);
+  e->changed.wait_for(slock, std::chrono::seconds(10),
+                      [&] { return !hasProcess(e->runtime.state); });
+  if (hasProcess(e->runtime.state)) setState(name, *e, VmState::stopped, "forced off");
+  slock.unlock();
+  return record(name);
+}
+
+Result<VmRecord> VmService::stop(const std::string& name) {
+  auto e = entry(name);
+  if (!e) return e.error();
+  std::lock_guard action((*e)->action);
+  return stopLocked(name, *e);
+}
+
+Result<VmRecord> VmService::shutdown(const std::string& name, std::chrono::milliseconds timeout,
+                                     OperationContext* op) {
+  auto e = entry(name);
+  if (!e) return e.error();
+  std::lock_guard action((*e)->action);
+  std::shared_ptr<VmProcess> p;
+  {
+    std::lock_guard slock((*e)->state);
+    if ((*e)->runtime.state != VmState::running && (*e)->runtime.state != VmState::paused)
+      return wrongState(name, (*e)->runtime.state, "shut down");
+    p = (*e)->process;
+    setState(name, **e, VmState::stopping, "ACPI power button pressed");
+  }
+  if (op) op->progress(10, "pressed the ACPI power button");
+  auto s = p->resume();
+  if (s) s = p->powerdown();
+  if (!s) spdlog::warn("VM {}: power button failed: {}", name, s.error().message);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  {
+    std::unique_lock slock((*e)->state);
+    while (hasProcess((*e)->runtime.state) && std::chrono::steady_clock::now() < deadline) {
+      (*e)->changed.wait_for(slock, std::chrono::milliseconds(250));
+      if (op) {
+        auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline -
+                                                                     std::chrono::steady_clock::now());
+        op->progress(50, fmt::format("waiting for the guest to power off ({} s left)", left.count()));
+      }
+    }
+    if (!hasProcess((*e)->runtime.state)) {
+      slock.unlock();
+      return record(name);
+    }
+  }
+  if (op) op->progress(90, "guest did not power off in time; forcing it off");
+  events_.publish("vm.shutdown_timeout", vmObject(name),
+                  {{"timeout_ms", timeout.count()}});
+  auto r = stopLocked(name, *e);
+  if (!r) return r;
+  std::lock_guard slock((*e)->state);
+  setState(name, **e, VmState::stopped,
+           fmt::format("forced off after the guest ignored the power button for {} s",
+                       timeout.count() / 1000));
+  return record(name);
+}
+
+Result<VmRecord> VmService::reboot(const std::string& name) {
+  auto e = entry(name);
+  if (!e) return e.error();
+  std::lock_guard action((*e)->action);
+  std::shared_ptr<VmProcess> p;
+  {
+    std::lock_guard slock((*e)->state);
+    if ((*e)->runtime.state != VmState::running) return wrongState(name, (*e)->runtime.state, "reboot");
+    p = (*e)->process;
+  }
+  PADDOCK_TRY(p->reset());
+  return record(name);
+}
+
+Result<VmRecord> VmService::pause(const std::string& name) {
+  auto e = entry(name);
+  if (!e) return e.error();
+  std::lock_guard action((*e)->action);
+  std::shared_ptr<VmProcess> p;
+  {
+    std::lock_guard slock((*e)->state);
+    if ((*e)->runtime.state != VmState::running) return wrongState(name, (*e)->runtime.state, "pause");
+    p = (*e)->process;
+  }
+  PADDOCK_TRY(p->pause());
+  std::lock_guard slock((*e)->state);
+  if ((*e)->runtime.state == VmState::running) setState(name, **e, VmState::paused, "paused");
+  VmRuntime rt = (*e)->runtime;
+  auto rec = store_.getVm(name);
+  if (!rec) return rec;
+  rec->runtime = rt;
+  return rec;
+}
+
+Result<VmRecord> VmService::resume(const std::string& name) {
+  auto e = entry(name);
+  if (!e) return e.error();
+  std::lock_guard action((*e)->action);
+  std::shared_ptr<VmProcess> p;
+  {
+    std::lock_guard slock((*e)->state);
+    if ((*e)->runtime.state != VmState::paused) return wrongState(name, (*e)->runtime.state, "resume");
+    p = (*e)->process;
+  }
+  PADDOCK_TRY(p->resume());
+  std::lock_guard slock((*e)->state);
+  if ((*e)->runtime.state == VmState::paused) setState(name, **e, VmState::running, "");
+  VmRuntime rt = (*e)->runtime;
+  auto rec = store_.getVm(name);
+  if (!rec) return rec;
+  rec->runtime = rt;
+  return rec;
+}
+
+Result<std::shared_ptr<VmProcess>> VmService::process(const std::string& name) {
+  auto e = entry(name);
+  if (!e) return e.error();
+  std::lock_guard slock((*e)->state);
+  if (!(*e)->process)
+    return makeError(Errc::conflict, fmt::format("VM '{}' is {}: its console is only there while "
+                                                 "it runs", name, vmStateName((*e)->runtime.state)));
+  return (*e)->process;
+}
+
+void VmService::adoptAll() {
+  auto all = store_.listVms();
+  if (!all) {
+    spdlog::error("cannot list VMs to adopt: {}", all.error().message);
+    return;
+  }
+  std::set<std::string> live;
+  for (const auto& rec : *all) {
+    const std::string& name = rec.spec.name;
+    auto e = entry(name);
+    if (!e) continue;
+    if (!hasProcess(rec.runtime.state)) continue;
+    uint64_t generation;
+    {
+      std::lock_guard slock((*e)->state);
+      generation = ++(*e)->generation;
+    }
+    auto proc = engine_.adopt(name, runDir(name), callbacksFor(name, *e, generation));
+    std::lock_guard slock((*e)->state);
+    if (!proc) {
+      setState(name, **e, VmState::crashed,
+               "QEMU vanished while paddockd was not running (" + proc.error().message + ")");
+      continue;
+    }
+    (*e)->process = std::shared_ptr<VmProcess>(std::move(*proc));
+    (*e)->runtime.pid = (*e)->process->pid();
+    auto status = (*e)->process->queryStatus();
+    VmState now = status && *status == "paused" ? VmState::paused : VmState::running;
+    if (rec.runtime.state == VmState::stopping) now = VmState::stopping;
+    setState(name, **e, now, now == VmState::paused ? "paused" : "");
+    events_.publish("vm.adopted", vmObject(name), {{"pid", (*e)->runtime.pid}});
+    live.insert(name);
+    spdlog::info("adopted VM {} (pid {})", name, (*e)->runtime.pid);
+  }
+  // A QEMU in a run directory that is not adopted belongs to nobody: end it. Run directories of
+  // deleted VMs go; those of stopped VMs keep their logs but lose stale sockets and pidfiles.
+  std::set<std::string> known;
+  for (const auto& rec : *all) known.insert(rec.spec.name);
+  std::string root = config_.stateDir + "/run";
+  std::vector<std::string> dirs;
+  if (DIR* d = opendir(root.c_str())) {
+    while (auto* ent = readdir(d)) {
+      std::string n = ent->d_name;
+      if (n != "." && n != ".." && !live.count(n)) dirs.push_back(n);
+    }
+    closedir(d);
+  }
+  for (const auto& n : dirs) {
+    RunPaths paths{root + "/" + n};
+    if (auto pid = readFile(paths.pidfile())) {
+      pid_t p = static_cast<pid_t>(std::atol(pid->c_str()));
+      if (processMatches(p, "qemu-system-x86_64")) {
+        spdlog::warn("killing QEMU pid {} of VM {}: no VM of this daemon owns it", p, n);
+        kill(p, SIGKILL);
+      }
+    }
+    if (!known.count(n)) {
+      (void)removeAll(paths.dir);
+    } else {
+      for (const auto& f : {paths.qmp(), paths.console(), paths.pidfile()}) unlink(f.c_str());
+    }
+  }
+}
+
+void VmService::detachAll() {
+  std::map<std::string, EntryPtr> entries;
+  {
+    std::lock_guard lock(entriesMutex_);
+    entries = entries_;
+  }
+  for (auto& [name, e] : entries) {
+    std::shared_ptr<VmProcess> p;
+    {
+      std::lock_guard slock(e->state);
+      ++e->generation;  // callbacks from here on belong to nobody
+      p = std::move(e->process);
+    }
+    p.reset();
+  }
+}
+
+}  // namespace paddock

@@ -1,0 +1,98 @@
+// VM lifecycle: define, edit, start, stop, shut down, reboot, pause, resume, delete, adopt.
+//
+// Lock order: entriesMutex_ → VmEntry::action → VmEntry::state. Engine callbacks take only
+// VmEntry::state (never action), so an action may wait for a callback's effect while holding
+// action. No lock but action is held across a call into the engine.
+#pragma once
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+#include "images/image_store.h"
+#include "services/event_bus.h"
+#include "services/lifecycle/accel_resolver.h"
+#include "services/operations.h"
+#include "store/store.h"
+
+namespace paddock {
+
+struct VmServiceConfig {
+  std::string stateDir;
+  HostLimits host;
+  std::chrono::milliseconds defaultShutdownTimeout{60'000};
+};
+
+class VmService {
+ public:
+  VmService(VmServiceConfig config, Store& store, Engine& engine, ImageStore& images,
+            AccelResolver& accel, EventBus& events);
+  ~VmService();
+
+  Result<VmRecord> create(const VmSpec& spec);
+  Result<std::vector<VmRecord>> list();
+  Result<VmRecord> get(const std::string& name);
+  // Changes CPU, memory and disks only while stopped; description and labels any time.
+  Result<VmRecord> update(const std::string& name, const nlohmann::json& patch);
+  Status remove(const std::string& name, bool force);
+
+  // Returns once QEMU runs; `waitReady` also waits for the guest's readiness line.
+  Result<VmRecord> start(const std::string& name, OperationContext* op = nullptr);
+  Result<VmRecord> shutdown(const std::string& name, std::chrono::milliseconds timeout,
+                            OperationContext* op = nullptr);
+  Result<VmRecord> stop(const std::string& name);
+  Result<VmRecord> reboot(const std::string& name);
+  Result<VmRecord> pause(const std::string& name);
+  Result<VmRecord> resume(const std::string& name);
+  Result<VmRecord> waitReady(const std::string& name, std::chrono::milliseconds timeout);
+
+  // The console of a running VM; the shared_ptr keeps it alive while a client is attached.
+  Result<std::shared_ptr<VmProcess>> process(const std::string& name);
+
+  // Daemon start: re-adopt running VMs, mark vanished ones, clean stale run directories.
+  void adoptAll();
+  // Daemon stop: detach from every VM (they keep running).
+  void detachAll();
+
+  const VmServiceConfig& config() const { return config_; }
+  std::string runDir(const std::string& name) const;
+  std::string diskDir(const std::string& name) const;
+
+ private:
+  struct VmEntry {
+    std::mutex action;
+    std::mutex state;
+    std::condition_variable changed;
+    VmRuntime runtime;
+    std::shared_ptr<VmProcess> process;
+    uint64_t generation = 0;  // bumps per start, so late callbacks of an old QEMU are ignored
+  };
+  using EntryPtr = std::shared_ptr<VmEntry>;
+
+  Result<EntryPtr> entry(const std::string& name);
+  Status checkImage(const VmSpec& spec);
+  Result<LaunchSpec> launchSpec(const VmSpec& spec);
+  VmProcessCallbacks callbacksFor(const std::string& name, const EntryPtr& e, uint64_t generation);
+  // Sets the runtime state, persists it and publishes an event. Caller holds e->state.
+  void setState(const std::string& name, VmEntry& e, VmState state, const std::string& reason);
+  Result<VmRecord> record(const std::string& name);
+  Status createDisks(const VmSpec& spec);
+  Status reconcileDisks(const VmSpec& before, const VmSpec& after);
+  Result<VmRecord> stopLocked(const std::string& name, const EntryPtr& e);
+  void retire(std::shared_ptr<VmProcess> p);
+
+  VmServiceConfig config_;
+  Store& store_;
+  Engine& engine_;
+  ImageStore& images_;
+  AccelResolver& accel_;
+  EventBus& events_;
+  std::mutex entriesMutex_;
+  std::map<std::string, EntryPtr> entries_;
+};
+
+}  // namespace paddock

@@ -1,0 +1,62 @@
+// Test harness: a real paddockd in a temporary state dir, the real CLI, real QEMU guests (TCG).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "client/paddock_client.h"
+
+namespace paddock::test {
+
+struct CliResult {
+  int code = -1;
+  std::string out;
+  std::string err;
+  nlohmann::json json() const;
+};
+
+class TestDaemon {
+ public:
+  explicit TestDaemon(std::vector<std::string> extraArgs = {});
+  ~TestDaemon();
+
+  void start();
+  // SIGKILL: the daemon gets no chance to clean up.
+  void kill9();
+  // SIGTERM and wait.
+  void stop();
+  pid_t pid() const { return pid_; }
+
+  const std::string& stateDir() const { return stateDir_; }
+  std::string socket() const { return stateDir_ + "/paddockd.sock"; }
+  PaddockClient& api();
+  // Runs `paddock --host <socket> args...` with `input` on stdin.
+  CliResult cli(const std::vector<std::string>& args, const std::string& input = "");
+
+  // Convenience over the API; each fails the current test on error.
+  nlohmann::json createVm(const std::string& name, nlohmann::json extra = {});
+  nlohmann::json vm(const std::string& name);
+  void startVm(const std::string& name, bool waitReady = true);
+  void forceStopAll();
+
+ private:
+  std::vector<std::string> extraArgs_;
+  std::string stateDir_;
+  pid_t pid_ = 0;
+  std::unique_ptr<PaddockClient> client_;
+};
+
+// Polls `check` every 50 ms until it holds or `timeout` passes.
+bool waitFor(const std::function<bool()>& check, std::chrono::milliseconds timeout);
+bool processAlive(pid_t pid);
+// Shared across tests: built once by the tiny_image fixture.
+std::string imageDir();
+
+}  // namespace paddock::test

@@ -1,0 +1,407 @@
+#include "directory_file/directory_file.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+namespace paddock {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+// Raw strings start with a newline so the YAML can be laid out readably; drop it so line 1 of the
+// text is the first line shown.
+std::string yaml(std::string_view s) {
+  if (!s.empty() && s.front() == '\n') s.remove_prefix(1);
+  return std::string(s);
+}
+
+const std::string kSite = yaml(R"(
+directory: lab
+profiles:
+  small:
+    vcpus: 1
+    memory: 256M
+    image: tiny
+    disks:
+      - {name: root, size: 1G}
+    labels: {tier: web, team: a}
+  big:
+    include: small
+    memory: 1G
+vms:
+  web1:
+    include: small
+    description: front end
+    state: running
+  db1:
+    include: big
+    vcpus: 2
+    labels: {team: b}
+    disks:
+      - {name: root, size: 2G}
+      - {name: data, size: 4G}
+)");
+
+DirectoryFile parseOk(const std::string& text, const std::string& path = "site.yaml") {
+  auto r = parseDirectoryText(text, path);
+  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
+  return r.ok() ? *r : DirectoryFile{};
+}
+
+Error parseFails(const std::string& text, const std::string& path = "site.yaml") {
+  auto r = parseDirectoryText(text, path);
+  EXPECT_FALSE(r.ok()) << "accepted:\n" << text;
+  if (r.ok()) return Error{};
+  EXPECT_EQ(r.error().code, Errc::invalid_argument);
+  EXPECT_EQ(r.error().message.find('\n'), std::string::npos) << "error is not one line";
+  return r.error();
+}
+
+const DesiredVm* findVm(const DirectoryFile& f, const std::string& name) {
+  for (const auto& vm : f.vms)
+    if (vm.spec.name == name) return &vm;
+  return nullptr;
+}
+
+TEST(DirectoryFile, VmInheritsEverythingFromItsIncludedProfile) {
+  auto file = parseOk(kSite);
+  EXPECT_EQ(file.name, "lab");
+  EXPECT_EQ(file.path, "site.yaml");
+  ASSERT_EQ(file.vms.size(), 2u);
+  const DesiredVm& web = file.vms[0];  // file order is kept
+  EXPECT_EQ(web.spec.name, "web1");
+  EXPECT_EQ(web.line, 14);
+  EXPECT_EQ(web.spec.vcpus, 1);
+  EXPECT_EQ(web.spec.memoryMib, 256u);
+  EXPECT_EQ(web.spec.image, "tiny");
+  EXPECT_EQ(web.spec.disks, (std::vector<DiskSpec>{{"root", 1024}}));
+  EXPECT_EQ(web.spec.description, "front end");
+  EXPECT_EQ(web.state, VmState::running);
+  EXPECT_EQ(web.fieldLines.at("memory_mib"), 5);  // inherited: the profile's line
+  EXPECT_EQ(web.fieldLines.at("description"), 16);
+}
+
+TEST(DirectoryFile, ProfileIncludingAProfileIsOverriddenByItAndByTheVm) {
+  auto file = parseOk(kSite);
+  const DesiredVm* db = findVm(file, "db1");
+  ASSERT_NE(db, nullptr);
+  EXPECT_EQ(db->spec.memoryMib, 1024u);  // big overrides small
+  EXPECT_EQ(db->spec.vcpus, 2);          // the VM overrides big
+  EXPECT_EQ(db->spec.image, "tiny");     // small, through big
+  EXPECT_FALSE(db->state.has_value());
+  EXPECT_EQ(db->fieldLines.at("memory_mib"), 12);
+  EXPECT_EQ(db->fieldLines.at("vcpus"), 20);
+  EXPECT_EQ(db->fieldLines.at("image"), 6);
+}
+
+TEST(DirectoryFile, ListGivenInTheVmReplacesTheProfilesListEntirely) {
+  auto file = parseOk(kSite);
+  const DesiredVm* db = findVm(file, "db1");
+  ASSERT_NE(db, nullptr);
+  EXPECT_EQ(db->spec.disks, (std::vector<DiskSpec>{{"root", 2048}, {"data", 4096}}));
+  EXPECT_EQ(db->fieldLines.at("disks"), 22);
+  EXPECT_EQ(db->fieldLines.at("disks[1].size_mib"), 24);
+}
+
+TEST(DirectoryFile, LabelsMergeKeyByKeyAndEveryVmGetsTheDirectoryLabel) {
+  auto file = parseOk(kSite);
+  const DesiredVm* db = findVm(file, "db1");
+  ASSERT_NE(db, nullptr);
+  EXPECT_EQ(db->spec.labels, (std::map<std::string, std::string>{
+                                 {"paddock.directory", "lab"}, {"team", "b"}, {"tier", "web"}}));
+  EXPECT_EQ(findVm(file, "web1")->spec.labels.at("paddock.directory"), "lab");
+}
+
+TEST(DirectoryFile, DirectoryNameDefaultsToTheFileBaseName) {
+  auto file = parseOk("vms:\n  a:\n    image: tiny\n", "/etc/paddock/site.yaml");
+  EXPECT_EQ(file.name, "site");
+  EXPECT_EQ(file.vms.at(0).spec.labels.at("paddock.directory"), "site");
+}
+
+TEST(DirectoryFile, FileNameThatIsNoValidDirectoryNameAsksForDirectoryKey) {
+  auto e = parseFails("vms: {}\n", "My_Site.yaml");
+  EXPECT_THAT(e.message, StartsWith("My_Site.yaml:1: directory: "));
+  EXPECT_THAT(e.message, HasSubstr("set 'directory:'"));
+}
+
+TEST(DirectoryFile, EmptyVmsMapIsAValidDirectoryOfNoVms) {
+  auto file = parseOk("directory: lab\nvms: {}\n");
+  EXPECT_TRUE(file.vms.empty());
+}
+
+TEST(DirectoryFile, MissingVmsKeyIsRefusedRatherThanMeaningDeleteEverything) {
+  auto e = parseFails("directory: lab\nprofiles: {}\n");
+  EXPECT_THAT(e.message, StartsWith("site.yaml:1: vms: missing 'vms'"));
+}
+
+TEST(DirectoryFile, EmptyFileIsRefused) {
+  auto e = parseFails("# nothing here\n");
+  EXPECT_THAT(e.message, StartsWith("site.yaml:1: the file is empty"));
+}
+
+TEST(DirectoryFile, IncludeCycleIsReportedWithTheIncludeLineAndTheCycle) {
+  auto e = parseFails(yaml(R"(
+profiles:
+  a:
+    include: b
+  b:
+    include: a
+vms: {}
+)"));
+  EXPECT_EQ(e.message, "site.yaml:5: profiles.b.include: include cycle: a → b → a");
+  EXPECT_EQ(e.field, "profiles.b.include");
+}
+
+TEST(DirectoryFile, ProfileIncludingItselfIsACycle) {
+  auto e = parseFails("profiles:\n  a:\n    include: a\nvms: {}\n");
+  EXPECT_EQ(e.message, "site.yaml:3: profiles.a.include: include cycle: a → a");
+}
+
+TEST(DirectoryFile, UnknownProfileInIncludeNamesFileLineAndField) {
+  auto e = parseFails(yaml(R"(
+profiles:
+  small:
+    image: tiny
+vms:
+  web1:
+    include: smal
+)"));
+  EXPECT_EQ(e.message, "site.yaml:6: vms.web1.include: unknown profile 'smal' (profiles: small)");
+  EXPECT_EQ(e.field, "vms.web1.include");
+}
+
+TEST(DirectoryFile, YamlSyntaxErrorReportsTheLineYamlCppFound) {
+  auto e = parseFails(yaml(R"(
+vms:
+  web1:
+    disks: [{name: root, size: 1G}
+    image: tiny
+)"));
+  EXPECT_THAT(e.message, StartsWith("site.yaml:4: YAML syntax error: "));
+}
+
+TEST(DirectoryFile, DuplicateVmKeyIsRefusedNamingBothLines) {
+  auto e = parseFails(yaml(R"(
+vms:
+  web1:
+    image: tiny
+  web1:
+    image: alpine
+)"));
+  EXPECT_EQ(e.message, "site.yaml:4: vms.web1: duplicate key 'web1' (first at line 2)");
+}
+
+TEST(DirectoryFile, DuplicateFieldInAVmIsRefused) {
+  auto e = parseFails("vms:\n  web1:\n    image: tiny\n    image: alpine\n");
+  EXPECT_EQ(e.message, "site.yaml:4: vms.web1.image: duplicate key 'image' (first at line 3)");
+}
+
+TEST(DirectoryFile, UnknownVmFieldIsNamedWithItsLine) {
+  auto e = parseFails("vms:\n  web1:\n    image: tiny\n    memroy: 1G\n");
+  EXPECT_THAT(e.message,
+              StartsWith("site.yaml:4: vms.web1.memroy: unknown field 'memroy' (known: "));
+  EXPECT_EQ(e.field, "vms.web1.memroy");
+}
+
+TEST(DirectoryFile, UnknownTopLevelKeyIsRefused) {
+  auto e = parseFails("vms: {}\nvm: {}\n");
+  EXPECT_THAT(e.message, StartsWith("site.yaml:2: vm: unknown top-level key 'vm'"));
+}
+
+TEST(DirectoryFile, UnknownDiskFieldIsNamed) {
+  auto e = parseFails("vms:\n  a:\n    image: tiny\n    disks:\n      - {name: root, sise: 1G}\n");
+  EXPECT_THAT(e.message, StartsWith("site.yaml:5: vms.a.disks[0].sise: unknown field 'sise'"));
+}
+
+TEST(DirectoryFile, ZeroMemoryNamesItsLine) {
+  auto e = parseFails("vms:\n  web1:\n    image: tiny\n    memory: 0\n");
+  EXPECT_EQ(e.message, "site.yaml:4: vms.web1.memory: memory must be at least 16M (got 0M)");
+  EXPECT_EQ(e.field, "vms.web1.memory");
+}
+
+TEST(DirectoryFile, BadValueInheritedFromAProfileBlamesTheProfileLine) {
+  auto e = parseFails(yaml(R"(
+profiles:
+  small:
+    image: tiny
+    memory: 8M
+vms:
+  web1:
+    include: small
+)"));
+  EXPECT_EQ(e.message,
+            "site.yaml:4: vms.web1.memory (from profile small): memory must be at least 16M "
+            "(got 8M)");
+  EXPECT_EQ(e.field, "vms.web1.memory");
+}
+
+TEST(DirectoryFile, MissingImageFallsBackToTheVmLine) {
+  auto e = parseFails("vms:\n  web1:\n    vcpus: 2\n");
+  EXPECT_THAT(e.message, StartsWith("site.yaml:2: vms.web1.image: a VM needs an image"));
+}
+
+TEST(DirectoryFile, DuplicateDiskNameBlamesTheSecondDisk) {
+  auto e = parseFails(yaml(R"(
+vms:
+  web1:
+    image: tiny
+    disks:
+      - name: root
+        size: 1G
+      - name: root
+        size: 2G
+)"));
+  EXPECT_EQ(e.message, "site.yaml:7: vms.web1.disks[1].name: disk name 'root' is used twice");
+}
+
+TEST(DirectoryFile, BadStateIsRefused) {
+  auto e = parseFails("vms:\n  web1:\n    image: tiny\n    state: paused\n");
+  EXPECT_EQ(e.message,
+            "site.yaml:4: vms.web1.state: state must be running or stopped (got 'paused')");
+}
+
+TEST(DirectoryFile, ProfileCannotSetState) {
+  auto e = parseFails("profiles:\n  p:\n    state: running\nvms: {}\n");
+  EXPECT_THAT(e.message, StartsWith("site.yaml:3: profiles.p.state: a profile cannot set state"));
+}
+
+TEST(DirectoryFile, WrongTypesAreNamed) {
+  EXPECT_EQ(parseFails("vms:\n  a:\n    image: tiny\n    vcpus: two\n").message,
+            "site.yaml:4: vms.a.vcpus: 'two' is not a whole number");
+  EXPECT_THAT(parseFails("vms:\n  a:\n    image: tiny\n    disks: root\n").message,
+              StartsWith("site.yaml:4: vms.a.disks: expected a list of disks"));
+  EXPECT_THAT(parseFails("vms:\n  a:\n    image: [tiny]\n").message,
+              StartsWith("site.yaml:3: vms.a.image: expected a string"));
+  EXPECT_THAT(parseFails("vms:\n  a:\n    image: tiny\n    labels: [x]\n").message,
+              StartsWith("site.yaml:4: vms.a.labels: expected a map"));
+  EXPECT_THAT(parseFails("vms: [a, b]\n").message, StartsWith("site.yaml:1: vms: expected a map"));
+}
+
+TEST(DirectoryFile, BadSizeQuotesParseSizeMib) {
+  auto e = parseFails("vms:\n  a:\n    image: tiny\n    memory: 12Q\n");
+  EXPECT_THAT(e.message, StartsWith("site.yaml:4: vms.a.memory: size '12Q' has an unknown unit"));
+}
+
+TEST(DirectoryFile, BareNumberMemoryMeansMib) {
+  auto file = parseOk("vms:\n  a:\n    image: tiny\n    memory: 512\n");
+  EXPECT_EQ(file.vms.at(0).spec.memoryMib, 512u);
+}
+
+TEST(DirectoryFile, InvalidVmNameIsRefused) {
+  auto e = parseFails("vms:\n  Web_1:\n    image: tiny\n");
+  EXPECT_THAT(e.message, StartsWith("site.yaml:2: vms.Web_1: VM name 'Web_1' contains"));
+}
+
+TEST(DirectoryFile, DirectoryLabelCannotBeSetByHand) {
+  auto e = parseFails("vms:\n  a:\n    image: tiny\n    labels:\n      paddock.directory: x\n");
+  EXPECT_THAT(e.message, StartsWith("site.yaml:5: vms.a.labels.paddock.directory: "));
+}
+
+TEST(DirectoryFile, BadAccelIsRefused) {
+  auto e = parseFails("vms:\n  a:\n    image: tiny\n    accel: hvf\n");
+  EXPECT_EQ(e.message, "site.yaml:4: vms.a.accel: accel must be auto, kvm or tcg (got 'hvf')");
+}
+
+TEST(DirectoryFile, ParseFileReadsFromDiskAndReportsAMissingFile) {
+  std::string path = ::testing::TempDir() + "paddock-directory-test-lab.yaml";
+  {
+    std::ofstream out(path);
+    out << "vms:\n  a:\n    image: tiny\n";
+  }
+  auto file = parseDirectoryFile(path);
+  ASSERT_TRUE(file.ok()) << file.error().message;
+  EXPECT_EQ(file->name, "paddock-directory-test-lab");
+  EXPECT_EQ(file->vms.size(), 1u);
+  std::remove(path.c_str());
+  auto missing = parseDirectoryFile(path);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, Errc::not_found);
+}
+
+TEST(ApplyRequest, RoundTripsThroughJson) {
+  auto file = parseOk(kSite);
+  json request = toApplyRequest(file, true);
+  EXPECT_EQ(request["directory"], "lab");
+  EXPECT_EQ(request["dry_run"], true);
+  EXPECT_EQ(request["vms"][0]["state"], "running");
+  EXPECT_TRUE(request["vms"][1]["state"].is_null());
+
+  auto back = desiredFromApplyRequest(json::parse(request.dump()));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->first, "lab");
+  ASSERT_EQ(back->second.size(), file.vms.size());
+  for (size_t i = 0; i < file.vms.size(); ++i) {
+    EXPECT_EQ(back->second[i].spec, file.vms[i].spec);
+    EXPECT_EQ(back->second[i].state, file.vms[i].state);
+  }
+}
+
+json minimalRequest() {
+  return {{"directory", "lab"},
+          {"vms", {{{"spec", {{"name", "a"}, {"image", "tiny"}}}, {"state", nullptr}}}}};
+}
+
+Error requestFails(const json& request) {
+  auto r = desiredFromApplyRequest(request);
+  EXPECT_FALSE(r.ok()) << "accepted: " << request.dump();
+  if (r.ok()) return Error{};
+  EXPECT_EQ(r.error().code, Errc::invalid_argument);
+  return r.error();
+}
+
+TEST(ApplyRequest, AddsTheDirectoryLabelWhenMissing) {
+  auto r = desiredFromApplyRequest(minimalRequest());
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->second.at(0).spec.labels.at("paddock.directory"), "lab");
+  EXPECT_FALSE(r->second.at(0).state.has_value());
+}
+
+TEST(ApplyRequest, StrictAboutUnknownFieldsTypesAndValues) {
+  json j = minimalRequest();
+  j["force"] = true;
+  EXPECT_EQ(requestFails(j).field, "force");
+
+  j = minimalRequest();
+  j["vms"][0]["start"] = true;
+  EXPECT_EQ(requestFails(j).field, "vms[0].start");
+
+  j = minimalRequest();
+  j["vms"][0]["spec"]["vcpus"] = "2";
+  EXPECT_EQ(requestFails(j).field, "vms[0].spec.vcpus");
+
+  j = minimalRequest();
+  j["vms"][0]["spec"]["memory_mib"] = 8;
+  EXPECT_EQ(requestFails(j).field, "vms[0].spec.memory_mib");
+
+  j = minimalRequest();
+  j["vms"][0]["state"] = "paused";
+  EXPECT_EQ(requestFails(j).field, "vms[0].state");
+
+  j = minimalRequest();
+  j["dry_run"] = "yes";
+  EXPECT_EQ(requestFails(j).field, "dry_run");
+
+  j = minimalRequest();
+  j.erase("directory");
+  EXPECT_EQ(requestFails(j).field, "directory");
+}
+
+TEST(ApplyRequest, RefusesAForeignDirectoryLabelAndDuplicateNames) {
+  json j = minimalRequest();
+  j["vms"][0]["spec"]["labels"] = {{"paddock.directory", "other"}};
+  EXPECT_EQ(requestFails(j).field, "vms[0].spec.labels.paddock.directory");
+
+  j = minimalRequest();
+  j["vms"].push_back(j["vms"][0]);
+  auto e = requestFails(j);
+  EXPECT_EQ(e.field, "vms[1].spec.name");
+  EXPECT_THAT(e.message, HasSubstr("appears twice"));
+}
+
+}  // namespace
+}  // namespace paddock

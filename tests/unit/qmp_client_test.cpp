@@ -1,0 +1,301 @@
+#include "engine/qemu/qmp_client.h"
+
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "fakes/fake_qmp_server.h"
+
+extern char** environ;
+
+namespace paddock::qmp {
+namespace {
+
+using fakes::FakeQmpServer;
+using fakes::ScriptedCommand;
+using nlohmann::json;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using namespace std::chrono_literals;
+
+// --- reply decoding, no sockets ---
+
+TEST(QmpReplies, QueryStatusReadsRunningAndStatus) {
+  auto status = parseQueryStatus(
+      json::parse(R"({"running": true, "singlestep": false, "status": "running"})"));
+  ASSERT_TRUE(status.ok()) << status.error().message;
+  EXPECT_TRUE(status->running);
+  EXPECT_EQ(status->status, "running");
+}
+
+TEST(QmpReplies, QueryStatusOfAPausedGuest) {
+  auto status =
+      parseQueryStatus(json{{"status", "paused"}, {"singlestep", false}, {"running", false}});
+  ASSERT_TRUE(status.ok());
+  EXPECT_FALSE(status->running);
+  EXPECT_EQ(status->status, "paused");
+}
+
+TEST(QmpReplies, QueryStatusWithoutStatusIsAnInternalError) {
+  auto status = parseQueryStatus(json{{"running", true}});
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().code, Errc::internal);
+  EXPECT_THAT(status.error().message, HasSubstr("query-status"));
+  EXPECT_FALSE(parseQueryStatus(json::array()).ok());
+  EXPECT_FALSE(parseQueryStatus(json{{"running", "yes"}, {"status", "running"}}).ok());
+}
+
+TEST(QmpReplies, QueryVersionJoinsMajorMinorMicro) {
+  auto version = parseQueryVersion(json::parse(
+      R"({"qemu": {"micro": 22, "minor": 2, "major": 7}, "package": "Debian 1:7.2+dfsg-7+deb12u18+b3"})"));
+  ASSERT_TRUE(version.ok()) << version.error().message;
+  EXPECT_EQ(*version, "7.2.22");
+  EXPECT_FALSE(parseQueryVersion(json{{"qemu", {{"major", 7}}}}).ok());
+}
+
+TEST(QmpReplies, QueryCpusFastListsIndexAndHostThread) {
+  auto cpus = parseQueryCpusFast(json::parse(R"([
+    {"thread-id": 4311, "props": {"core-id": 0, "thread-id": 0, "node-id": 0, "socket-id": 0},
+     "qom-path": "/machine/unattached/device[0]", "cpu-index": 0, "target": "x86_64"},
+    {"thread-id": 4312, "props": {"core-id": 0, "thread-id": 0, "node-id": 0, "socket-id": 1},
+     "qom-path": "/machine/unattached/device[2]", "cpu-index": 1, "target": "x86_64"}])"));
+  ASSERT_TRUE(cpus.ok()) << cpus.error().message;
+  ASSERT_EQ(cpus->size(), 2u);
+  EXPECT_EQ((*cpus)[0].cpuIndex, 0);
+  EXPECT_EQ((*cpus)[0].threadId, 4311);
+  EXPECT_EQ((*cpus)[1].cpuIndex, 1);
+  EXPECT_EQ((*cpus)[1].threadId, 4312);
+}
+
+TEST(QmpReplies, QueryCpusFastOfAMachineWithoutCpusIsEmpty) {
+  auto cpus = parseQueryCpusFast(json::array());
+  ASSERT_TRUE(cpus.ok());
+  EXPECT_TRUE(cpus->empty());
+  EXPECT_FALSE(parseQueryCpusFast(json::object()).ok());
+  EXPECT_FALSE(parseQueryCpusFast(json::parse(R"([{"cpu-index": 0}])")).ok());
+}
+
+TEST(QmpReplies, QueryBalloonReadsActualBytes) {
+  auto bytes = parseQueryBalloon(json{{"actual", 1073741824}});
+  ASSERT_TRUE(bytes.ok());
+  EXPECT_EQ(*bytes, 1073741824u);
+  EXPECT_FALSE(parseQueryBalloon(json{{"actual", -1}}).ok());
+  EXPECT_FALSE(parseQueryBalloon(json::object()).ok());
+}
+
+// --- commands on the wire, against the scripted fake ---
+
+std::unique_ptr<QmpClient> connectClient(FakeQmpServer& server, QmpCallbacks callbacks = {}) {
+  auto client = QmpClient::connect(server.socketPath(), 5s, std::move(callbacks));
+  EXPECT_TRUE(client.ok()) << client.error().message;
+  return client.ok() ? std::move(*client) : nullptr;
+}
+
+TEST(QmpClient, QueryStatusSendsQueryStatusAndDecodesTheReply) {
+  FakeQmpServer server;
+  server.expectReturn("query-status", json(),
+                      {{"running", true}, {"singlestep", false}, {"status", "running"}});
+  auto client = connectClient(server);
+  ASSERT_TRUE(client);
+  auto status = client->queryStatus();
+  ASSERT_TRUE(status.ok()) << status.error().message;
+  EXPECT_TRUE(status->running);
+  EXPECT_EQ(status->status, "running");
+  EXPECT_THAT(server.verify(), IsEmpty());
+}
+
+TEST(QmpClient, LifecycleCommandsUseTheirQmpNamesWithoutArguments) {
+  FakeQmpServer server;
+  for (const char* command : {"stop", "cont", "system_powerdown", "system_reset"})
+    server.expectReturn(command, json(), json::object());
+  auto client = connectClient(server);
+  ASSERT_TRUE(client);
+  EXPECT_TRUE(client->stop().ok());
+  EXPECT_TRUE(client->cont().ok());
+  EXPECT_TRUE(client->systemPowerdown().ok());
+  EXPECT_TRUE(client->systemReset().ok());
+  EXPECT_THAT(server.verify(), IsEmpty());
+}
+
+TEST(QmpClient, QueriesDecodeTheirReplies) {
+  FakeQmpServer server;
+  server.expectReturn("query-version", json(),
+                      {{"qemu", {{"micro", 0}, {"minor", 2}, {"major", 7}}}, {"package", ""}});
+  server.expectReturn("query-cpus-fast", json(),
+                      json::array({{{"cpu-index", 0}, {"thread-id", 77}, {"target", "x86_64"}}}));
+  server.expectReturn("query-balloon", json(), {{"actual", 536870912}});
+  auto client = connectClient(server);
+  ASSERT_TRUE(client);
+  auto version = client->queryVersion();
+  ASSERT_TRUE(version.ok());
+  EXPECT_EQ(*version, "7.2.0");
+  auto cpus = client->queryCpusFast();
+  ASSERT_TRUE(cpus.ok());
+  ASSERT_EQ(cpus->size(), 1u);
+  EXPECT_EQ(cpus->front().threadId, 77);
+  auto balloon = client->queryBalloon();
+  ASSERT_TRUE(balloon.ok());
+  EXPECT_EQ(*balloon, 536870912u);
+  EXPECT_THAT(server.verify(), IsEmpty());
+}
+
+TEST(QmpClient, QueryBalloonWithoutABalloonDeviceIsAConflict) {
+  FakeQmpServer server;
+  server.expectError("query-balloon", json(), "DeviceNotActive",
+                     "No balloon device has been activated");
+  auto client = connectClient(server);
+  ASSERT_TRUE(client);
+  auto balloon = client->queryBalloon();
+  ASSERT_FALSE(balloon.ok());
+  EXPECT_EQ(balloon.error().code, Errc::conflict);
+  EXPECT_EQ(balloon.error().message, "QMP query-balloon: No balloon device has been activated");
+}
+
+TEST(QmpClient, QuitSucceedsWhenQemuExitsBeforeReplying) {
+  FakeQmpServer server;
+  ScriptedCommand quit;
+  quit.command = "quit";
+  quit.eventsBefore = {
+      FakeQmpServer::event("SHUTDOWN", {{"guest", false}, {"reason", "host-qmp-quit"}})};
+  quit.hangUpAfter = true;
+  server.expect(quit);
+  auto client = connectClient(server);
+  ASSERT_TRUE(client);
+  auto status = client->quit();
+  EXPECT_TRUE(status.ok()) << status.error().message;
+  EXPECT_FALSE(client->connected());
+  EXPECT_THAT(server.verify(), IsEmpty());
+}
+
+TEST(QmpClient, MalformedReplyIsAnInternalErrorNotACrash) {
+  FakeQmpServer server;
+  server.expectReturn("query-status", json(), "running");
+  auto client = connectClient(server);
+  ASSERT_TRUE(client);
+  auto status = client->queryStatus();
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().code, Errc::internal);
+}
+
+// --- against a real QEMU ---
+
+std::string findInPath(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::string dirs = path ? path : "/usr/bin:/bin";
+  for (std::size_t start = 0; start <= dirs.size();) {
+    std::size_t end = dirs.find(':', start);
+    if (end == std::string::npos) end = dirs.size();
+    std::string candidate = dirs.substr(start, end - start) + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    start = end + 1;
+  }
+  return {};
+}
+
+class RealQemu : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    binary_ = findInPath("qemu-system-x86_64");
+    if (binary_.empty())
+      GTEST_SKIP() << "qemu-system-x86_64 is not in PATH: the real-QEMU QMP test did NOT run";
+    dir_ = (std::filesystem::temp_directory_path() / "paddock-qemu-XXXXXX").string();
+    ASSERT_TRUE(::mkdtemp(dir_.data()));
+    socket_ = dir_ + "/qmp.sock";
+    std::vector<std::string> args = {
+        binary_,       "-machine", "none", "-accel", "tcg",
+        "-nodefaults", "-display", "none", "-qmp",   "unix:" + socket_ + ",server=on,wait=off"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ASSERT_EQ(::posix_spawn(&pid_, binary_.c_str(), nullptr, nullptr, argv.data(), environ), 0);
+  }
+
+  void TearDown() override {
+    if (pid_ > 0 && !reaped_) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    if (!socket_.empty()) ::unlink(socket_.c_str());
+    if (!dir_.empty()) ::rmdir(dir_.c_str());
+  }
+
+  // True if QEMU exits on its own within `timeout`.
+  bool waitForExit(std::chrono::milliseconds timeout) {
+    for (auto end = std::chrono::steady_clock::now() + timeout;
+         std::chrono::steady_clock::now() < end; std::this_thread::sleep_for(20ms)) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) return reaped_ = true;
+    }
+    return false;
+  }
+
+  std::string binary_;
+  std::string dir_;
+  std::string socket_;
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+};
+
+TEST_F(RealQemu, StatusVersionAndQuitEndWithAHangUp) {
+  std::mutex mutex;
+  std::condition_variable changed;
+  int hangUps = 0;
+  std::vector<std::string> events;
+  QmpCallbacks callbacks;
+  callbacks.onEvent = [&](const Event& e) {
+    std::lock_guard lock(mutex);
+    events.push_back(e.name);
+  };
+  callbacks.onHangUp = [&] {
+    std::lock_guard lock(mutex);
+    ++hangUps;
+    changed.notify_all();
+  };
+
+  // Started with wait=off and without -S, so QEMU runs and the socket appears after a moment.
+  auto client = QmpClient::connect(socket_, 20s, callbacks);
+  ASSERT_TRUE(client.ok()) << client.error().message;
+
+  auto status = (*client)->queryStatus();
+  ASSERT_TRUE(status.ok()) << status.error().message;
+  EXPECT_TRUE(status->running);
+  EXPECT_EQ(status->status, "running");
+
+  auto version = (*client)->queryVersion();
+  ASSERT_TRUE(version.ok()) << version.error().message;
+  int major = -1, minor = -1, micro = -1;
+  EXPECT_EQ(std::sscanf(version->c_str(), "%d.%d.%d", &major, &minor, &micro), 3) << *version;
+  EXPECT_GE(major, 1) << *version;
+
+  auto cpus = (*client)->queryCpusFast();
+  ASSERT_TRUE(cpus.ok()) << cpus.error().message;
+  EXPECT_TRUE(cpus->empty());  // -machine none has no CPUs
+
+  auto balloon = (*client)->queryBalloon();
+  ASSERT_FALSE(balloon.ok());
+  EXPECT_EQ(balloon.error().code, Errc::conflict);
+
+  ASSERT_TRUE((*client)->quit().ok());
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(changed.wait_for(lock, 10s, [&] { return hangUps > 0; }))
+        << "no hang-up after quit";
+    EXPECT_EQ(hangUps, 1);
+    EXPECT_THAT(events, ::testing::Contains("SHUTDOWN"));
+  }
+  EXPECT_TRUE(waitForExit(10s)) << "QEMU still running after quit";
+}
+
+}  // namespace
+}  // namespace paddock::qmp
