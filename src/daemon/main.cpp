@@ -9,6 +9,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "api/api_server.h"
@@ -108,6 +109,7 @@ int fail(const std::string& message) {
 
 int main(int argc, char** argv) {
   Options opt = parseArgs(argc, argv);
+  spdlog::set_default_logger(spdlog::stderr_color_mt("paddockd"));
   spdlog::set_level(spdlog::level::from_str(opt.logLevel));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 

@@ -210,6 +210,7 @@ class ServerExchange final : public Exchange {
     if (state_ != State::idle) return false;
     // HTTP/1.0 has no chunked encoding; there the body simply runs until we close.
     chunked_ = message_.version() >= 11;
+    closeAfter_ = !chunked_;
     bhttp::response<bhttp::empty_body> res;
     res.version(message_.version());
     res.result(static_cast<unsigned>(sanitizeStatus(status)));
@@ -266,7 +267,7 @@ class ServerExchange final : public Exchange {
       endStream();
   }
 
-  bool reusable() const { return state_ == State::done && chunked_ && message_.keep_alive(); }
+  bool reusable() const { return state_ == State::done && !closeAfter_ && message_.keep_alive(); }
   bool upgraded() const { return state_ == State::upgraded; }
 
  private:
@@ -278,6 +279,7 @@ class ServerExchange final : public Exchange {
   int stopFd_;
   State state_ = State::idle;
   bool chunked_ = true;
+  bool closeAfter_ = false;  // the body is delimited by closing the connection
 };
 
 }  // namespace

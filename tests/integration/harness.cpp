@@ -60,6 +60,8 @@ TestDaemon::~TestDaemon() {
     }
   }
   fs::remove_all(stateDir_, ec);
+  // The daemon's log helps when a test failed; otherwise it goes too.
+  if (!::testing::Test::HasFailure()) fs::remove(stateDir_ + ".log", ec);
 }
 
 void TestDaemon::start() {

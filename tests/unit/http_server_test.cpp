@@ -218,6 +218,7 @@ TEST_F(ServerTest, TcpRequiresBearerToken) {
   auto local = unixClient().request("GET", "/v1/vms");
   ASSERT_TRUE(local.ok());
   EXPECT_EQ(local->status, 200);
+  server_->stop();  // the handler uses this frame's locals
 }
 
 TEST_F(ServerTest, TcpWithoutConfiguredTokenRefusesEverything) {
@@ -265,6 +266,7 @@ TEST_F(ServerTest, StreamChunksArriveWhileHandlerIsStillRunning) {
   EXPECT_EQ(chunks[0], "{\"n\":0}\n");
   EXPECT_EQ(chunks[1], "{\"n\":1}\n");
   EXPECT_EQ(chunks[2], std::string(100000, 'x'));
+  server_->stop();  // the handler uses this frame's locals
 }
 
 TEST_F(ServerTest, StreamOverTcpAndEarlyStopByClient) {

@@ -157,6 +157,7 @@ TEST_F(WebSocketTest, ConcurrentSendWhileReceivingOnBothSides) {
   auto fut = serverReceived.get_future();
   ASSERT_EQ(fut.wait_for(5s), std::future_status::ready);
   EXPECT_EQ(fut.get(), kCount);
+  server_.stop();  // the handler uses this frame's locals
 }
 
 TEST_F(WebSocketTest, CloseFromAnotherThreadUnblocksReceive) {

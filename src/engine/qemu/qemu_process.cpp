@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <vector>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -26,13 +28,19 @@ int pidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 
 std::string lastLines(const std::string& path, size_t n) {
   auto text = readFile(path);
   if (!text) return "";
-  std::string s = *text;
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  size_t pos = s.size();
-  for (size_t i = 0; i < n && pos != std::string::npos && pos > 0; ++i) pos = s.rfind('\n', pos - 1);
-  std::string tail = pos == std::string::npos ? s : s.substr(pos + 1);
-  for (auto& c : tail)
-    if (c == '\n') c = ' ';
+  std::vector<std::string> lines;
+  size_t begin = 0;
+  while (begin < text->size()) {
+    size_t end = text->find('\n', begin);
+    if (end == std::string::npos) end = text->size();
+    std::string line = text->substr(begin, end - begin);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty()) lines.push_back(std::move(line));
+    begin = end + 1;
+  }
+  std::string tail;
+  for (size_t i = lines.size() > n ? lines.size() - n : 0; i < lines.size(); ++i)
+    tail += (tail.empty() ? "" : " ") + lines[i];
   return tail;
 }
 

@@ -440,10 +440,12 @@ Result<VmRecord> VmService::shutdown(const std::string& name, std::chrono::milli
                   {{"timeout_ms", timeout.count()}});
   auto r = stopLocked(name, *e);
   if (!r) return r;
-  std::lock_guard slock((*e)->state);
-  setState(name, **e, VmState::stopped,
-           fmt::format("forced off after the guest ignored the power button for {} s",
-                       timeout.count() / 1000));
+  {
+    std::lock_guard slock((*e)->state);
+    setState(name, **e, VmState::stopped,
+             fmt::format("forced off after the guest ignored the power button for {} s",
+                         timeout.count() / 1000));
+  }
   return record(name);
 }
 
