@@ -348,6 +348,8 @@ Result<VmRecord> VmService::start(const std::string& name, OperationContext* op)
   }
   if (op) op->progress(30, fmt::format("starting QEMU ({})", launch->accel));
   auto proc = engine_.start(*launch, callbacksFor(name, *e, generation));
+  // "running" is what QEMU says, asked outside the state lock (no lock across a QMP call).
+  Result<std::string> qemuStatus = proc ? (*proc)->queryStatus() : Result<std::string>(proc.error());
   std::lock_guard slock((*e)->state);
   if (!proc) {
     setState(name, **e, VmState::stopped, "start failed: " + proc.error().message);
@@ -355,7 +357,15 @@ Result<VmRecord> VmService::start(const std::string& name, OperationContext* op)
   }
   (*e)->process = std::shared_ptr<VmProcess>(std::move(*proc));
   (*e)->runtime.pid = (*e)->process->pid();
-  if ((*e)->runtime.state == VmState::starting) setState(name, **e, VmState::running, "");
+  if ((*e)->runtime.state == VmState::starting) {
+    if (qemuStatus && *qemuStatus == "running")
+      setState(name, **e, VmState::running, "");
+    else if (qemuStatus && *qemuStatus == "paused")
+      setState(name, **e, VmState::paused, "paused");
+    else
+      spdlog::warn("VM {}: QEMU reports '{}' after start", name,
+                   qemuStatus ? *qemuStatus : qemuStatus.error().message);
+  }
   VmRecord out = *rec;
   out.runtime = (*e)->runtime;
   return out;
