@@ -5,16 +5,12 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
-#include <cstdlib>
-#include <cstring>
 #include <list>
 #include <mutex>
 #include <thread>
@@ -23,8 +19,6 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/address.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/chunk_encode.hpp>
@@ -38,6 +32,7 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include "http/listen_socket.h"
 #include "http/socket_io.h"
 #include "http/url.h"
 #include "http/websocket_detail.h"
@@ -305,11 +300,7 @@ class Server::Impl {
 
  private:
   struct Listener {
-    UniqueFd fd;
-    bool tcp = false;
-    std::string unixPath;  // removed on stop() if it is still our socket
-    dev_t dev = 0;
-    ino_t ino = 0;
+    detail::ListenSocket socket;
     std::thread thread;
   };
 
@@ -318,7 +309,7 @@ class Server::Impl {
     std::atomic<bool> done{false};
   };
 
-  Status addListener(std::unique_ptr<Listener> listener);
+  Status addListener(detail::ListenSocket socket);
   Status launch(Listener& listener);
   void acceptLoop(Listener& listener);
   void spawnConnection(UniqueFd fd, std::string peer, int family);
@@ -338,132 +329,28 @@ class Server::Impl {
   bool stopped_ = false;
 };
 
-namespace {
-
-// True when something accepts connections on `path` (another daemon), as opposed to a socket
-// file left behind by a crash.
-bool unixSocketAnswers(const std::string& path) {
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!fd.valid()) return false;
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return true;
-  return errno == EAGAIN || errno == EINPROGRESS;  // listening, backlog full
-}
-
-std::string parentDirectory(const std::string& path) {
-  auto slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
-Error systemError(const std::string& what, int err) {
-  return makeError(Errc::internal, what + ": " + detail::errnoText(err));
-}
-
-}  // namespace
-
 Status Server::Impl::listenUnix(const std::string& path) {
-  sockaddr_un addr{};
-  if (path.empty()) return makeError(Errc::invalid_argument, "empty unix socket path");
-  if (path.size() >= sizeof addr.sun_path)
-    return makeError(Errc::invalid_argument, "unix socket path too long: " + path);
-
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode))
-      return makeError(Errc::conflict, "refusing to replace " + path + ": not a socket");
-    if (unixSocketAnswers(path))
-      return makeError(Errc::conflict,
-                       path + " is in use by another process (is paddockd already running?)");
-  }
-
-  // Bind inside a private 0700 directory, tighten the mode, then rename into place: nobody can
-  // connect while the mode is still the umask's. Changing the process-wide umask instead would
-  // race with files other threads create.
-  std::string dirTemplate = parentDirectory(path) + "/.paddock-XXXXXX";
-  if (::mkdtemp(dirTemplate.data()) == nullptr)
-    return systemError("cannot create a socket next to " + path, errno);
-  const std::string& tmpDir = dirTemplate;
-  const std::string tmpPath = tmpDir + "/s";
-  struct Cleanup {
-    const std::string& dir;
-    const std::string& file;
-    ~Cleanup() {
-      ::unlink(file.c_str());
-      ::rmdir(dir.c_str());
-    }
-  } cleanup{tmpDir, tmpPath};
-  if (tmpPath.size() >= sizeof addr.sun_path)
-    return makeError(Errc::invalid_argument, "unix socket directory path too long: " + path);
-
-  auto listener = std::make_unique<Listener>();
-  listener->fd.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!listener->fd.valid()) return systemError("socket", errno);
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, tmpPath.c_str(), tmpPath.size() + 1);
-  if (::bind(listener->fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-    return systemError("cannot bind " + path, errno);
-  if (::chmod(tmpPath.c_str(), 0600) != 0) return systemError("cannot chmod " + path, errno);
-  if (::listen(listener->fd.get(), SOMAXCONN) != 0)
-    return systemError("cannot listen on " + path, errno);
-  if (::rename(tmpPath.c_str(), path.c_str()) != 0)
-    return systemError("cannot create " + path, errno);
-  if (::lstat(path.c_str(), &st) == 0) {
-    listener->dev = st.st_dev;
-    listener->ino = st.st_ino;
-  }
-  listener->unixPath = path;
-  return addListener(std::move(listener));
+  auto socket = detail::listenUnixSocket(path);
+  if (!socket) return socket.error();
+  return addListener(std::move(*socket));
 }
 
 Result<int> Server::Impl::listenTcp(const std::string& address, int port) {
-  if (port < 0 || port > 65535)
-    return makeError(Errc::invalid_argument, "port out of range: " + std::to_string(port));
-  ErrorCode ec;
-  auto ip = net::ip::make_address(address, ec);
-  if (ec) return makeError(Errc::invalid_argument, "not an IP address: " + address);
-  net::ip::tcp::endpoint endpoint(ip, static_cast<unsigned short>(port));
-  const std::string label =
-      (ip.is_v6() ? "[" + address + "]" : address) + ":" + std::to_string(port);
-
-  auto listener = std::make_unique<Listener>();
-  listener->tcp = true;
-  listener->fd.reset(::socket(endpoint.protocol().family(),
-                              SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_TCP));
-  if (!listener->fd.valid()) return systemError("socket", errno);
-  int one = 1;
-  ::setsockopt(listener->fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (::bind(listener->fd.get(), endpoint.data(), static_cast<socklen_t>(endpoint.size())) != 0) {
-    int err = errno;
-    if (err == EADDRINUSE) return makeError(Errc::conflict, label + " is already in use");
-    return systemError("cannot bind " + label, err);
-  }
-  if (::listen(listener->fd.get(), SOMAXCONN) != 0)
-    return systemError("cannot listen on " + label, errno);
-  sockaddr_storage bound{};
-  socklen_t len = sizeof bound;
-  if (::getsockname(listener->fd.get(), reinterpret_cast<sockaddr*>(&bound), &len) != 0)
-    return systemError("getsockname", errno);
-  int boundPort =
-      ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6&>(bound).sin6_port
-                                        : reinterpret_cast<sockaddr_in&>(bound).sin_port);
-  {
-    std::lock_guard lock(mutex_);
-    if (token_.empty())
-      spdlog::warn("listening on TCP {} without an auth token: every TCP request will get 401",
-                   label);
-  }
-  PADDOCK_TRY(addListener(std::move(listener)));
-  return boundPort;
+  auto socket = detail::listenTcpSocket(address, port);
+  if (!socket) return socket.error();
+  int bound = socket->port;
+  PADDOCK_TRY(addListener(std::move(*socket)));
+  return bound;
 }
 
-Status Server::Impl::addListener(std::unique_ptr<Listener> listener) {
+Status Server::Impl::addListener(detail::ListenSocket socket) {
   std::lock_guard lock(mutex_);
-  if (stopped_) return makeError(Errc::conflict, "server is stopped");
-  listeners_.push_back(std::move(listener));
+  if (stopped_) {
+    detail::removeSocketFile(socket);
+    return makeError(Errc::conflict, "server is stopped");
+  }
+  listeners_.push_back(std::make_unique<Listener>());
+  listeners_.back()->socket = std::move(socket);
   if (started_) return launch(*listeners_.back());
   return {};
 }
@@ -483,6 +370,11 @@ Status Server::Impl::start() {
   if (!stop_.valid()) return makeError(Errc::internal, "cannot create stop eventfd");
   if (started_) return {};
   started_ = true;
+  for (auto& listener : listeners_) {
+    if (listener->socket.tcp && token_.empty())
+      spdlog::warn("no TCP auth token set: every request on {} will get 401",
+                   listener->socket.label);
+  }
   for (auto& listener : listeners_) PADDOCK_TRY(launch(*listener));
   return {};
 }
@@ -500,10 +392,7 @@ void Server::Impl::stop() {
   stop_.trigger();
   for (auto& listener : listeners) {
     if (listener->thread.joinable()) listener->thread.join();
-    struct stat st {};
-    if (!listener->unixPath.empty() && ::lstat(listener->unixPath.c_str(), &st) == 0 &&
-        st.st_dev == listener->dev && st.st_ino == listener->ino)
-      ::unlink(listener->unixPath.c_str());
+    detail::removeSocketFile(listener->socket);
   }
   {
     // No acceptor is left to add connections.
@@ -515,7 +404,7 @@ void Server::Impl::stop() {
 
 void Server::Impl::acceptLoop(Listener& listener) {
   for (;;) {
-    pollfd fds[2] = {{listener.fd.get(), POLLIN, 0}, {stop_.fd(), POLLIN, 0}};
+    pollfd fds[2] = {{listener.socket.fd.get(), POLLIN, 0}, {stop_.fd(), POLLIN, 0}};
     if (::poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
       spdlog::error("poll on listener failed: {}", detail::errnoText(errno));
@@ -524,7 +413,7 @@ void Server::Impl::acceptLoop(Listener& listener) {
     if (fds[1].revents != 0) return;
     sockaddr_storage addr{};
     socklen_t len = sizeof addr;
-    UniqueFd fd(::accept4(listener.fd.get(), reinterpret_cast<sockaddr*>(&addr), &len,
+    UniqueFd fd(::accept4(listener.socket.fd.get(), reinterpret_cast<sockaddr*>(&addr), &len,
                           SOCK_CLOEXEC | SOCK_NONBLOCK));
     if (!fd.valid()) {
       int err = errno;
@@ -535,12 +424,12 @@ void Server::Impl::acceptLoop(Listener& listener) {
       ::poll(&stopOnly, 1, 100);
       continue;
     }
-    if (listener.tcp) {
+    if (listener.socket.tcp) {
       int one = 1;  // streamed chunks and small responses must not wait for Nagle
       ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
-    spawnConnection(std::move(fd), listener.tcp ? peerName(addr) : "unix",
-                    listener.tcp ? addr.ss_family : AF_UNIX);
+    spawnConnection(std::move(fd), listener.socket.tcp ? peerName(addr) : "unix",
+                    listener.socket.tcp ? addr.ss_family : AF_UNIX);
   }
 }
 

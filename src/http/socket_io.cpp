@@ -12,21 +12,6 @@
 
 namespace paddock::http::detail {
 
-std::string errnoText(int err) {
-  return std::system_category().message(err);
-}
-
-void setCloseOnExec(int fd) {
-  // Keep our sockets out of QEMU and other children the daemon spawns.
-  int flags = ::fcntl(fd, F_GETFD);
-  if (flags >= 0) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
-}
-
-void UniqueFd::reset(int fd) {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = fd;
-}
-
 StopSignal::StopSignal() : fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
 
 void StopSignal::trigger() {

@@ -1,4 +1,4 @@
-// Internal to paddock_http (includes Asio): file-descriptor helpers and the deadline-aware
+// Internal to paddock_http (includes Asio): the stop signal and the deadline-aware
 // synchronous stream the server's connection threads do their I/O through.
 #pragma once
 
@@ -7,12 +7,13 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
-#include <string>
 
 #include <boost/asio/error.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/system/error_code.hpp>
 #include <boost/system/system_error.hpp>
+
+#include "http/unique_fd.h"
 
 namespace paddock::http::detail {
 
@@ -21,35 +22,6 @@ using ErrorCode = boost::system::error_code;
 // One socket type for unix and TCP connections, so the server, client and WebSocket code is
 // written once.
 using Socket = net::generic::stream_protocol::socket;
-
-std::string errnoText(int err);
-void setCloseOnExec(int fd);
-
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() { reset(); }
-  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) reset(other.release());
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  int release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-  void reset(int fd = -1);
-
- private:
-  int fd_ = -1;
-};
 
 // A level-triggered "stop now" flag that poll() can wait on next to a socket: an eventfd that
 // becomes readable once and stays readable. Cheaper and race-free compared with closing or
