@@ -17,8 +17,8 @@ if ! $paddock host info >/dev/null 2>&1; then
   nohup "$paddockd" --state-dir "$state" >>"$state/paddockd.log" 2>&1 &
   for _ in $(seq 50); do $paddock host info >/dev/null 2>&1 && break; sleep 0.1; done
 fi
-$paddock host info
 $paddock image build tiny
+$paddock host info
 $paddock apply -f "$directory"
 echo
 $paddock vm list
@@ -28,7 +28,7 @@ for vm in $($paddock --json vm list | python3 -c 'import json,sys; [print(v["nam
 done
 cat <<EOM
 
-paddockd keeps running (pid $(cat /proc/$(pgrep -f "paddockd --state-dir $state" | head -1)/stat 2>/dev/null | cut -d' ' -f1)).
+paddockd keeps running (pid $(pgrep -f "paddockd --state-dir $state" | head -1)).
 Try:  export PADDOCK_SOCKET=$state/paddockd.sock
       $root/build/src/paddock vm console web1      (Ctrl-] detaches)
       $root/build/src/paddock apply -f $directory --dry-run

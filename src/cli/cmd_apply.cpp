@@ -45,6 +45,7 @@ void addApplyCommand(CLI::App& app, CliContext& ctx) {
     if (!ctx.json || *dryRun) {
       if (ctx.json) return printJson(plan);
       std::printf("%s\n", plan.value("text", "").c_str());
+      std::fflush(stdout);  // the plan comes before the progress lines on stderr
     }
     if (*dryRun || plan.value("nothing_to_do", false)) {
       if (ctx.json) printJson({{"plan", plan}});

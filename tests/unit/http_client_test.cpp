@@ -27,7 +27,7 @@ std::string makeTempDir() {
   return tmpl;
 }
 
-TEST(Endpoint, ParsesAllSpellings) {
+TEST(HttpEndpoint, ParsesAllSpellings) {
   auto a = Endpoint::parse("unix:/run/paddock/paddockd.sock");
   ASSERT_TRUE(a.ok());
   EXPECT_FALSE(a->isTcp());
@@ -65,7 +65,7 @@ TEST(Endpoint, ParsesAllSpellings) {
   }
 }
 
-TEST(Client, MissingSocketIsUnavailable) {
+TEST(HttpClient, MissingSocketIsUnavailable) {
   std::string dir = makeTempDir();
   Client client(Endpoint::unixSocket(dir + "/paddockd.sock"));
   auto res = client.request("GET", "/v1/vms");
@@ -84,7 +84,7 @@ TEST(Client, MissingSocketIsUnavailable) {
   std::filesystem::remove_all(dir);
 }
 
-TEST(Client, RefusedTcpIsUnavailable) {
+TEST(HttpClient, RefusedTcpIsUnavailable) {
   // Grab a free loopback port, then close it so nothing listens there.
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -102,7 +102,7 @@ TEST(Client, RefusedTcpIsUnavailable) {
       << res.error().message;
 }
 
-TEST(Client, RejectsTargetsThatWouldBreakTheRequestLine) {
+TEST(HttpClient, RejectsTargetsThatWouldBreakTheRequestLine) {
   Client client(Endpoint::unixSocket("/nonexistent.sock"));
   for (const char* bad : {"", "no-slash", "/a b", "/a\r\nX-Evil: 1"}) {
     auto res = client.request("GET", bad);
@@ -111,7 +111,7 @@ TEST(Client, RejectsTargetsThatWouldBreakTheRequestLine) {
   }
 }
 
-class ClientServerTest : public ::testing::Test {
+class HttpClientServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = makeTempDir();
@@ -133,7 +133,7 @@ class ClientServerTest : public ::testing::Test {
   Server server_;
 };
 
-TEST_F(ClientServerTest, TimeoutWhileServerIsSlow) {
+TEST_F(HttpClientServerTest, TimeoutWhileServerIsSlow) {
   std::mutex m;
   std::condition_variable cv;
   bool release = false;
@@ -156,7 +156,7 @@ TEST_F(ClientServerTest, TimeoutWhileServerIsSlow) {
   EXPECT_LT(took, 2s);
 }
 
-TEST_F(ClientServerTest, ErrorStatusIsAResponseNotAnError) {
+TEST_F(HttpClientServerTest, ErrorStatusIsAResponseNotAnError) {
   start([](const Request&, Exchange& ex) {
     ex.respond(errorResponse(makeError(Errc::conflict, "VM 'web' is running")));
   });
@@ -168,7 +168,7 @@ TEST_F(ClientServerTest, ErrorStatusIsAResponseNotAnError) {
   EXPECT_EQ(err.message, "VM 'web' is running");
 }
 
-TEST_F(ClientServerTest, PlainResponseToStreamIsDeliveredWhole) {
+TEST_F(HttpClientServerTest, PlainResponseToStreamIsDeliveredWhole) {
   start([](const Request&, Exchange& ex) { ex.respond(jsonResponse(200, "[1,2,3]")); });
   std::string got;
   int calls = 0;
@@ -182,7 +182,7 @@ TEST_F(ClientServerTest, PlainResponseToStreamIsDeliveredWhole) {
   EXPECT_EQ(got, "[1,2,3]");
 }
 
-TEST_F(ClientServerTest, ConcurrentRequestsFromOneClient) {
+TEST_F(HttpClientServerTest, ConcurrentRequestsFromOneClient) {
   start([](const Request& req, Exchange& ex) {
     std::this_thread::sleep_for(20ms);
     ex.respond(jsonResponse(200, "\"" + req.path + "\""));

@@ -69,7 +69,7 @@ std::string readAll(int fd) {
   return out;
 }
 
-class ServerTest : public ::testing::Test {
+class HttpServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = makeTempDir();
@@ -120,7 +120,7 @@ Server::Handler echoHandler() {
   };
 }
 
-TEST_F(ServerTest, JsonRoundTripOverUnixSocket) {
+TEST_F(HttpServerTest, JsonRoundTripOverUnixSocket) {
   startServer(echoHandler());
   auto res = unixClient().request("POST", "/v1/vms/my%20vm?x=1&name=a+b%21&flag",
                                   R"({"cpus":2,"name":"web"})");
@@ -140,7 +140,7 @@ TEST_F(ServerTest, JsonRoundTripOverUnixSocket) {
   EXPECT_TRUE(sawReply);
 }
 
-TEST_F(ServerTest, SocketFileIsPrivateAndRemovedOnStop) {
+TEST_F(HttpServerTest, SocketFileIsPrivateAndRemovedOnStop) {
   startServer(echoHandler());
   struct stat st {};
   ASSERT_EQ(::lstat(socketPath_.c_str(), &st), 0);
@@ -154,7 +154,7 @@ TEST_F(ServerTest, SocketFileIsPrivateAndRemovedOnStop) {
   EXPECT_NE(::lstat(socketPath_.c_str(), &st), 0);
 }
 
-TEST_F(ServerTest, StaleSocketIsReplacedLiveOneAndRegularFileAreNot) {
+TEST_F(HttpServerTest, StaleSocketIsReplacedLiveOneAndRegularFileAreNot) {
   {
     // A socket file nobody listens on, as left by a crashed daemon.
     int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
@@ -183,7 +183,7 @@ TEST_F(ServerTest, StaleSocketIsReplacedLiveOneAndRegularFileAreNot) {
   EXPECT_TRUE(std::filesystem::is_regular_file(regular));
 }
 
-TEST_F(ServerTest, TcpRequiresBearerToken) {
+TEST_F(HttpServerTest, TcpRequiresBearerToken) {
   std::atomic<int> calls{0};
   startServer([&](const Request& req, Exchange& ex) {
     ++calls;
@@ -221,7 +221,7 @@ TEST_F(ServerTest, TcpRequiresBearerToken) {
   server_->stop();  // the handler uses this frame's locals
 }
 
-TEST_F(ServerTest, TcpWithoutConfiguredTokenRefusesEverything) {
+TEST_F(HttpServerTest, TcpWithoutConfiguredTokenRefusesEverything) {
   Server server;
   server.setHandler([](const Request&, Exchange& ex) { ex.respond(jsonResponse(200, "{}")); });
   auto port = server.listenTcp("127.0.0.1", 0);
@@ -233,7 +233,7 @@ TEST_F(ServerTest, TcpWithoutConfiguredTokenRefusesEverything) {
   EXPECT_EQ(res->status, 401);
 }
 
-TEST_F(ServerTest, StreamChunksArriveWhileHandlerIsStillRunning) {
+TEST_F(HttpServerTest, StreamChunksArriveWhileHandlerIsStillRunning) {
   std::mutex m;
   std::condition_variable cv;
   bool clientSawFirst = false;
@@ -269,7 +269,7 @@ TEST_F(ServerTest, StreamChunksArriveWhileHandlerIsStillRunning) {
   server_->stop();  // the handler uses this frame's locals
 }
 
-TEST_F(ServerTest, StreamOverTcpAndEarlyStopByClient) {
+TEST_F(HttpServerTest, StreamOverTcpAndEarlyStopByClient) {
   std::atomic<bool> handlerSawGone{false};
   startServer([&](const Request&, Exchange& ex) {
     ex.beginStream(200, "text/plain");
@@ -292,7 +292,7 @@ TEST_F(ServerTest, StreamOverTcpAndEarlyStopByClient) {
   EXPECT_TRUE(handlerSawGone.load());
 }
 
-TEST_F(ServerTest, StreamErrorStatusBecomesError) {
+TEST_F(HttpServerTest, StreamErrorStatusBecomesError) {
   startServer([](const Request&, Exchange& ex) {
     ex.respond(errorResponse(makeError(Errc::not_found, "no such VM 'x'", "name")));
   });
@@ -303,7 +303,7 @@ TEST_F(ServerTest, StreamErrorStatusBecomesError) {
   EXPECT_EQ(status.error().field, "name");
 }
 
-TEST_F(ServerTest, StopIsPromptWithOpenStreamAndIdleConnection) {
+TEST_F(HttpServerTest, StopIsPromptWithOpenStreamAndIdleConnection) {
   std::atomic<bool> streaming{false};
   startServer([&](const Request&, Exchange& ex) {
     ex.beginStream(200, "text/plain");
@@ -329,7 +329,7 @@ TEST_F(ServerTest, StopIsPromptWithOpenStreamAndIdleConnection) {
   ::close(idle);
 }
 
-TEST_F(ServerTest, GarbageGets400) {
+TEST_F(HttpServerTest, GarbageGets400) {
   startServer(echoHandler());
   int fd = connectUnix(socketPath_);
   ASSERT_GE(fd, 0);
@@ -340,7 +340,7 @@ TEST_F(ServerTest, GarbageGets400) {
   EXPECT_NE(reply.find("\"invalid_argument\""), std::string::npos);
 }
 
-TEST_F(ServerTest, OversizeBodyGets413) {
+TEST_F(HttpServerTest, OversizeBodyGets413) {
   startServer(echoHandler());
   auto res = unixClient().request("POST", "/v1/images", std::string(9 * 1024 * 1024, 'a'));
   ASSERT_TRUE(res.ok()) << res.error().message;
@@ -361,7 +361,7 @@ TEST_F(ServerTest, OversizeBodyGets413) {
   EXPECT_EQ(ok->status, 201);
 }
 
-TEST_F(ServerTest, HandlerThatDoesNotRespondOrThrowsGives500) {
+TEST_F(HttpServerTest, HandlerThatDoesNotRespondOrThrowsGives500) {
   startServer([](const Request& req, Exchange&) {
     if (req.path == "/throw") throw std::runtime_error("boom");
   });
@@ -373,7 +373,7 @@ TEST_F(ServerTest, HandlerThatDoesNotRespondOrThrowsGives500) {
   }
 }
 
-TEST_F(ServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   startServer([](const Request& req, Exchange& ex) {
     Response res;
     res.contentType = "text/plain";
@@ -391,14 +391,14 @@ TEST_F(ServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   EXPECT_NE(reply.find("you asked for /b"), std::string::npos) << reply;
 }
 
-TEST_F(ServerTest, BadPercentEncodingGets400) {
+TEST_F(HttpServerTest, BadPercentEncodingGets400) {
   startServer(echoHandler());
   auto res = unixClient().request("GET", "/v1/vms/%zz");
   ASSERT_TRUE(res.ok());
   EXPECT_EQ(res->status, 400);
 }
 
-TEST(ServerLifecycle, StartAfterStopFailsAndStopIsIdempotent) {
+TEST(HttpServerLifecycle, StartAfterStopFailsAndStopIsIdempotent) {
   Server server;
   ASSERT_TRUE(server.start().ok());
   server.stop();
@@ -407,7 +407,7 @@ TEST(ServerLifecycle, StartAfterStopFailsAndStopIsIdempotent) {
   EXPECT_FALSE(server.listenTcp("127.0.0.1", 0).ok());
 }
 
-TEST(ServerLifecycle, RejectsBadTcpAddress) {
+TEST(HttpServerLifecycle, RejectsBadTcpAddress) {
   Server server;
   auto r = server.listenTcp("not-an-ip", 0);
   ASSERT_FALSE(r.ok());

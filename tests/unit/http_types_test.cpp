@@ -29,7 +29,7 @@ TEST(HttpTypes, ErrorFromNonJsonFallsBackToStatus) {
   EXPECT_EQ(errorFromResponse(res).code, Errc::not_found);
 }
 
-TEST(Url, PercentCoding) {
+TEST(HttpUrl, PercentCoding) {
   EXPECT_EQ(percentEncode("a b/c?d=é"), "a%20b%2Fc%3Fd%3D%C3%A9");
   EXPECT_EQ(percentDecode("a%20b%2fc", false).value(), "a b/c");
   EXPECT_EQ(percentDecode("a+b", true).value(), "a b");
@@ -41,7 +41,7 @@ TEST(Url, PercentCoding) {
   EXPECT_EQ(round.value(), "any thing&=+%");
 }
 
-TEST(Url, ParseTarget) {
+TEST(HttpUrl, ParseTarget) {
   auto t = parseTarget("/v1/vms/my%20vm?state=running&x=a%26b&empty=&flag&&x2=1+1#frag");
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(t->path, "/v1/vms/my vm");

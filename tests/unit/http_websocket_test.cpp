@@ -24,7 +24,7 @@ std::string makeTempDir() {
   return tmpl;
 }
 
-class WebSocketTest : public ::testing::Test {
+class HttpWebSocketTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = makeTempDir();
@@ -74,7 +74,7 @@ void echoHandler(const Request& req, Exchange& ex) {
   }
 }
 
-TEST_F(WebSocketTest, EchoBothDirections) {
+TEST_F(HttpWebSocketTest, EchoBothDirections) {
   start(echoHandler);
   for (auto client : {unixClient(), tcpClient("tok")}) {
     auto ws = client.openWebSocket("/ws");
@@ -96,7 +96,7 @@ TEST_F(WebSocketTest, EchoBothDirections) {
   }
 }
 
-TEST_F(WebSocketTest, RefusedUpgradeCarriesServerError) {
+TEST_F(HttpWebSocketTest, RefusedUpgradeCarriesServerError) {
   start(echoHandler);
   auto missing = unixClient().openWebSocket("/elsewhere");
   ASSERT_FALSE(missing.ok());
@@ -112,7 +112,7 @@ TEST_F(WebSocketTest, RefusedUpgradeCarriesServerError) {
   EXPECT_EQ(wrongToken.error().code, Errc::unauthorized);
 }
 
-TEST_F(WebSocketTest, ConcurrentSendWhileReceivingOnBothSides) {
+TEST_F(HttpWebSocketTest, ConcurrentSendWhileReceivingOnBothSides) {
   constexpr int kCount = 300;
   std::promise<int> serverReceived;
   start([&](const Request&, Exchange& ex) {
@@ -160,7 +160,7 @@ TEST_F(WebSocketTest, ConcurrentSendWhileReceivingOnBothSides) {
   server_.stop();  // the handler uses this frame's locals
 }
 
-TEST_F(WebSocketTest, CloseFromAnotherThreadUnblocksReceive) {
+TEST_F(HttpWebSocketTest, CloseFromAnotherThreadUnblocksReceive) {
   start([](const Request&, Exchange& ex) {
     auto ws = ex.acceptWebSocket();
     if (!ws) return;
@@ -181,7 +181,7 @@ TEST_F(WebSocketTest, CloseFromAnotherThreadUnblocksReceive) {
   reader.join();
 }
 
-TEST_F(WebSocketTest, ServerCloseEndsClientReceive) {
+TEST_F(HttpWebSocketTest, ServerCloseEndsClientReceive) {
   start([](const Request&, Exchange& ex) {
     auto ws = ex.acceptWebSocket();
     if (!ws) return;
@@ -196,7 +196,7 @@ TEST_F(WebSocketTest, ServerCloseEndsClientReceive) {
   EXPECT_EQ(end.error().code, Errc::unavailable);
 }
 
-TEST_F(WebSocketTest, StopIsPromptWithOpenWebSockets) {
+TEST_F(HttpWebSocketTest, StopIsPromptWithOpenWebSockets) {
   std::atomic<int> accepted{0};
   std::unique_ptr<WebSocket> detached;  // outlives its handler
   start([&](const Request& req, Exchange& ex) {
@@ -227,7 +227,7 @@ TEST_F(WebSocketTest, StopIsPromptWithOpenWebSockets) {
   detached.reset();
 }
 
-TEST_F(WebSocketTest, PlainRequestIsNotAnUpgrade) {
+TEST_F(HttpWebSocketTest, PlainRequestIsNotAnUpgrade) {
   start(echoHandler);
   auto res = unixClient().request("GET", "/ws");
   ASSERT_TRUE(res.ok());
