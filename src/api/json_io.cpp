@@ -8,12 +8,14 @@ Result<nlohmann::json> parseBody(const http::Request& req) {
   if (req.body.empty()) return nlohmann::json::object();
   try {
     auto j = nlohmann::json::parse(req.body);
-    if (!j.is_object()) return makeError(Errc::invalid_argument, "request body must be a JSON object");
+    if (!j.is_object())
+      return makeError(Errc::invalid_argument, "request body must be a JSON object");
     return j;
   } catch (const nlohmann::json::parse_error& e) {
-    return makeError(Errc::invalid_argument,
-                     fmt::format("malformed JSON at byte {}: {}", e.byte,
-                                 std::string(e.what()).substr(std::string(e.what()).rfind(':') + 2)));
+    return makeError(
+        Errc::invalid_argument,
+        fmt::format("malformed JSON at byte {}: {}", e.byte,
+                    std::string(e.what()).substr(std::string(e.what()).rfind(':') + 2)));
   }
 }
 
@@ -21,7 +23,9 @@ Status onlyFields(const nlohmann::json& body, std::initializer_list<const char*>
   for (auto it = body.begin(); it != body.end(); ++it) {
     bool ok = false;
     for (const char* a : allowed) ok = ok || it.key() == a;
-    if (!ok) return makeError(Errc::invalid_argument, fmt::format("unknown field '{}'", it.key()), it.key());
+    if (!ok)
+      return makeError(Errc::invalid_argument, fmt::format("unknown field '{}'", it.key()),
+                       it.key());
   }
   return {};
 }
@@ -30,7 +34,9 @@ void respondJson(http::Exchange& ex, int status, const nlohmann::json& body) {
   ex.respond(http::jsonResponse(status, body.dump()));
 }
 
-void respondError(http::Exchange& ex, const Error& error) { ex.respond(http::errorResponse(error)); }
+void respondError(http::Exchange& ex, const Error& error) {
+  ex.respond(http::errorResponse(error));
+}
 
 bool queryFlag(const http::Request& req, const std::string& key) {
   auto it = req.query.find(key);

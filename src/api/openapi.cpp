@@ -9,28 +9,28 @@ namespace paddock::api {
 namespace {
 
 nlohmann::json vmSpecSchema() {
-  return {
-      {"type", "object"},
-      {"required", {"name"}},
-      {"additionalProperties", false},
-      {"properties",
-       {{"name", {{"type", "string"}, {"pattern", "^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"}}},
-        {"vcpus", {{"type", "integer"}, {"minimum", 1}}},
-        {"memory_mib", {{"type", "integer"}, {"minimum", 16}}},
-        {"disks",
-         {{"type", "array"},
-          {"items",
-           {{"type", "object"},
-            {"additionalProperties", false},
-            {"properties",
-             {{"name", {{"type", "string"}}}, {"size_mib", {{"type", "integer"}, {"minimum", 1}}}}}}}}},
-        {"image", {{"type", "string"}}},
-        {"kernel", {{"type", "string"}}},
-        {"initrd", {{"type", "string"}}},
-        {"cmdline", {{"type", "string"}}},
-        {"description", {{"type", "string"}, {"maxLength", 1024}}},
-        {"accel", {{"type", "string"}, {"enum", {"auto", "kvm", "tcg"}}}},
-        {"labels", {{"type", "object"}, {"additionalProperties", {{"type", "string"}}}}}}}};
+  return {{"type", "object"},
+          {"required", {"name"}},
+          {"additionalProperties", false},
+          {"properties",
+           {{"name", {{"type", "string"}, {"pattern", "^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"}}},
+            {"vcpus", {{"type", "integer"}, {"minimum", 1}}},
+            {"memory_mib", {{"type", "integer"}, {"minimum", 16}}},
+            {"disks",
+             {{"type", "array"},
+              {"items",
+               {{"type", "object"},
+                {"additionalProperties", false},
+                {"properties",
+                 {{"name", {{"type", "string"}}},
+                  {"size_mib", {{"type", "integer"}, {"minimum", 1}}}}}}}}},
+            {"image", {{"type", "string"}}},
+            {"kernel", {{"type", "string"}}},
+            {"initrd", {{"type", "string"}}},
+            {"cmdline", {{"type", "string"}}},
+            {"description", {{"type", "string"}, {"maxLength", 1024}}},
+            {"accel", {{"type", "string"}, {"enum", {"auto", "kvm", "tcg"}}}},
+            {"labels", {{"type", "object"}, {"additionalProperties", {{"type", "string"}}}}}}}};
 }
 
 nlohmann::json errorSchema() {
@@ -50,22 +50,25 @@ nlohmann::json document(const Router& router) {
   for (const auto& r : router.routes()) {
     std::string method = r.method;
     for (auto& c : method) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    nlohmann::json op = {{"summary", r.summary},
-                         {"responses",
-                          {{"2XX", {{"description", "success"}}},
-                           {"4XX",
-                            {{"description", "bad request or wrong state"},
-                             {"content",
-                              {{"application/json",
-                                {{"schema", {{"$ref", "#/components/schemas/Error"}}}}}}}}}}}};
+    nlohmann::json op = {
+        {"summary", r.summary},
+        {"responses",
+         {{"2XX", {{"description", "success"}}},
+          {"4XX",
+           {{"description", "bad request or wrong state"},
+            {"content",
+             {{"application/json", {{"schema", {{"$ref", "#/components/schemas/Error"}}}}}}}}}}}};
     nlohmann::json params = nlohmann::json::array();
     for (std::sregex_iterator it(r.pattern.begin(), r.pattern.end(), param), end; it != end; ++it)
-      params.push_back({{"name", (*it)[1].str()}, {"in", "path"}, {"required", true},
+      params.push_back({{"name", (*it)[1].str()},
+                        {"in", "path"},
+                        {"required", true},
                         {"schema", {{"type", "string"}}}});
     if (!params.empty()) op["parameters"] = params;
     if (r.pattern == "/v1/vms" && r.method == "POST")
       op["requestBody"] = {
-          {"content", {{"application/json", {{"schema", {{"$ref", "#/components/schemas/VmSpec"}}}}}}}};
+          {"content",
+           {{"application/json", {{"schema", {{"$ref", "#/components/schemas/VmSpec"}}}}}}}};
     paths[r.pattern][method] = op;
   }
   return {{"openapi", "3.0.3"},

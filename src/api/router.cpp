@@ -50,9 +50,9 @@ void Router::dispatch(const http::Request& req, http::Exchange& ex) const {
     return;
   }
   if (pathKnown) {
-    auto resp = http::errorResponse(makeError(Errc::invalid_argument,
-                                              fmt::format("method {} is not allowed on {}",
-                                                          req.method, req.path)));
+    auto resp = http::errorResponse(
+        makeError(Errc::invalid_argument,
+                  fmt::format("method {} is not allowed on {}", req.method, req.path)));
     resp.status = 405;
     ex.respond(std::move(resp));
     return;

@@ -9,43 +9,46 @@
 namespace paddock::api {
 
 void addApplyRoutes(Router& router, ApiContext& ctx) {
-  router.add(
-      {"POST", "/v1/apply",
-       "Converge the VMs of a directory: dry_run returns the plan (200), otherwise an operation (202)",
-       [&ctx](const http::Request& req, const Params&, http::Exchange& ex) {
-         auto body = parseBody(req);
-         if (!body) return respondError(ex, body.error());
-         bool waitReady = true;
-         if (body->contains("wait_ready")) {
-           if (!(*body)["wait_ready"].is_boolean())
-             return respondError(ex, makeError(Errc::invalid_argument,
-                                               "field 'wait_ready' must be a boolean", "wait_ready"));
-           waitReady = (*body)["wait_ready"].get<bool>();
-           body->erase("wait_ready");
-         }
-         auto desired = desiredFromApplyRequest(*body);
-         if (!desired) return respondError(ex, desired.error());
-         auto apply = std::make_shared<ApplyService>(ctx.vms);
-         auto plan = apply->plan(desired->first, desired->second);
-         if (!plan) return respondError(ex, plan.error());
-         // Every VM must fit the host and find its image before anything changes.
-         for (const auto& d : desired->second) {
-           if (auto s = validateVmSpec(d.spec, &ctx.vms.config().host); !s)
-             return respondError(ex, makeError(s.error().code,
-                                               fmt::format("VM '{}': {}", d.spec.name, s.error().message),
-                                               "vms." + d.spec.name + "." + s.error().field));
-         }
-         if (body->value("dry_run", false) || plan->nothingToDo())
-           return respondJson(ex, 200, {{"plan", toJson(*plan)}});
-         auto op = ctx.operations.start(
-             "apply", "directory/" + desired->first,
-             [apply, plan = *plan, desired = desired->second, waitReady](OperationContext& oc) {
-               return apply->execute(plan, desired, waitReady, oc);
-             });
-         auto j = toJson(op);
-         j["plan"] = toJson(*plan);
-         respondJson(ex, 202, j);
-       }});
+  router.add({"POST", "/v1/apply",
+              "Converge the VMs of a directory: dry_run returns the plan (200), otherwise an "
+              "operation (202)",
+              [&ctx](const http::Request& req, const Params&, http::Exchange& ex) {
+                auto body = parseBody(req);
+                if (!body) return respondError(ex, body.error());
+                bool waitReady = true;
+                if (body->contains("wait_ready")) {
+                  if (!(*body)["wait_ready"].is_boolean())
+                    return respondError(
+                        ex, makeError(Errc::invalid_argument,
+                                      "field 'wait_ready' must be a boolean", "wait_ready"));
+                  waitReady = (*body)["wait_ready"].get<bool>();
+                  body->erase("wait_ready");
+                }
+                auto desired = desiredFromApplyRequest(*body);
+                if (!desired) return respondError(ex, desired.error());
+                auto apply = std::make_shared<ApplyService>(ctx.vms);
+                auto plan = apply->plan(desired->first, desired->second);
+                if (!plan) return respondError(ex, plan.error());
+                // Every VM must fit the host and find its image before anything changes.
+                for (const auto& d : desired->second) {
+                  if (auto s = validateVmSpec(d.spec, &ctx.vms.config().host); !s)
+                    return respondError(
+                        ex, makeError(s.error().code,
+                                      fmt::format("VM '{}': {}", d.spec.name, s.error().message),
+                                      "vms." + d.spec.name + "." + s.error().field));
+                }
+                if (body->value("dry_run", false) || plan->nothingToDo())
+                  return respondJson(ex, 200, {{"plan", toJson(*plan)}});
+                auto op =
+                    ctx.operations.start("apply", "directory/" + desired->first,
+                                         [apply, plan = *plan, desired = desired->second,
+                                          waitReady](OperationContext& oc) {
+                                           return apply->execute(plan, desired, waitReady, oc);
+                                         });
+                auto j = toJson(op);
+                j["plan"] = toJson(*plan);
+                respondJson(ex, 202, j);
+              }});
 }
 
 }  // namespace paddock::api

@@ -24,7 +24,8 @@ std::string logTail(const std::string& runDir, size_t maxBytes) {
 }
 
 // Bridges one websocket client to the VM's console until either side goes away.
-void attach(ApiContext& ctx, const std::string& name, const http::Request& req, http::Exchange& ex) {
+void attach(ApiContext& ctx, const std::string& name, const http::Request& req,
+            http::Exchange& ex) {
   auto proc = ctx.vms.process(name);
   if (!proc) return respondError(ex, proc.error());
   if (!ex.isWebSocketUpgrade())

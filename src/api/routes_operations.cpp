@@ -46,35 +46,36 @@ void addOperationRoutes(Router& router, ApiContext& ctx) {
                 if (!s) return respondError(ex, s.error());
                 respondJson(ex, 202, {{"cancelling", *id}});
               }});
-  router.add({"GET", "/v1/events",
-              "Event stream (newline-delimited JSON); ?after=ID replays, ?follow=false returns at once",
-              [&ctx](const http::Request& req, const Params&, http::Exchange& ex) {
-                int64_t after = -1;
-                if (auto it = req.query.find("after"); it != req.query.end()) {
-                  auto a = parseId(it->second, "after");
-                  if (!a) return respondError(ex, a.error());
-                  after = *a;
-                }
-                bool follow = !req.query.count("follow") || queryFlag(req, "follow");
-                if (after < 0) after = follow ? ctx.events.lastId() : 0;
-                if (!ex.beginStream(200, "application/x-ndjson")) return;
-                while (!ctx.events.stopped()) {
-                  auto batch = ctx.events.waitAfter(after, std::chrono::seconds(follow ? 15 : 0));
-                  std::string chunk;
-                  for (const auto& e : batch) {
-                    chunk += toJson(e).dump() + "\n";
-                    after = e.id;
-                  }
-                  // An empty line is a keep-alive that also tells us when the client has gone.
-                  if (chunk.empty()) {
-                    if (!follow) break;
-                    chunk.push_back('\n');
-                  }
-                  if (!ex.writeChunk(chunk)) return;
-                  if (!follow && batch.size() < 500) break;
-                }
-                ex.endStream();
-              }});
+  router.add(
+      {"GET", "/v1/events",
+       "Event stream (newline-delimited JSON); ?after=ID replays, ?follow=false returns at once",
+       [&ctx](const http::Request& req, const Params&, http::Exchange& ex) {
+         int64_t after = -1;
+         if (auto it = req.query.find("after"); it != req.query.end()) {
+           auto a = parseId(it->second, "after");
+           if (!a) return respondError(ex, a.error());
+           after = *a;
+         }
+         bool follow = !req.query.count("follow") || queryFlag(req, "follow");
+         if (after < 0) after = follow ? ctx.events.lastId() : 0;
+         if (!ex.beginStream(200, "application/x-ndjson")) return;
+         while (!ctx.events.stopped()) {
+           auto batch = ctx.events.waitAfter(after, std::chrono::seconds(follow ? 15 : 0));
+           std::string chunk;
+           for (const auto& e : batch) {
+             chunk += toJson(e).dump() + "\n";
+             after = e.id;
+           }
+           // An empty line is a keep-alive that also tells us when the client has gone.
+           if (chunk.empty()) {
+             if (!follow) break;
+             chunk.push_back('\n');
+           }
+           if (!ex.writeChunk(chunk)) return;
+           if (!follow && batch.size() < 500) break;
+         }
+         ex.endStream();
+       }});
 }
 
 }  // namespace paddock::api

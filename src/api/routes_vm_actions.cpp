@@ -29,48 +29,51 @@ Status precheck(ApiContext& ctx, const std::string& name, const std::string& act
 }  // namespace
 
 void addVmActionRoutes(Router& router, ApiContext& ctx) {
-  router.add({"POST", "/v1/vms/{name}/actions/start",
-              "Start a VM (operation); {\"wait_ready\": true} waits for the guest's readiness line",
-              [&ctx](const http::Request& req, const Params& p, http::Exchange& ex) {
-                auto body = parseBody(req);
-                if (!body) return respondError(ex, body.error());
-                if (auto s = onlyFields(*body, {"wait_ready", "ready_timeout_s"}); !s)
-                  return respondError(ex, s.error());
-                std::string name = p.at("name");
-                if (auto s = precheck(ctx, name, "start"); !s) return respondError(ex, s.error());
-                bool waitReady = body->value("wait_ready", false);
-                int readyTimeout = body->value("ready_timeout_s", 120);
-                auto op = ctx.operations.start(
-                    "vm.start", "vm/" + name,
-                    [&ctx, name, waitReady, readyTimeout](OperationContext& oc) -> Result<nlohmann::json> {
-                      auto r = ctx.vms.start(name, &oc);
-                      if (!r) return r.error();
-                      if (waitReady) {
-                        oc.progress(60, "waiting for the guest's readiness line");
-                        r = ctx.vms.waitReady(name, std::chrono::seconds(readyTimeout));
-                        if (!r) return r.error();
-                      }
-                      return toJson(*r);
-                    });
-                respondOperation(ex, op);
-              }});
+  router.add(
+      {"POST", "/v1/vms/{name}/actions/start",
+       "Start a VM (operation); {\"wait_ready\": true} waits for the guest's readiness line",
+       [&ctx](const http::Request& req, const Params& p, http::Exchange& ex) {
+         auto body = parseBody(req);
+         if (!body) return respondError(ex, body.error());
+         if (auto s = onlyFields(*body, {"wait_ready", "ready_timeout_s"}); !s)
+           return respondError(ex, s.error());
+         std::string name = p.at("name");
+         if (auto s = precheck(ctx, name, "start"); !s) return respondError(ex, s.error());
+         bool waitReady = body->value("wait_ready", false);
+         int readyTimeout = body->value("ready_timeout_s", 120);
+         auto op = ctx.operations.start(
+             "vm.start", "vm/" + name,
+             [&ctx, name, waitReady, readyTimeout](OperationContext& oc) -> Result<nlohmann::json> {
+               auto r = ctx.vms.start(name, &oc);
+               if (!r) return r.error();
+               if (waitReady) {
+                 oc.progress(60, "waiting for the guest's readiness line");
+                 r = ctx.vms.waitReady(name, std::chrono::seconds(readyTimeout));
+                 if (!r) return r.error();
+               }
+               return toJson(*r);
+             });
+         respondOperation(ex, op);
+       }});
   router.add({"POST", "/v1/vms/{name}/actions/shutdown",
               "Gracefully shut down (ACPI), forcing off after timeout_s (operation)",
               [&ctx](const http::Request& req, const Params& p, http::Exchange& ex) {
                 auto body = parseBody(req);
                 if (!body) return respondError(ex, body.error());
-                if (auto s = onlyFields(*body, {"timeout_s"}); !s) return respondError(ex, s.error());
+                if (auto s = onlyFields(*body, {"timeout_s"}); !s)
+                  return respondError(ex, s.error());
                 auto timeout = ctx.vms.config().defaultShutdownTimeout;
                 if (body->contains("timeout_s")) {
                   const auto& t = (*body)["timeout_s"];
                   if (!t.is_number_integer() || t.get<int64_t>() < 0)
-                    return respondError(ex, makeError(Errc::invalid_argument,
-                                                      "timeout_s must be a non-negative integer",
-                                                      "timeout_s"));
+                    return respondError(
+                        ex, makeError(Errc::invalid_argument,
+                                      "timeout_s must be a non-negative integer", "timeout_s"));
                   timeout = std::chrono::seconds(t.get<int64_t>());
                 }
                 std::string name = p.at("name");
-                if (auto s = precheck(ctx, name, "shutdown"); !s) return respondError(ex, s.error());
+                if (auto s = precheck(ctx, name, "shutdown"); !s)
+                  return respondError(ex, s.error());
                 auto op = ctx.operations.start(
                     "vm.shutdown", "vm/" + name,
                     [&ctx, name, timeout](OperationContext& oc) -> Result<nlohmann::json> {
@@ -86,14 +89,14 @@ void addVmActionRoutes(Router& router, ApiContext& ctx) {
                                                   {"pause", &VmService::pause},
                                                   {"resume", &VmService::resume}};
   for (const auto& [verb, action] : quick) {
-    router.add({"POST", fmt::format("/v1/vms/{{name}}/actions/{}", verb),
-                fmt::format("{} a VM", verb),
-                [&ctx, action = action](const http::Request& req, const Params& p, http::Exchange& ex) {
-                  auto body = parseBody(req);
-                  if (!body) return respondError(ex, body.error());
-                  if (auto s = onlyFields(*body, {}); !s) return respondError(ex, s.error());
-                  respondResult(ex, (ctx.vms.*action)(p.at("name")));
-                }});
+    router.add(
+        {"POST", fmt::format("/v1/vms/{{name}}/actions/{}", verb), fmt::format("{} a VM", verb),
+         [&ctx, action = action](const http::Request& req, const Params& p, http::Exchange& ex) {
+           auto body = parseBody(req);
+           if (!body) return respondError(ex, body.error());
+           if (auto s = onlyFields(*body, {}); !s) return respondError(ex, s.error());
+           respondResult(ex, (ctx.vms.*action)(p.at("name")));
+         }});
   }
 }
 

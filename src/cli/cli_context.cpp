@@ -22,12 +22,17 @@ void CliContext::fail(const Error& error) {
   std::fprintf(stderr, "paddock: error: %s\n", msg.c_str());
   int code = kFailed;
   switch (error.code) {
-    case Errc::not_found: code = kNotFound; break;
-    case Errc::conflict: code = kConflict; break;
+    case Errc::not_found:
+      code = kNotFound;
+      break;
+    case Errc::conflict:
+      code = kConflict;
+      break;
     case Errc::unavailable:
       if (msg.rfind("cannot reach", 0) == 0) code = kUnreachable;
       break;
-    default: break;
+    default:
+      break;
   }
   throw ExitStatus{code};
 }

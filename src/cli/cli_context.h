@@ -20,8 +20,8 @@ struct ExitStatus {
 // Exit codes scripts can rely on.
 enum ExitCode {
   kOk = 0,
-  kFailed = 1,       // the request was refused or the operation failed
-  kUsage = 2,        // bad command line
+  kFailed = 1,  // the request was refused or the operation failed
+  kUsage = 2,   // bad command line
   kNotFound = 3,
   kConflict = 4,     // wrong state (running, exists)
   kUnreachable = 5,  // paddockd cannot be reached

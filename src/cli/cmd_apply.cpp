@@ -56,8 +56,8 @@ void addApplyCommand(CLI::App& app, CliContext& ctx) {
     auto op = ctx.client().call("POST", "/v1/apply", request);
     if (!op) ctx.fail(withLine(op.error(), dir));
     Progress progress("apply " + dir.name);
-    auto r = ctx.client().waitOperation(op->value("id", int64_t{0}),
-                                        [&](int p, const std::string& m) { progress.update(p, m); });
+    auto r = ctx.client().waitOperation(
+        op->value("id", int64_t{0}), [&](int p, const std::string& m) { progress.update(p, m); });
     progress.done();
     auto result = ctx.must(std::move(r));
     if (ctx.json) return printJson(result);

@@ -19,9 +19,10 @@ void addEventCommands(CLI::App& app, CliContext& ctx) {
         if (ctx.json) {
           std::printf("%s\n", e.dump().c_str());
         } else {
-          std::printf("%-24s %-6lld %-18s %-20s %s\n", formatTimeMs(e.value("time_ms", int64_t{0})).c_str(),
-                      static_cast<long long>(e.value("id", int64_t{0})), e.value("type", "").c_str(),
-                      e.value("object", "").c_str(), e["data"].dump().substr(0, 100).c_str());
+          std::printf(
+              "%-24s %-6lld %-18s %-20s %s\n", formatTimeMs(e.value("time_ms", int64_t{0})).c_str(),
+              static_cast<long long>(e.value("id", int64_t{0})), e.value("type", "").c_str(),
+              e.value("object", "").c_str(), e["data"].dump().substr(0, 100).c_str());
         }
         std::fflush(stdout);
         return true;
@@ -47,7 +48,9 @@ void addEventCommands(CLI::App& app, CliContext& ctx) {
     auto* c = op->add_subcommand("show", "Show one operation");
     auto id = std::make_shared<int64_t>(0);
     c->add_option("id", *id)->required();
-    c->callback([=, &ctx] { printJson(ctx.must(ctx.client().call("GET", fmt::format("/v1/operations/{}", *id)))); });
+    c->callback([=, &ctx] {
+      printJson(ctx.must(ctx.client().call("GET", fmt::format("/v1/operations/{}", *id))));
+    });
   }
   {
     auto* c = op->add_subcommand("cancel", "Cancel a running operation");

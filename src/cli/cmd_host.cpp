@@ -9,7 +9,8 @@ namespace paddock::cli {
 
 void addHostCommands(CLI::App& app, CliContext& ctx) {
   auto* host = app.add_subcommand("host", "This host")->require_subcommand(1);
-  auto* info = host->add_subcommand("info", "Capacity, QEMU, and which accelerator is used and why");
+  auto* info =
+      host->add_subcommand("info", "Capacity, QEMU, and which accelerator is used and why");
   info->callback([&ctx] {
     auto h = ctx.must(ctx.client().call("GET", "/v1/host"));
     if (ctx.json) return printJson(h);

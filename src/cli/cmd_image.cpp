@@ -7,19 +7,21 @@
 namespace paddock::cli {
 
 void addImageCommands(CLI::App& app, CliContext& ctx) {
-  auto* image = app.add_subcommand("image", "Guest images built from Debian packages")->require_subcommand(1);
+  auto* image =
+      app.add_subcommand("image", "Guest images built from Debian packages")->require_subcommand(1);
   {
-    auto* c = image->add_subcommand("build", "Build an image (cached: rebuilt only when its recipe changes)");
+    auto* c = image->add_subcommand(
+        "build", "Build an image (cached: rebuilt only when its recipe changes)");
     auto name = std::make_shared<std::string>();
     auto force = std::make_shared<bool>(false);
     c->add_option("name", *name, "image name, e.g. tiny")->required();
     c->add_flag("--force", *force, "rebuild even if the cache is current");
     c->callback([=, &ctx] {
-      auto op = ctx.must(ctx.client().call("POST", "/v1/images/" + *name + "/actions/build",
-                                           {{"force", *force}}));
+      auto op = ctx.must(
+          ctx.client().call("POST", "/v1/images/" + *name + "/actions/build", {{"force", *force}}));
       Progress progress("image " + *name);
-      auto r = ctx.client().waitOperation(op.value("id", int64_t{0}),
-                                          [&](int p, const std::string& m) { progress.update(p, m); });
+      auto r = ctx.client().waitOperation(
+          op.value("id", int64_t{0}), [&](int p, const std::string& m) { progress.update(p, m); });
       progress.done();
       auto built = ctx.must(std::move(r));
       if (ctx.json) return printJson(built);
@@ -45,7 +47,8 @@ void addImageCommands(CLI::App& app, CliContext& ctx) {
     auto* c = image->add_subcommand("show", "Show an image");
     auto name = std::make_shared<std::string>();
     c->add_option("name", *name)->required();
-    c->callback([=, &ctx] { printJson(ctx.must(ctx.client().call("GET", "/v1/images/" + *name))); });
+    c->callback(
+        [=, &ctx] { printJson(ctx.must(ctx.client().call("GET", "/v1/images/" + *name))); });
   }
 }
 

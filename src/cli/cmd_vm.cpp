@@ -22,7 +22,9 @@ nlohmann::json parseDisks(CliContext& ctx, const std::vector<std::string>& flags
       size = flags[i].substr(eq + 1);
     }
     auto mib = parseSizeMib(size);
-    if (!mib) ctx.fail(makeError(Errc::invalid_argument, "--disk " + flags[i] + ": " + mib.error().message));
+    if (!mib)
+      ctx.fail(
+          makeError(Errc::invalid_argument, "--disk " + flags[i] + ": " + mib.error().message));
     disks.push_back({{"name", name}, {"size_mib", *mib}});
   }
   return disks;
@@ -89,8 +91,9 @@ void printVm(const nlohmann::json& vm) {
   row("Disks:", diskSummary(vm));
   std::string boot = vm.value("image", "");
   row("Boot:", boot.empty() ? vm.value("kernel", "") : "image " + boot);
-  row("Accel:", vm.value("accel", "auto") +
-                    (rt.value("accel", "").empty() ? "" : " (running on " + rt.value("accel", "") + ")"));
+  row("Accel:",
+      vm.value("accel", "auto") +
+          (rt.value("accel", "").empty() ? "" : " (running on " + rt.value("accel", "") + ")"));
   if (rt.value("pid", 0) != 0) row("PID:", std::to_string(rt.value("pid", 0)));
   row("Uptime:", uptimeColumn(vm));
   row("Ready after:", readyColumn(vm));
@@ -105,9 +108,8 @@ nlohmann::json runOperation(CliContext& ctx, const std::string& label, const std
   int64_t id = op.value("id", int64_t{0});
   if (noWait) return op;
   Progress progress(label);
-  auto result = ctx.client().waitOperation(id, [&](int pct, const std::string& msg) {
-    progress.update(pct, msg);
-  });
+  auto result = ctx.client().waitOperation(
+      id, [&](int pct, const std::string& msg) { progress.update(pct, msg); });
   progress.done();
   return ctx.must(std::move(result));
 }
@@ -152,18 +154,23 @@ void addVmCommands(CLI::App& app, CliContext& ctx) {
     c->add_flag("--wait-ready", *waitReady, "with --start: wait for the guest's readiness line");
     c->callback([=, &ctx] {
       if (image->empty() && kernel->empty()) *image = "tiny";
-      nlohmann::json spec = {{"name", *name},         {"vcpus", *vcpus},
+      nlohmann::json spec = {{"name", *name},
+                             {"vcpus", *vcpus},
                              {"memory_mib", memoryFlag(ctx, *memory)},
                              {"disks", parseDisks(ctx, *disks)},
-                             {"image", *image},       {"kernel", *kernel},
-                             {"initrd", *initrd},     {"cmdline", *cmdline},
-                             {"description", *description}, {"accel", *accel}};
+                             {"image", *image},
+                             {"kernel", *kernel},
+                             {"initrd", *initrd},
+                             {"cmdline", *cmdline},
+                             {"description", *description},
+                             {"accel", *accel}};
       auto created = ctx.must(ctx.client().call("POST", "/v1/vms", spec));
       if (*start) {
         created = runOperation(ctx, "start " + *name, vmPath(*name, "/actions/start"),
                                {{"wait_ready", *waitReady}}, false);
       }
-      printResult(ctx, created, fmt::format("VM {} {}", *name, *start ? "created and started" : "created"));
+      printResult(ctx, created,
+                  fmt::format("VM {} {}", *name, *start ? "created and started" : "created"));
     });
   }
 
@@ -198,8 +205,8 @@ void addVmCommands(CLI::App& app, CliContext& ctx) {
     c->callback([=, &ctx] {
       std::vector<std::pair<std::string, int64_t>> ops;
       for (const auto& n : *names) {
-        auto op = ctx.must(ctx.client().call("POST", vmPath(n, "/actions/start"),
-                                             {{"wait_ready", *waitReady}}));
+        auto op = ctx.must(
+            ctx.client().call("POST", vmPath(n, "/actions/start"), {{"wait_ready", *waitReady}}));
         ops.emplace_back(n, op.value("id", int64_t{0}));
       }
       nlohmann::json results = nlohmann::json::array();
@@ -211,7 +218,8 @@ void addVmCommands(CLI::App& app, CliContext& ctx) {
           continue;
         }
         Progress progress("start " + n);
-        auto r = ctx.client().waitOperation(id, [&](int p, const std::string& m) { progress.update(p, m); });
+        auto r = ctx.client().waitOperation(
+            id, [&](int p, const std::string& m) { progress.update(p, m); });
         progress.done();
         if (!r) {
           std::fprintf(stderr, "paddock: error: %s\n", r.error().message.c_str());
@@ -231,7 +239,8 @@ void addVmCommands(CLI::App& app, CliContext& ctx) {
   }
 
   {
-    auto* c = vm->add_subcommand("shutdown", "Shut down gracefully (ACPI), forcing off after a timeout");
+    auto* c =
+        vm->add_subcommand("shutdown", "Shut down gracefully (ACPI), forcing off after a timeout");
     auto name = std::make_shared<std::string>();
     auto timeout = std::make_shared<std::string>("60s");
     auto noWait = std::make_shared<bool>(false);
@@ -250,16 +259,17 @@ void addVmCommands(CLI::App& app, CliContext& ctx) {
     });
   }
 
-  for (const auto& [verb, help] : std::vector<std::pair<std::string, std::string>>{
-           {"stop", "Force a VM off now"},
-           {"reboot", "Reset a running VM"},
-           {"pause", "Pause a running VM's vCPUs"},
-           {"resume", "Resume a paused VM"}}) {
+  for (const auto& [verb, help] :
+       std::vector<std::pair<std::string, std::string>>{{"stop", "Force a VM off now"},
+                                                        {"reboot", "Reset a running VM"},
+                                                        {"pause", "Pause a running VM's vCPUs"},
+                                                        {"resume", "Resume a paused VM"}}) {
     auto* c = vm->add_subcommand(verb, help);
     auto name = std::make_shared<std::string>();
     c->add_option("name", *name)->required();
     c->callback([=, &ctx, verb = verb] {
-      auto r = ctx.must(ctx.client().call("POST", vmPath(*name, "/actions/" + verb), nlohmann::json::object()));
+      auto r = ctx.must(
+          ctx.client().call("POST", vmPath(*name, "/actions/" + verb), nlohmann::json::object()));
       printResult(ctx, r, fmt::format("VM {} is {}", *name, r.value("state", "")));
     });
   }
@@ -277,7 +287,8 @@ void addVmCommands(CLI::App& app, CliContext& ctx) {
   }
 
   {
-    auto* c = vm->add_subcommand("edit", "Change CPU, memory and disks (while stopped) or the description");
+    auto* c = vm->add_subcommand("edit",
+                                 "Change CPU, memory and disks (while stopped) or the description");
     auto name = std::make_shared<std::string>();
     auto vcpus = std::make_shared<int>(0);
     auto memory = std::make_shared<std::string>();
@@ -317,7 +328,8 @@ void addVmCommands(CLI::App& app, CliContext& ctx) {
         }
         patch["disks"] = list;
       }
-      if (patch.empty()) ctx.fail(makeError(Errc::invalid_argument, "nothing to change: give a flag"));
+      if (patch.empty())
+        ctx.fail(makeError(Errc::invalid_argument, "nothing to change: give a flag"));
       auto r = ctx.must(ctx.client().call("PATCH", vmPath(*name), patch));
       if (ctx.json) return printJson(r);
       printVm(r);

@@ -41,7 +41,8 @@ class RawTerminal {
 }  // namespace
 
 Status attachConsole(PaddockClient& client, const std::string& vm, bool readOnly) {
-  auto ws = client.openWebSocket("/v1/vms/" + vm + "/console?replay=1&mode=" + (readOnly ? "ro" : "rw"));
+  auto ws =
+      client.openWebSocket("/v1/vms/" + vm + "/console?replay=1&mode=" + (readOnly ? "ro" : "rw"));
   if (!ws) return ws.error();
   std::shared_ptr<http::WebSocket> sock(std::move(*ws));
   bool tty = isatty(STDIN_FILENO);
@@ -63,7 +64,8 @@ Status attachConsole(PaddockClient& client, const std::string& vm, bool readOnly
       if (j.is_object() && (j.contains("writer") || j.contains("closed"))) {
         if (j.value("writer", true) == false && !readOnly)
           std::fprintf(stderr, "paddock: another client is typing on this console; read-only\r\n");
-        if (j.contains("closed")) std::fprintf(stderr, "\r\npaddock: %s\r\n", j["closed"].get<std::string>().c_str());
+        if (j.contains("closed"))
+          std::fprintf(stderr, "\r\npaddock: %s\r\n", j["closed"].get<std::string>().c_str());
         continue;
       }
       lastOutputMs = now();

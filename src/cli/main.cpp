@@ -17,7 +17,8 @@ int main(int argc, char** argv) {
   app.add_option("--host", ctx.host,
                  "paddockd to talk to: a unix socket path or HOST:PORT "
                  "(default $PADDOCK_HOST, $PADDOCK_SOCKET, /var/lib/paddock/paddockd.sock)");
-  app.add_option("--token-file", ctx.tokenFile, "bearer token file for a TCP host ($PADDOCK_TOKEN_FILE)");
+  app.add_option("--token-file", ctx.tokenFile,
+                 "bearer token file for a TCP host ($PADDOCK_TOKEN_FILE)");
   app.add_flag("--json", ctx.json, "print JSON for scripts");
   app.fallthrough();
   addVmCommands(app, ctx);

@@ -13,7 +13,8 @@ void Table::print() const {
   std::vector<size_t> width(headers_.size());
   for (size_t i = 0; i < headers_.size(); ++i) width[i] = headers_[i].size();
   for (const auto& r : rows_)
-    for (size_t i = 0; i < r.size() && i < width.size(); ++i) width[i] = std::max(width[i], r[i].size());
+    for (size_t i = 0; i < r.size() && i < width.size(); ++i)
+      width[i] = std::max(width[i], r[i].size());
   auto line = [&](const std::vector<std::string>& cells) {
     std::string out;
     for (size_t i = 0; i < cells.size() && i < width.size(); ++i) {
@@ -26,7 +27,9 @@ void Table::print() const {
   for (const auto& r : rows_) line(r);
 }
 
-void printJson(const nlohmann::json& j) { std::printf("%s\n", j.dump(2).c_str()); }
+void printJson(const nlohmann::json& j) {
+  std::printf("%s\n", j.dump(2).c_str());
+}
 
 Progress::Progress(std::string label) : label_(std::move(label)), tty_(isatty(STDERR_FILENO)) {}
 

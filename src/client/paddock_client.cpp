@@ -9,7 +9,8 @@
 
 namespace paddock {
 
-Result<ClientOptions> resolveClientOptions(const std::string& hostFlag, const std::string& tokenFile) {
+Result<ClientOptions> resolveClientOptions(const std::string& hostFlag,
+                                           const std::string& tokenFile) {
   ClientOptions o;
   if (!hostFlag.empty()) {
     o.endpoint = hostFlag;
@@ -25,9 +26,11 @@ Result<ClientOptions> resolveClientOptions(const std::string& hostFlag, const st
     if (const char* f = std::getenv("PADDOCK_TOKEN_FILE"); f && *f) file = f;
   if (!file.empty()) {
     auto t = readFile(file);
-    if (!t) return makeError(Errc::invalid_argument, fmt::format("cannot read token file {}", file));
+    if (!t)
+      return makeError(Errc::invalid_argument, fmt::format("cannot read token file {}", file));
     o.token = *t;
-    while (!o.token.empty() && (o.token.back() == '\n' || o.token.back() == ' ')) o.token.pop_back();
+    while (!o.token.empty() && (o.token.back() == '\n' || o.token.back() == ' '))
+      o.token.pop_back();
   } else if (const char* t = std::getenv("PADDOCK_TOKEN"); t && *t) {
     o.token = t;
   }

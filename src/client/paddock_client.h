@@ -22,7 +22,8 @@ struct ClientOptions {
 // Where to find paddockd: --host, then $PADDOCK_HOST, then $PADDOCK_SOCKET, then the default
 // socket of the system state dir. The token comes from --token-file, $PADDOCK_TOKEN or
 // $PADDOCK_TOKEN_FILE.
-Result<ClientOptions> resolveClientOptions(const std::string& hostFlag, const std::string& tokenFile);
+Result<ClientOptions> resolveClientOptions(const std::string& hostFlag,
+                                           const std::string& tokenFile);
 
 inline constexpr const char* kDefaultSocket = "/var/lib/paddock/paddockd.sock";
 

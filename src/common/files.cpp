@@ -16,7 +16,8 @@ namespace fs = std::filesystem;
 
 Result<std::string> readFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return makeError(Errc::not_found, fmt::format("cannot read {}: {}", path, strerror(errno)));
+  if (!in)
+    return makeError(Errc::not_found, fmt::format("cannot read {}: {}", path, strerror(errno)));
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
@@ -25,7 +26,8 @@ Result<std::string> readFile(const std::string& path) {
 Status writeFileAtomic(const std::string& path, const std::string& content, int mode) {
   std::string tmp = path + ".tmp";
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return makeError(Errc::internal, fmt::format("cannot write {}: {}", tmp, strerror(errno)));
+  if (fd < 0)
+    return makeError(Errc::internal, fmt::format("cannot write {}: {}", tmp, strerror(errno)));
   size_t off = 0;
   while (off < content.size()) {
     ssize_t n = write(fd, content.data() + off, content.size() - off);

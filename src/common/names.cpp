@@ -22,7 +22,8 @@ Status validateName(std::string_view name, std::string_view what) {
     return makeError(Errc::invalid_argument,
                      fmt::format("{} '{}' must start with a lower-case letter", what, name));
   if (name.back() == '-')
-    return makeError(Errc::invalid_argument, fmt::format("{} '{}' must not end with '-'", what, name));
+    return makeError(Errc::invalid_argument,
+                     fmt::format("{} '{}' must not end with '-'", what, name));
   return {};
 }
 

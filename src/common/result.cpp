@@ -20,14 +20,22 @@ constexpr std::array<std::pair<Errc, const char*>, 8> kNames{{
 
 int httpStatus(Errc code) {
   switch (code) {
-    case Errc::invalid_argument: return 400;
-    case Errc::unauthorized: return 401;
-    case Errc::not_found: return 404;
-    case Errc::conflict: return 409;
-    case Errc::unprocessable: return 422;
-    case Errc::internal: return 500;
-    case Errc::unavailable: return 503;
-    case Errc::timeout: return 504;
+    case Errc::invalid_argument:
+      return 400;
+    case Errc::unauthorized:
+      return 401;
+    case Errc::not_found:
+      return 404;
+    case Errc::conflict:
+      return 409;
+    case Errc::unprocessable:
+      return 422;
+    case Errc::internal:
+      return 500;
+    case Errc::unavailable:
+      return 503;
+    case Errc::timeout:
+      return 504;
   }
   return 500;
 }

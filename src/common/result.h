@@ -94,8 +94,8 @@ using Status = Result<void>;
 }  // namespace paddock
 
 // Propagates an error from an expression yielding Result<...>.
-#define PADDOCK_TRY(expr)                         \
-  do {                                            \
-    auto paddock_try_r_ = (expr);                 \
+#define PADDOCK_TRY(expr)                                    \
+  do {                                                       \
+    auto paddock_try_r_ = (expr);                            \
     if (!paddock_try_r_.ok()) return paddock_try_r_.error(); \
   } while (0)

@@ -94,8 +94,8 @@ Result<CommandOutput> runCommand(const std::vector<std::string>& argv,
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (timedOut)
-    return makeError(Errc::timeout, fmt::format("{} did not finish within {} s", argv[0],
-                                                timeout.count() / 1000));
+    return makeError(Errc::timeout,
+                     fmt::format("{} did not finish within {} s", argv[0], timeout.count() / 1000));
   result.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;
 }
@@ -117,8 +117,8 @@ Result<pid_t> spawnDetached(const std::vector<std::string>& argv, const std::str
   sigaddset(&dflt, SIGTERM);
   sigaddset(&dflt, SIGINT);
   posix_spawnattr_setsigdefault(&attr, &dflt);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   pid_t pid;
   auto args = cArgv(argv);
   int rc = posix_spawnp(&pid, args[0], &fa, &attr, args.data(), environ);
@@ -143,7 +143,8 @@ bool processMatches(pid_t pid, const std::string& exe) {
   auto cmdline = readFile(fmt::format("/proc/{}/cmdline", pid));
   if (!cmdline) return false;
   std::string argv0 = cmdline->substr(0, cmdline->find('\0'));
-  return argv0.size() >= exe.size() && argv0.compare(argv0.size() - exe.size(), exe.size(), exe) == 0;
+  return argv0.size() >= exe.size() &&
+         argv0.compare(argv0.size() - exe.size(), exe.size(), exe) == 0;
 }
 
 }  // namespace paddock

@@ -1,9 +1,9 @@
 #include "common/units.h"
 
+#include <fmt/format.h>
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
-#include <fmt/format.h>
 
 namespace paddock {
 
@@ -58,12 +58,14 @@ Result<uint64_t> parseSizeMib(std::string_view text) {
   if (mib != std::floor(mib))
     return makeError(Errc::invalid_argument,
                      fmt::format("size '{}' is not a whole number of MiB", text));
-  if (mib > 1e12) return makeError(Errc::invalid_argument, fmt::format("size '{}' is too large", text));
+  if (mib > 1e12)
+    return makeError(Errc::invalid_argument, fmt::format("size '{}' is too large", text));
   return static_cast<uint64_t>(mib);
 }
 
 std::string formatMib(uint64_t mib) {
-  if (mib >= 1024 * 1024 && mib % (1024 * 1024) == 0) return fmt::format("{}T", mib / (1024 * 1024));
+  if (mib >= 1024 * 1024 && mib % (1024 * 1024) == 0)
+    return fmt::format("{}T", mib / (1024 * 1024));
   if (mib >= 1024 && mib % 1024 == 0) return fmt::format("{}G", mib / 1024);
   if (mib >= 1024) return fmt::format("{:.1f}G", static_cast<double>(mib) / 1024.0);
   return fmt::format("{}M", mib);
@@ -71,7 +73,8 @@ std::string formatMib(uint64_t mib) {
 
 Result<std::chrono::milliseconds> parseDuration(std::string_view text) {
   if (!text.empty() && text.front() == '-')
-    return makeError(Errc::invalid_argument, fmt::format("duration '{}' must not be negative", text));
+    return makeError(Errc::invalid_argument,
+                     fmt::format("duration '{}' must not be negative", text));
   auto split = splitNumber(text, "duration (use e.g. 30s or 2m)");
   if (!split) return split.error();
   const std::string& suf = split->suffix;

@@ -11,7 +11,8 @@
 namespace paddock {
 
 // Parses a size into MiB. A bare number means MiB (as Proxmox and `qemu -m` do); suffixes
-// K/M/G/T (binary, with optional "i"/"iB"/"B") scale it. Results that are not whole MiB are refused.
+// K/M/G/T (binary, with optional "i"/"iB"/"B") scale it. Results that are not whole MiB are
+// refused.
 Result<uint64_t> parseSizeMib(std::string_view text);
 
 // "512M", "2G", "1.5G" for display.

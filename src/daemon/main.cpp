@@ -96,7 +96,8 @@ Result<std::pair<std::string, int>> splitListen(const std::string& listen) {
   std::string host = listen.substr(0, colon);
   if (host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   int port = std::atoi(listen.substr(colon + 1).c_str());
-  if (port < 0 || port > 65535) return makeError(Errc::invalid_argument, "--listen port is out of range");
+  if (port < 0 || port > 65535)
+    return makeError(Errc::invalid_argument, "--listen port is out of range");
   return std::make_pair(host, port);
 }
 

@@ -53,7 +53,7 @@ Result<std::unique_ptr<ConsoleMux>> ConsoleMux::open(Options options,
 
 ConsoleMux::ConsoleMux(Options options, int fd) : options_(std::move(options)), fd_(fd) {
   logFd_ = ::open(options_.logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  struct stat st{};
+  struct stat st {};
   if (logFd_ >= 0 && fstat(logFd_, &st) == 0) logSize_ = static_cast<size_t>(st.st_size);
   reader_ = std::thread([this] { readLoop(); });
 }
@@ -87,8 +87,8 @@ void ConsoleMux::appendLog(std::string_view bytes) {
     std::string old = options_.logPath + ".1";
     rename(options_.logPath.c_str(), old.c_str());
     close(logFd_);
-    logFd_ = ::open(options_.logPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
-                    0640);
+    logFd_ =
+        ::open(options_.logPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0640);
     logSize_ = 0;
     if (logFd_ < 0) return;
   }

@@ -27,7 +27,8 @@ class ConsoleMux {
   using Reader = std::function<void(std::string_view bytes)>;
 
   // Connects (waiting up to `timeout` for QEMU to create the socket) and starts reading.
-  static Result<std::unique_ptr<ConsoleMux>> open(Options options, std::chrono::milliseconds timeout);
+  static Result<std::unique_ptr<ConsoleMux>> open(Options options,
+                                                  std::chrono::milliseconds timeout);
   ~ConsoleMux();
 
   int addReader(Reader reader);

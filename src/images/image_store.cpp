@@ -18,9 +18,14 @@
 namespace paddock {
 
 nlohmann::json toJson(const ImageInfo& i) {
-  return {{"name", i.name},       {"built", i.built},     {"up_to_date", i.upToDate},
-          {"kernel", i.kernel},   {"initrd", i.initrd},   {"kernel_version", i.kernelVersion},
-          {"recipe_hash", i.recipeHash}, {"built_at", formatTimeMs(i.builtAtMs)}};
+  return {{"name", i.name},
+          {"built", i.built},
+          {"up_to_date", i.upToDate},
+          {"kernel", i.kernel},
+          {"initrd", i.initrd},
+          {"kernel_version", i.kernelVersion},
+          {"recipe_hash", i.recipeHash},
+          {"built_at", formatTimeMs(i.builtAtMs)}};
 }
 
 ImageStore::ImageStore(std::string recipeRoot, std::string imageDir)
@@ -44,10 +49,11 @@ std::vector<std::string> ImageStore::knownImages() const {
 }
 
 Result<std::string> ImageStore::recipeHash(const std::string& name) {
-  std::vector<std::string> argv = {"sh", "-c",
-                                   "cd \"$1\" && find . -type f ! -name README.md -print0 | sort -z | "
-                                   "xargs -0 sha256sum | sha256sum",
-                                   "sh", recipeDir(name)};
+  std::vector<std::string> argv = {
+      "sh", "-c",
+      "cd \"$1\" && find . -type f ! -name README.md -print0 | sort -z | "
+      "xargs -0 sha256sum | sha256sum",
+      "sh", recipeDir(name)};
   auto out = runCommand(argv, std::chrono::seconds(30));
   if (!out || out->exitCode != 0)
     return makeError(Errc::internal, fmt::format("cannot hash the recipe of image '{}'", name));
@@ -86,7 +92,8 @@ Result<ImageInfo> ImageStore::build(const std::string& name, bool force,
   auto current = info(name);
   if (!current) return current.error();
   if (current->built && current->upToDate && !force) {
-    progress(fmt::format("image '{}' is up to date (recipe {})", name, current->recipeHash.substr(0, 12)));
+    progress(fmt::format("image '{}' is up to date (recipe {})", name,
+                         current->recipeHash.substr(0, 12)));
     return current;
   }
   std::string dir = imageDir_ + "/" + name;

@@ -38,7 +38,8 @@ Status growQcow2(const std::string& path, uint64_t sizeMib) {
 }
 
 Result<uint64_t> qcow2VirtualSizeMib(const std::string& path) {
-  auto out = runCommand({"qemu-img", "info", "--output=json", "-U", path}, std::chrono::seconds(30));
+  auto out =
+      runCommand({"qemu-img", "info", "--output=json", "-U", path}, std::chrono::seconds(30));
   if (!out) return out.error();
   if (out->exitCode != 0)
     return makeError(Errc::internal, fmt::format("qemu-img info {} failed: {}", path, out->err));

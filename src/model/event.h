@@ -17,7 +17,11 @@ struct Event {
 };
 
 inline nlohmann::json toJson(const Event& e) {
-  return {{"id", e.id}, {"time_ms", e.timeMs}, {"type", e.type}, {"object", e.object}, {"data", e.data}};
+  return {{"id", e.id},
+          {"time_ms", e.timeMs},
+          {"type", e.type},
+          {"object", e.object},
+          {"data", e.data}};
 }
 
 }  // namespace paddock

@@ -6,10 +6,14 @@ namespace paddock {
 
 const char* operationStatusName(OperationStatus s) {
   switch (s) {
-    case OperationStatus::running: return "running";
-    case OperationStatus::succeeded: return "succeeded";
-    case OperationStatus::failed: return "failed";
-    case OperationStatus::cancelled: return "cancelled";
+    case OperationStatus::running:
+      return "running";
+    case OperationStatus::succeeded:
+      return "succeeded";
+    case OperationStatus::failed:
+      return "failed";
+    case OperationStatus::cancelled:
+      return "cancelled";
   }
   return "running";
 }

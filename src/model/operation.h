@@ -16,8 +16,8 @@ struct Operation {
   std::string kind;    // "vm.start", "image.build", "apply"
   std::string object;  // "vm/web1"
   OperationStatus status = OperationStatus::running;
-  int progress = 0;    // percent
-  std::string message; // what it is doing now
+  int progress = 0;     // percent
+  std::string message;  // what it is doing now
   nlohmann::json result;
   nlohmann::json error;  // {"code":..., "message":...}
   int64_t createdAtMs = 0;

@@ -12,9 +12,12 @@ using nlohmann::json;
 
 const char* accelName(Accel a) {
   switch (a) {
-    case Accel::automatic: return "auto";
-    case Accel::kvm: return "kvm";
-    case Accel::tcg: return "tcg";
+    case Accel::automatic:
+      return "auto";
+    case Accel::kvm:
+      return "kvm";
+    case Accel::tcg:
+      return "tcg";
   }
   return "auto";
 }
@@ -95,9 +98,9 @@ Status setField(VmSpec& spec, const std::string& key, const json& v, bool allowN
              key == "description") {
     auto s = getString(v, key);
     if (!s) return s.error();
-    (key == "image"    ? spec.image
-     : key == "kernel" ? spec.kernel
-     : key == "initrd" ? spec.initrd
+    (key == "image"     ? spec.image
+     : key == "kernel"  ? spec.kernel
+     : key == "initrd"  ? spec.initrd
      : key == "cmdline" ? spec.cmdline
                         : spec.description) = *s;
   } else if (key == "accel") {
@@ -111,7 +114,8 @@ Status setField(VmSpec& spec, const std::string& key, const json& v, bool allowN
     std::map<std::string, std::string> labels;
     for (auto it = v.begin(); it != v.end(); ++it) {
       if (!it.value().is_string())
-        return fieldError("labels." + it.key(), fmt::format("label '{}' must be a string", it.key()));
+        return fieldError("labels." + it.key(),
+                          fmt::format("label '{}' must be a string", it.key()));
       labels[it.key()] = it.value().get<std::string>();
     }
     spec.labels = std::move(labels);
@@ -128,7 +132,8 @@ Status validateVmSpec(const VmSpec& spec, const HostLimits* host) {
   if (spec.vcpus <= 0 || spec.vcpus > kMaxVcpus)
     return fieldError("vcpus", fmt::format("vcpus must be between 1 and {}", kMaxVcpus));
   if (spec.memoryMib < 16)
-    return fieldError("memory_mib", fmt::format("memory must be at least 16M (got {}M)", spec.memoryMib));
+    return fieldError("memory_mib",
+                      fmt::format("memory must be at least 16M (got {}M)", spec.memoryMib));
   std::set<std::string> diskNames;
   for (size_t i = 0; i < spec.disks.size(); ++i) {
     const auto& d = spec.disks[i];
@@ -144,7 +149,8 @@ Status validateVmSpec(const VmSpec& spec, const HostLimits* host) {
   if (!spec.image.empty() && !spec.kernel.empty())
     return fieldError("kernel", "give either an image or a kernel, not both");
   if (!spec.image.empty())
-    if (auto s = validateName(spec.image, "image name"); !s) return fieldError("image", s.error().message);
+    if (auto s = validateName(spec.image, "image name"); !s)
+      return fieldError("image", s.error().message);
   if (!spec.kernel.empty() && spec.kernel.front() != '/')
     return fieldError("kernel", "kernel must be an absolute path");
   if (!spec.initrd.empty() && spec.initrd.front() != '/')
@@ -154,11 +160,13 @@ Status validateVmSpec(const VmSpec& spec, const HostLimits* host) {
   if (host) {
     if (spec.vcpus > host->cpus)
       return makeError(Errc::unprocessable,
-                       fmt::format("vcpus {} exceeds the host's {} CPUs", spec.vcpus, host->cpus), "vcpus");
+                       fmt::format("vcpus {} exceeds the host's {} CPUs", spec.vcpus, host->cpus),
+                       "vcpus");
     if (spec.memoryMib > host->memoryMib)
-      return makeError(Errc::unprocessable,
-                       fmt::format("memory {}M exceeds the host's {}M", spec.memoryMib, host->memoryMib),
-                       "memory_mib");
+      return makeError(
+          Errc::unprocessable,
+          fmt::format("memory {}M exceeds the host's {}M", spec.memoryMib, host->memoryMib),
+          "memory_mib");
   }
   return {};
 }
@@ -166,10 +174,17 @@ Status validateVmSpec(const VmSpec& spec, const HostLimits* host) {
 json toJson(const VmSpec& spec) {
   json disks = json::array();
   for (const auto& d : spec.disks) disks.push_back({{"name", d.name}, {"size_mib", d.sizeMib}});
-  return {{"name", spec.name},       {"vcpus", spec.vcpus},   {"memory_mib", spec.memoryMib},
-          {"disks", disks},          {"image", spec.image},   {"kernel", spec.kernel},
-          {"initrd", spec.initrd},   {"cmdline", spec.cmdline}, {"description", spec.description},
-          {"accel", accelName(spec.accel)}, {"labels", spec.labels}};
+  return {{"name", spec.name},
+          {"vcpus", spec.vcpus},
+          {"memory_mib", spec.memoryMib},
+          {"disks", disks},
+          {"image", spec.image},
+          {"kernel", spec.kernel},
+          {"initrd", spec.initrd},
+          {"cmdline", spec.cmdline},
+          {"description", spec.description},
+          {"accel", accelName(spec.accel)},
+          {"labels", spec.labels}};
 }
 
 Result<VmSpec> vmSpecFromJson(const json& j) {

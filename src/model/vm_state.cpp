@@ -37,10 +37,14 @@ bool hasProcess(VmState s) {
 }
 
 json toJson(const VmRuntime& r) {
-  return {{"state", vmStateName(r.state)}, {"reason", r.reason},
-          {"pid", r.pid},                  {"accel", r.accel},
-          {"state_since_ms", r.stateSinceMs}, {"started_at_ms", r.startedAtMs},
-          {"ready_at_ms", r.readyAtMs},    {"ready_line", r.readyLine}};
+  return {{"state", vmStateName(r.state)},
+          {"reason", r.reason},
+          {"pid", r.pid},
+          {"accel", r.accel},
+          {"state_since_ms", r.stateSinceMs},
+          {"started_at_ms", r.startedAtMs},
+          {"ready_at_ms", r.readyAtMs},
+          {"ready_line", r.readyLine}};
 }
 
 Result<VmRuntime> vmRuntimeFromJson(const json& j) {

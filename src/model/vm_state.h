@@ -21,12 +21,12 @@ bool hasProcess(VmState s);
 
 struct VmRuntime {
   VmState state = VmState::stopped;
-  std::string reason;      // why it is in this state ("guest powered off", "killed by signal 9")
+  std::string reason;  // why it is in this state ("guest powered off", "killed by signal 9")
   pid_t pid = 0;
-  std::string accel;       // accelerator the running QEMU uses
+  std::string accel;  // accelerator the running QEMU uses
   int64_t stateSinceMs = 0;
   int64_t startedAtMs = 0;
-  int64_t readyAtMs = 0;   // when the guest printed its readiness line (0: not yet)
+  int64_t readyAtMs = 0;  // when the guest printed its readiness line (0: not yet)
   std::string readyLine;
 
   bool operator==(const VmRuntime&) const = default;

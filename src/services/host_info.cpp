@@ -13,8 +13,9 @@ HostLimits readHostLimits() {
   HostLimits h;
   cpu_set_t set;
   CPU_ZERO(&set);
-  h.cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
-                                                       : static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+  h.cpus = sched_getaffinity(0, sizeof set, &set) == 0
+               ? CPU_COUNT(&set)
+               : static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
   std::ifstream mem("/proc/meminfo");
   std::string key;
   uint64_t kib = 0;

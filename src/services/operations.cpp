@@ -24,7 +24,9 @@ struct OperationManager::Entry : OperationContext {
   bool cancelled() const override { return cancelRequested; }
 };
 
-OperationManager::~OperationManager() { drain(); }
+OperationManager::~OperationManager() {
+  drain();
+}
 
 Operation OperationManager::start(const std::string& kind, const std::string& object, Work work) {
   auto e = std::make_shared<Entry>();
@@ -68,7 +70,8 @@ void OperationManager::finish(const std::shared_ptr<Entry>& e, Result<nlohmann::
 Result<Operation> OperationManager::get(int64_t id) {
   std::lock_guard lock(mutex_);
   auto it = ops_.find(id);
-  if (it == ops_.end()) return makeError(Errc::not_found, fmt::format("operation {} does not exist", id));
+  if (it == ops_.end())
+    return makeError(Errc::not_found, fmt::format("operation {} does not exist", id));
   return it->second->op;
 }
 
@@ -82,7 +85,8 @@ std::vector<Operation> OperationManager::list() {
 Result<Operation> OperationManager::wait(int64_t id, std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
   auto it = ops_.find(id);
-  if (it == ops_.end()) return makeError(Errc::not_found, fmt::format("operation {} does not exist", id));
+  if (it == ops_.end())
+    return makeError(Errc::not_found, fmt::format("operation {} does not exist", id));
   auto e = it->second;
   cv_.wait_for(lock, timeout, [&] { return e->op.status != OperationStatus::running; });
   return e->op;
@@ -91,7 +95,8 @@ Result<Operation> OperationManager::wait(int64_t id, std::chrono::milliseconds t
 Status OperationManager::cancel(int64_t id) {
   std::lock_guard lock(mutex_);
   auto it = ops_.find(id);
-  if (it == ops_.end()) return makeError(Errc::not_found, fmt::format("operation {} does not exist", id));
+  if (it == ops_.end())
+    return makeError(Errc::not_found, fmt::format("operation {} does not exist", id));
   if (it->second->op.status != OperationStatus::running)
     return makeError(Errc::conflict, fmt::format("operation {} has already finished", id));
   it->second->cancelRequested = true;

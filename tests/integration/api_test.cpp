@@ -23,8 +23,8 @@ TEST(Api, OpenApiDocumentsEveryRoute) {
   ASSERT_TRUE(doc.ok());
   EXPECT_EQ((*doc)["openapi"], "3.0.3");
   for (const char* path : {"/v1/vms", "/v1/vms/{name}", "/v1/vms/{name}/actions/start",
-                           "/v1/vms/{name}/console", "/v1/operations/{id}", "/v1/events", "/v1/apply",
-                           "/v1/host", "/v1/images/{name}/actions/build"})
+                           "/v1/vms/{name}/console", "/v1/operations/{id}", "/v1/events",
+                           "/v1/apply", "/v1/host", "/v1/images/{name}/actions/build"})
     EXPECT_TRUE((*doc)["paths"].contains(path)) << path;
   EXPECT_TRUE((*doc)["paths"]["/v1/vms"].contains("post"));
   EXPECT_FALSE((*doc)["components"]["schemas"]["VmSpec"]["additionalProperties"].get<bool>());
@@ -32,7 +32,7 @@ TEST(Api, OpenApiDocumentsEveryRoute) {
 
 TEST(Api, UnixSocketIsOwnerOnly) {
   TestDaemon d;
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(stat(d.socket().c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   ASSERT_EQ(stat((d.stateDir() + "/token").c_str(), &st), 0);
@@ -56,26 +56,29 @@ TEST(Api, TcpListenerRequiresTheBearerToken) {
   auto denied = anonymous.request("GET", "/v1/vms");
   ASSERT_TRUE(denied.ok());
   EXPECT_EQ(denied->status, 401);
-  http::Client wrong(http::Endpoint::tcp("127.0.0.1", static_cast<uint16_t>(port)), "not-the-token");
+  http::Client wrong(http::Endpoint::tcp("127.0.0.1", static_cast<uint16_t>(port)),
+                     "not-the-token");
   EXPECT_EQ(wrong.request("GET", "/v1/vms")->status, 401);
 
   // The CLI works remotely with the token file, including the console websocket.
   std::string tokenFile = d.stateDir() + "/token";
-  auto denyCli = runCommand({PADDOCK_BIN, "--host", hostPort, "vm", "list"}, std::chrono::seconds(30));
+  auto denyCli =
+      runCommand({PADDOCK_BIN, "--host", hostPort, "vm", "list"}, std::chrono::seconds(30));
   EXPECT_NE(denyCli->exitCode, 0);
   EXPECT_NE(denyCli->err.find("bearer token"), std::string::npos) << denyCli->err;
-  auto created = runCommand({PADDOCK_BIN, "--host", hostPort, "--token-file", tokenFile, "vm", "create",
-                             "remote", "--memory", "128M"},
+  auto created = runCommand({PADDOCK_BIN, "--host", hostPort, "--token-file", tokenFile, "vm",
+                             "create", "remote", "--memory", "128M"},
                             std::chrono::seconds(30));
   ASSERT_EQ(created->exitCode, 0) << created->err;
-  auto started = runCommand({PADDOCK_BIN, "--host", hostPort, "--token-file", tokenFile, "vm", "start",
-                             "remote", "--wait-ready"},
+  auto started = runCommand({PADDOCK_BIN, "--host", hostPort, "--token-file", tokenFile, "vm",
+                             "start", "remote", "--wait-ready"},
                             std::chrono::seconds(120));
   ASSERT_EQ(started->exitCode, 0) << started->err;
-  auto console = runCommand({"sh", "-c",
-                             std::string("echo 'echo over-tcp-$((3*3))' | ") + PADDOCK_BIN + " --host " +
-                                 hostPort + " --token-file " + tokenFile + " vm console remote"},
-                            std::chrono::seconds(60));
+  auto console =
+      runCommand({"sh", "-c",
+                  std::string("echo 'echo over-tcp-$((3*3))' | ") + PADDOCK_BIN + " --host " +
+                      hostPort + " --token-file " + tokenFile + " vm console remote"},
+                 std::chrono::seconds(60));
   EXPECT_NE(console->out.find("over-tcp-9"), std::string::npos) << console->out << console->err;
 }
 
@@ -95,10 +98,13 @@ TEST(Api, EventStreamFollowsStateChanges) {
   follower.join();
   std::vector<std::string> seen;
   for (const auto& e : events)
-    seen.push_back(e["type"].get<std::string>() + (e["data"].contains("state") && e["type"] == "vm.state"
-                                                       ? ":" + e["data"]["state"].get<std::string>()
-                                                       : ""));
-  auto has = [&](const std::string& s) { return std::find(seen.begin(), seen.end(), s) != seen.end(); };
+    seen.push_back(e["type"].get<std::string>() +
+                   (e["data"].contains("state") && e["type"] == "vm.state"
+                        ? ":" + e["data"]["state"].get<std::string>()
+                        : ""));
+  auto has = [&](const std::string& s) {
+    return std::find(seen.begin(), seen.end(), s) != seen.end();
+  };
   EXPECT_TRUE(has("vm.created"));
   EXPECT_TRUE(has("vm.state:starting"));
   EXPECT_TRUE(has("vm.state:running"));
@@ -141,7 +147,8 @@ TEST(Api, OperationsReportProgressAndUnknownOnesAreNotFound) {
   auto op = d.api().call("POST", "/v1/vms/opvm/actions/start", {{"wait_ready", true}});
   ASSERT_TRUE(op.ok());
   EXPECT_EQ((*op)["status"], "running");
-  auto done = d.api().call("GET", "/v1/operations/" + std::to_string((*op)["id"].get<int>()) + "?wait=120");
+  auto done =
+      d.api().call("GET", "/v1/operations/" + std::to_string((*op)["id"].get<int>()) + "?wait=120");
   ASSERT_TRUE(done.ok());
   EXPECT_EQ((*done)["status"], "succeeded");
   EXPECT_EQ((*done)["progress"], 100);

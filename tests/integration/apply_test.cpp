@@ -73,9 +73,11 @@ TEST(Apply, ConvergesAndASecondApplyHasNothingToDo) {
 
   // Change one VM's memory (it runs: restart), drop another: the plan says so, apply does it.
   std::string changed = kSite;
-  changed.replace(changed.find("    description: first"), 22, "    description: first\n    memory: 192M");
+  changed.replace(changed.find("    description: first"), 22,
+                  "    description: first\n    memory: 192M");
   changed.erase(changed.find("  app3:"));
-  auto file2 = writeSite(d, "site2.yaml", "directory: site\n" + changed.substr(changed.find("profiles:")));
+  auto file2 =
+      writeSite(d, "site2.yaml", "directory: site\n" + changed.substr(changed.find("profiles:")));
   auto plan = d.cli({"apply", "-f", file2, "--dry-run"});
   EXPECT_NE(plan.out.find("~ update app1 (shut down and restart): memory_mib"), std::string::npos)
       << plan.out;
@@ -101,7 +103,8 @@ TEST(Apply, BrokenFilesChangeNothingAndNameFileLineAndField) {
   EXPECT_NE(r.err.find("syntax"), std::string::npos) << r.err;
 
   std::string unknownProfile = kSite;
-  unknownProfile.replace(unknownProfile.find("include: small\n    memory: 160M"), 14, "include: huge");
+  unknownProfile.replace(unknownProfile.find("include: small\n    memory: 160M"), 14,
+                         "include: huge");
   auto up = writeSite(d, "profile.yaml", unknownProfile);
   r = d.cli({"apply", "-f", up});
   EXPECT_NE(r.code, 0);

@@ -68,17 +68,20 @@ TEST_F(BadInput, MalformedJsonIsRefused) {
 }
 
 TEST_F(BadInput, UnknownFieldsAndWrongTypesAreNamed) {
-  expectRejected("POST", "/v1/vms", vmBody({{"colour", "red"}}).dump(), 400, "unknown field 'colour'",
-                 "colour");
-  expectRejected("POST", "/v1/vms", vmBody({{"vcpus", "two"}}).dump(), 400, "must be an integer", "vcpus");
+  expectRejected("POST", "/v1/vms", vmBody({{"colour", "red"}}).dump(), 400,
+                 "unknown field 'colour'", "colour");
+  expectRejected("POST", "/v1/vms", vmBody({{"vcpus", "two"}}).dump(), 400, "must be an integer",
+                 "vcpus");
   expectRejected("POST", "/v1/vms", vmBody({{"disks", {{{"name", "a"}, {"size", 1}}}}}).dump(), 400,
                  "unknown field 'disks[0].size'", "disks[0].size");
-  expectRejected("POST", "/v1/vms/runner/actions/start", R"({"bogus": 1})", 400, "unknown field 'bogus'");
+  expectRejected("POST", "/v1/vms/runner/actions/start", R"({"bogus": 1})", 400,
+                 "unknown field 'bogus'");
 }
 
 TEST_F(BadInput, BadNamesAreRefused) {
   expectRejected("POST", "/v1/vms", vmBody({{"name", "a/b"}}).dump(), 400, "contains '/'", "name");
-  expectRejected("POST", "/v1/vms", vmBody({{"name", "a b"}}).dump(), 400, "contains a space", "name");
+  expectRejected("POST", "/v1/vms", vmBody({{"name", "a b"}}).dump(), 400, "contains a space",
+                 "name");
   expectRejected("POST", "/v1/vms", vmBody({{"name", std::string(200, 'a')}}).dump(), 400,
                  "200 characters long", "name");
   auto cli = d_->cli({"vm", "create", "has space"});
@@ -88,10 +91,11 @@ TEST_F(BadInput, BadNamesAreRefused) {
 }
 
 TEST_F(BadInput, ZeroNegativeAndTooMuchAreRefused) {
-  expectRejected("POST", "/v1/vms", vmBody({{"memory_mib", 0}}).dump(), 400, "memory_mib must be positive",
-                 "memory_mib");
+  expectRejected("POST", "/v1/vms", vmBody({{"memory_mib", 0}}).dump(), 400,
+                 "memory_mib must be positive", "memory_mib");
   expectRejected("POST", "/v1/vms", vmBody({{"memory_mib", -5}}).dump(), 400, "must be positive");
-  expectRejected("POST", "/v1/vms", vmBody({{"vcpus", 64}}).dump(), 422, "exceeds the host", "vcpus");
+  expectRejected("POST", "/v1/vms", vmBody({{"vcpus", 64}}).dump(), 422, "exceeds the host",
+                 "vcpus");
   expectRejected("POST", "/v1/vms", vmBody({{"memory_mib", 100 * 1024 * 1024}}).dump(), 422,
                  "exceeds the host", "memory_mib");
   auto cli = d_->cli({"vm", "create", "neg", "--memory=-1G"});
@@ -100,10 +104,12 @@ TEST_F(BadInput, ZeroNegativeAndTooMuchAreRefused) {
 }
 
 TEST_F(BadInput, DuplicateNamesAndMissingImagesAreRefused) {
-  expectRejected("POST", "/v1/vms", vmBody({{"name", "existing"}}).dump(), 409, "already exists", "name");
+  expectRejected("POST", "/v1/vms", vmBody({{"name", "existing"}}).dump(), 409, "already exists",
+                 "name");
   expectRejected("POST", "/v1/vms", vmBody({{"image", "nosuchimage"}}).dump(), 400,
                  "image 'nosuchimage' is unknown", "image");
-  expectRejected("POST", "/v1/vms", vmBody({{"image", ""}, {"kernel", "/nonexistent/vmlinuz"}}).dump(), 400,
+  expectRejected("POST", "/v1/vms",
+                 vmBody({{"image", ""}, {"kernel", "/nonexistent/vmlinuz"}}).dump(), 400,
                  "does not exist", "kernel");
   EXPECT_EQ(d_->cli({"vm", "create", "existing"}).code, 4);
 }
@@ -111,12 +117,13 @@ TEST_F(BadInput, DuplicateNamesAndMissingImagesAreRefused) {
 TEST_F(BadInput, WrongStateRequestsAreRefused) {
   expectRejected("DELETE", "/v1/vms/runner", "", 409, "stop it first or delete with --force");
   expectRejected("POST", "/v1/vms/runner/actions/start", "", 409, "already running");
-  expectRejected("PATCH", "/v1/vms/runner", R"({"vcpus": 2})", 409, "stop it before changing its hardware");
+  expectRejected("PATCH", "/v1/vms/runner", R"({"vcpus": 2})", 409,
+                 "stop it before changing its hardware");
   expectRejected("POST", "/v1/vms/existing/actions/pause", "", 409, "it is stopped");
   expectRejected("POST", "/v1/vms/existing/actions/shutdown", "", 409, "it is stopped");
   expectRejected("PATCH", "/v1/vms/existing", R"({"name": "renamed"})", 400, "cannot be renamed");
-  expectRejected("PATCH", "/v1/vms/existing", R"({"disks": [{"name": "root", "size_mib": 1}]})", 400,
-                 "would destroy data");
+  expectRejected("PATCH", "/v1/vms/existing", R"({"disks": [{"name": "root", "size_mib": 1}]})",
+                 400, "would destroy data");
 }
 
 TEST_F(BadInput, UnknownVmsAndPathsAreNotFound) {

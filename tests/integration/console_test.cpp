@@ -52,7 +52,8 @@ TEST(Console, ASecondClientReadsButCannotType) {
   EXPECT_NE(readUntil(**writer, "\"writer\":true", 5s).find("\"writer\":true"), std::string::npos);
   auto reader = d.api().openWebSocket("/v1/vms/shared/console");
   ASSERT_TRUE(reader.ok());
-  EXPECT_NE(readUntil(**reader, "\"writer\":false", 5s).find("\"writer\":false"), std::string::npos);
+  EXPECT_NE(readUntil(**reader, "\"writer\":false", 5s).find("\"writer\":false"),
+            std::string::npos);
   // What the reader types is dropped; what the writer types reaches both.
   (*reader)->sendBinary("echo from-reader-$((1+1))\n");
   (*writer)->sendBinary("echo from-writer-$((2+2))\n");
@@ -68,10 +69,13 @@ TEST(Console, LogStaysBoundedAndOutlivesTheVm) {
   // ~1.5 MiB of output: the log rotates at 1 MiB and keeps one old file.
   d.cli({"vm", "console", "chatty"},
         "i=0; while [ $i -lt 1600 ]; do printf '%1000d\\n' $i; i=$((i+1)); done; echo spam-done\n");
-  ASSERT_TRUE(waitFor([&] {
-    return d.cli({"vm", "console", "chatty", "--log"}).out.find("spam-done") != std::string::npos;
-  }, 120s));
-  struct stat st{};
+  ASSERT_TRUE(waitFor(
+      [&] {
+        return d.cli({"vm", "console", "chatty", "--log"}).out.find("spam-done") !=
+               std::string::npos;
+      },
+      120s));
+  struct stat st {};
   ASSERT_EQ(stat((d.stateDir() + "/run/chatty/console.log").c_str(), &st), 0);
   EXPECT_LE(st.st_size, 1 << 20);
   ASSERT_EQ(d.cli({"vm", "stop", "chatty"}).code, 0);

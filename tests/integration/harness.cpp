@@ -23,7 +23,9 @@ nlohmann::json CliResult::json() const {
   return j;
 }
 
-std::string imageDir() { return PADDOCK_TEST_IMAGE_DIR; }
+std::string imageDir() {
+  return PADDOCK_TEST_IMAGE_DIR;
+}
 
 bool waitFor(const std::function<bool()>& check, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -65,7 +67,8 @@ TestDaemon::~TestDaemon() {
 }
 
 void TestDaemon::start() {
-  std::vector<std::string> argv = {PADDOCKD_BIN, "--state-dir", stateDir_, "--image-dir", imageDir()};
+  std::vector<std::string> argv = {PADDOCKD_BIN, "--state-dir", stateDir_, "--image-dir",
+                                   imageDir()};
   argv.insert(argv.end(), extraArgs_.begin(), extraArgs_.end());
   auto pid = spawnDetached(argv, stateDir_ + ".log");
   ASSERT_TRUE(pid.ok()) << pid.error().message;
@@ -86,7 +89,8 @@ void TestDaemon::kill9() {
 void TestDaemon::stop() {
   if (pid_ <= 0) return;
   kill(pid_, SIGTERM);
-  bool gone = waitFor([&] { return waitpid(pid_, nullptr, WNOHANG) == pid_; }, std::chrono::seconds(20));
+  bool gone =
+      waitFor([&] { return waitpid(pid_, nullptr, WNOHANG) == pid_; }, std::chrono::seconds(20));
   if (!gone) {
     ADD_FAILURE() << "paddockd did not stop within 20 s of SIGTERM";
     kill(pid_, SIGKILL);
@@ -128,7 +132,9 @@ CliResult TestDaemon::cli(const std::vector<std::string>& args, const std::strin
 }
 
 nlohmann::json TestDaemon::createVm(const std::string& name, nlohmann::json extra) {
-  nlohmann::json spec = {{"name", name}, {"memory_mib", 192}, {"image", "tiny"},
+  nlohmann::json spec = {{"name", name},
+                         {"memory_mib", 192},
+                         {"image", "tiny"},
                          {"disks", {{{"name", "root"}, {"size_mib", 64}}}}};
   if (extra.is_object()) spec.update(extra);
   auto r = api().call("POST", "/v1/vms", spec);
@@ -155,7 +161,8 @@ void TestDaemon::forceStopAll() {
   for (const auto& v : (*all)["vms"]) {
     std::string state = v.value("state", "");
     if (state == "running" || state == "paused" || state == "starting" || state == "stopping")
-      (void)api().call("POST", "/v1/vms/" + v.value("name", "") + "/actions/stop", nlohmann::json::object());
+      (void)api().call("POST", "/v1/vms/" + v.value("name", "") + "/actions/stop",
+                       nlohmann::json::object());
   }
 }
 

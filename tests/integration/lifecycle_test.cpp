@@ -12,7 +12,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string state(TestDaemon& d, const std::string& vm) { return d.vm(vm).value("state", ""); }
+std::string state(TestDaemon& d, const std::string& vm) {
+  return d.vm(vm).value("state", "");
+}
 
 TEST(Lifecycle, CreateStartPauseRebootShutdownEditDelete) {
   TestDaemon d;
@@ -28,7 +30,8 @@ TEST(Lifecycle, CreateStartPauseRebootShutdownEditDelete) {
   auto vm = d.vm("life");
   EXPECT_EQ(vm["state"], "running");
   EXPECT_EQ(vm["runtime"]["accel"], "tcg");
-  EXPECT_NE(vm["runtime"]["ready_line"].get<std::string>().find("hostname=life"), std::string::npos);
+  EXPECT_NE(vm["runtime"]["ready_line"].get<std::string>().find("hostname=life"),
+            std::string::npos);
   pid_t pid = vm["runtime"]["pid"].get<pid_t>();
   EXPECT_TRUE(processAlive(pid));
   for (const char* f : {"qmp.sock", "console.sock", "qemu.pid"})
@@ -41,7 +44,8 @@ TEST(Lifecycle, CreateStartPauseRebootShutdownEditDelete) {
 
   // A reset reboots the guest: it reports ready again, in the same QEMU process.
   ASSERT_EQ(d.cli({"vm", "reboot", "life"}).code, 0);
-  ASSERT_TRUE(waitFor([&] { return d.vm("life")["runtime"]["ready_at_ms"].get<int64_t>() != 0; }, 60s));
+  ASSERT_TRUE(
+      waitFor([&] { return d.vm("life")["runtime"]["ready_at_ms"].get<int64_t>() != 0; }, 60s));
   EXPECT_EQ(d.vm("life")["runtime"]["pid"].get<pid_t>(), pid);
 
   // Graceful: the guest powers itself off on the ACPI button, no force needed.
@@ -86,7 +90,8 @@ TEST(Lifecycle, FourVmsRunAtOnce) {
   for (const auto& n : names) {
     auto vm = d.vm(n);
     EXPECT_EQ(vm["state"], "running") << n;
-    EXPECT_NE(vm["runtime"]["ready_line"].get<std::string>().find("hostname=" + n), std::string::npos);
+    EXPECT_NE(vm["runtime"]["ready_line"].get<std::string>().find("hostname=" + n),
+              std::string::npos);
     pids.insert(vm["runtime"]["pid"].get<pid_t>());
   }
   EXPECT_EQ(pids.size(), 4u);

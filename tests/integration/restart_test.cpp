@@ -38,7 +38,8 @@ TEST(DaemonRestart, KillNineLeavesVmsRunningAndARestartAdoptsThem) {
   EXPECT_EQ(vm["state"], "running");
   EXPECT_EQ(vm["runtime"]["pid"].get<pid_t>(), keeper);
   EXPECT_EQ(d.vm("goner")["state"], "crashed");
-  EXPECT_NE(d.vm("goner")["runtime"]["reason"].get<std::string>().find("vanished"), std::string::npos);
+  EXPECT_NE(d.vm("goner")["runtime"]["reason"].get<std::string>().find("vanished"),
+            std::string::npos);
   EXPECT_EQ(d.vm("idle")["state"], "stopped");
   EXPECT_FALSE(pathExists(d.stateDir() + "/run/goner/qmp.sock"));
 

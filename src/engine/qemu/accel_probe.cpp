@@ -27,11 +27,30 @@ AccelChoice probeAccelerator(const ProbeInput& in) {
   std::string log = in.workDir + "/kvm-probe.log";
   unlink(serial.c_str());
   unlink(log.c_str());
-  std::vector<std::string> argv = {
-      kQemuBinary, "-machine", "q35", "-accel", "kvm", "-cpu", "host", "-m", "256", "-smp", "1",
-      "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-      "-serial", "file:" + serial, "-kernel", in.kernel, "-initrd", in.initrd,
-      "-append", "console=ttyS0 paddock.hostname=kvm-probe panic=-1"};
+  std::vector<std::string> argv = {kQemuBinary,
+                                   "-machine",
+                                   "q35",
+                                   "-accel",
+                                   "kvm",
+                                   "-cpu",
+                                   "host",
+                                   "-m",
+                                   "256",
+                                   "-smp",
+                                   "1",
+                                   "-nodefaults",
+                                   "-no-user-config",
+                                   "-display",
+                                   "none",
+                                   "-no-reboot",
+                                   "-serial",
+                                   "file:" + serial,
+                                   "-kernel",
+                                   in.kernel,
+                                   "-initrd",
+                                   in.initrd,
+                                   "-append",
+                                   "console=ttyS0 paddock.hostname=kvm-probe panic=-1"};
   auto start = std::chrono::steady_clock::now();
   auto pid = spawnDetached(argv, log);
   if (!pid) return {"tcg", "KVM probe could not start QEMU: " + pid.error().message};
@@ -64,7 +83,8 @@ AccelChoice probeAccelerator(const ProbeInput& in) {
   }
   if (exited)
     return {"tcg", fmt::format("KVM probe failed: the guest did not reach ready under KVM "
-                               "(QEMU {}){}", describeWaitStatus(status), detail)};
+                               "(QEMU {}){}",
+                               describeWaitStatus(status), detail)};
   return {"tcg", fmt::format("KVM probe failed: no readiness line within {} s under KVM{}",
                              in.timeout.count() / 1000, detail)};
 }

@@ -23,7 +23,9 @@ namespace {
 constexpr auto kConnectTimeout = std::chrono::seconds(15);
 constexpr auto kQuitGrace = std::chrono::seconds(5);
 
-int pidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+int pidfdOpen(pid_t pid) {
+  return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+}
 
 std::string lastLines(const std::string& path, size_t n) {
   auto text = readFile(path);
@@ -80,9 +82,8 @@ Result<std::unique_ptr<QemuProcess>> QemuProcess::launch(const LaunchSpec& spec,
     waitpid(*pid, &status, 0);
     p->exited_ = true;
     std::string log = lastLines(paths.qemuLog(), 3);
-    return makeError(Errc::unavailable,
-                     fmt::format("QEMU for '{}' did not start: {}", spec.name,
-                                 log.empty() ? s.error().message : log));
+    return makeError(Errc::unavailable, fmt::format("QEMU for '{}' did not start: {}", spec.name,
+                                                    log.empty() ? s.error().message : log));
   }
   p->watcher_ = std::thread([raw = p.get()] { raw->watchExit(); });
   return p;
@@ -100,7 +101,8 @@ Result<std::unique_ptr<QemuProcess>> QemuProcess::attach(const std::string& name
   int pidfd = pidfdOpen(pid);
   if (pidfd < 0)
     return makeError(Errc::not_found, fmt::format("QEMU of VM '{}' (pid {}) is gone", name, pid));
-  std::unique_ptr<QemuProcess> p(new QemuProcess(name, paths, pid, pidfd, false, std::move(callbacks)));
+  std::unique_ptr<QemuProcess> p(
+      new QemuProcess(name, paths, pid, pidfd, false, std::move(callbacks)));
   PADDOCK_TRY(p->connect());
   p->watcher_ = std::thread([raw = p.get()] { raw->watchExit(); });
   return p;
@@ -190,10 +192,18 @@ Result<std::string> QemuProcess::queryStatus() {
   return st->status;
 }
 
-Status QemuProcess::pause() { return qmp_->stop(); }
-Status QemuProcess::resume() { return qmp_->cont(); }
-Status QemuProcess::powerdown() { return qmp_->systemPowerdown(); }
-Status QemuProcess::reset() { return qmp_->systemReset(); }
+Status QemuProcess::pause() {
+  return qmp_->stop();
+}
+Status QemuProcess::resume() {
+  return qmp_->cont();
+}
+Status QemuProcess::powerdown() {
+  return qmp_->systemPowerdown();
+}
+Status QemuProcess::reset() {
+  return qmp_->systemReset();
+}
 
 Status QemuProcess::forceStop() {
   forceStopRequested_ = true;

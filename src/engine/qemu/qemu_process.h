@@ -19,7 +19,8 @@ class QemuProcess : public VmProcess {
   static Result<std::unique_ptr<QemuProcess>> launch(const LaunchSpec& spec,
                                                      VmProcessCallbacks callbacks);
   // Attaches to the QEMU whose pidfile is in `runDir`.
-  static Result<std::unique_ptr<QemuProcess>> attach(const std::string& name, const std::string& runDir,
+  static Result<std::unique_ptr<QemuProcess>> attach(const std::string& name,
+                                                     const std::string& runDir,
                                                      VmProcessCallbacks callbacks);
   ~QemuProcess() override;
 

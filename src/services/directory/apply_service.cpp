@@ -14,14 +14,16 @@ Error inStep(const std::string& vm, const char* what, const Error& e) {
 
 }  // namespace
 
-Result<Plan> ApplyService::plan(const std::string& directory, const std::vector<DesiredVm>& desired) {
+Result<Plan> ApplyService::plan(const std::string& directory,
+                                const std::vector<DesiredVm>& desired) {
   auto current = vms_.list();
   if (!current) return current.error();
   return computePlan(directory, desired, *current);
 }
 
-Result<nlohmann::json> ApplyService::execute(const Plan& plan, const std::vector<DesiredVm>& desired,
-                                             bool waitReady, OperationContext& op) {
+Result<nlohmann::json> ApplyService::execute(const Plan& plan,
+                                             const std::vector<DesiredVm>& desired, bool waitReady,
+                                             OperationContext& op) {
   std::map<std::string, const DesiredVm*> byName;
   for (const auto& d : desired) byName[d.spec.name] = &d;
   auto timeout = vms_.config().defaultShutdownTimeout;
@@ -40,7 +42,8 @@ Result<nlohmann::json> ApplyService::execute(const Plan& plan, const std::vector
         if (auto s = vms_.remove(step.vm, true); !s) return inStep(step.vm, "delete", s.error());
         break;
       case PlanAction::stop:
-        if (auto r = vms_.shutdown(step.vm, timeout); !r) return inStep(step.vm, "shut down", r.error());
+        if (auto r = vms_.shutdown(step.vm, timeout); !r)
+          return inStep(step.vm, "shut down", r.error());
         break;
       case PlanAction::create: {
         auto r = vms_.create(byName.at(step.vm)->spec);
@@ -54,7 +57,8 @@ Result<nlohmann::json> ApplyService::execute(const Plan& plan, const std::vector
         if (!current) return inStep(step.vm, "update", current.error());
         bool running = hasProcess(current->runtime.state);
         if (step.action == PlanAction::restart_update && running) {
-          if (auto r = vms_.shutdown(step.vm, timeout); !r) return inStep(step.vm, "shut down", r.error());
+          if (auto r = vms_.shutdown(step.vm, timeout); !r)
+            return inStep(step.vm, "shut down", r.error());
           running = false;
         }
         nlohmann::json patch = nlohmann::json::object();
@@ -62,7 +66,8 @@ Result<nlohmann::json> ApplyService::execute(const Plan& plan, const std::vector
         if (auto r = vms_.update(step.vm, patch); !r) return inStep(step.vm, "update", r.error());
         if (wantRunning && !running) toStart.push_back(step.vm);
         if (wantStopped && running) {
-          if (auto r = vms_.shutdown(step.vm, timeout); !r) return inStep(step.vm, "shut down", r.error());
+          if (auto r = vms_.shutdown(step.vm, timeout); !r)
+            return inStep(step.vm, "shut down", r.error());
         }
         break;
       }

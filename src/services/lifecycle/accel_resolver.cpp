@@ -3,8 +3,8 @@
 #include <sys/utsname.h>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "common/files.h"
 #include "common/subprocess.h"

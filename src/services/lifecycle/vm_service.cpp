@@ -19,7 +19,9 @@ namespace paddock {
 
 namespace {
 
-std::string vmObject(const std::string& name) { return "vm/" + name; }
+std::string vmObject(const std::string& name) {
+  return "vm/" + name;
+}
 
 Error wrongState(const std::string& name, VmState state, const std::string& action) {
   return makeError(Errc::conflict,
@@ -37,7 +39,9 @@ VmService::VmService(VmServiceConfig config, Store& store, Engine& engine, Image
       accel_(accel),
       events_(events) {}
 
-VmService::~VmService() { detachAll(); }
+VmService::~VmService() {
+  detachAll();
+}
 
 std::string VmService::runDir(const std::string& name) const {
   return config_.stateDir + "/run/" + name;
@@ -150,7 +154,9 @@ Result<std::vector<VmRecord>> VmService::list() {
   return all;
 }
 
-Result<VmRecord> VmService::get(const std::string& name) { return record(name); }
+Result<VmRecord> VmService::get(const std::string& name) {
+  return record(name);
+}
 
 Status VmService::reconcileDisks(const VmSpec& before, const VmSpec& after) {
   std::map<std::string, uint64_t> old;
@@ -175,7 +181,8 @@ Status VmService::reconcileDisks(const VmSpec& before, const VmSpec& after) {
     }
     old.erase(d.name);
   }
-  for (const auto& [gone, size] : old) unlink((diskDir(after.name) + "/" + gone + ".qcow2").c_str());
+  for (const auto& [gone, size] : old)
+    unlink((diskDir(after.name) + "/" + gone + ".qcow2").c_str());
   return {};
 }
 
@@ -349,7 +356,8 @@ Result<VmRecord> VmService::start(const std::string& name, OperationContext* op)
   if (op) op->progress(30, fmt::format("starting QEMU ({})", launch->accel));
   auto proc = engine_.start(*launch, callbacksFor(name, *e, generation));
   // "running" is what QEMU says, asked outside the state lock (no lock across a QMP call).
-  Result<std::string> qemuStatus = proc ? (*proc)->queryStatus() : Result<std::string>(proc.error());
+  Result<std::string> qemuStatus =
+      proc ? (*proc)->queryStatus() : Result<std::string>(proc.error());
   std::lock_guard slock((*e)->state);
   if (!proc) {
     setState(name, **e, VmState::stopped, "start failed: " + proc.error().message);
@@ -379,9 +387,9 @@ Result<VmRecord> VmService::waitReady(const std::string& name, std::chrono::mill
     return (*e)->runtime.readyAtMs != 0 || !hasProcess((*e)->runtime.state);
   });
   if (!hasProcess((*e)->runtime.state))
-    return makeError(Errc::conflict, fmt::format("VM '{}' is {} ({})", name,
-                                                 vmStateName((*e)->runtime.state),
-                                                 (*e)->runtime.reason));
+    return makeError(Errc::conflict,
+                     fmt::format("VM '{}' is {} ({})", name, vmStateName((*e)->runtime.state),
+                                 (*e)->runtime.reason));
   if (!ok)
     return makeError(Errc::timeout, fmt::format("VM '{}' did not report ready within {} s", name,
                                                 timeout.count() / 1000));
@@ -435,9 +443,10 @@ Result<VmRecord> VmService::shutdown(const std::string& name, std::chrono::milli
     while (hasProcess((*e)->runtime.state) && std::chrono::steady_clock::now() < deadline) {
       (*e)->changed.wait_for(slock, std::chrono::milliseconds(250));
       if (op) {
-        auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline -
-                                                                     std::chrono::steady_clock::now());
-        op->progress(50, fmt::format("waiting for the guest to power off ({} s left)", left.count()));
+        auto left = std::chrono::duration_cast<std::chrono::seconds>(
+            deadline - std::chrono::steady_clock::now());
+        op->progress(50,
+                     fmt::format("waiting for the guest to power off ({} s left)", left.count()));
       }
     }
     if (!hasProcess((*e)->runtime.state)) {
@@ -446,8 +455,7 @@ Result<VmRecord> VmService::shutdown(const std::string& name, std::chrono::milli
     }
   }
   if (op) op->progress(90, "guest did not power off in time; forcing it off");
-  events_.publish("vm.shutdown_timeout", vmObject(name),
-                  {{"timeout_ms", timeout.count()}});
+  events_.publish("vm.shutdown_timeout", vmObject(name), {{"timeout_ms", timeout.count()}});
   auto r = stopLocked(name, *e);
   if (!r) return r;
   {
@@ -466,7 +474,8 @@ Result<VmRecord> VmService::reboot(const std::string& name) {
   std::shared_ptr<VmProcess> p;
   {
     std::lock_guard slock((*e)->state);
-    if ((*e)->runtime.state != VmState::running) return wrongState(name, (*e)->runtime.state, "reboot");
+    if ((*e)->runtime.state != VmState::running)
+      return wrongState(name, (*e)->runtime.state, "reboot");
     p = (*e)->process;
   }
   PADDOCK_TRY(p->reset());
@@ -480,7 +489,8 @@ Result<VmRecord> VmService::pause(const std::string& name) {
   std::shared_ptr<VmProcess> p;
   {
     std::lock_guard slock((*e)->state);
-    if ((*e)->runtime.state != VmState::running) return wrongState(name, (*e)->runtime.state, "pause");
+    if ((*e)->runtime.state != VmState::running)
+      return wrongState(name, (*e)->runtime.state, "pause");
     p = (*e)->process;
   }
   PADDOCK_TRY(p->pause());
@@ -500,7 +510,8 @@ Result<VmRecord> VmService::resume(const std::string& name) {
   std::shared_ptr<VmProcess> p;
   {
     std::lock_guard slock((*e)->state);
-    if ((*e)->runtime.state != VmState::paused) return wrongState(name, (*e)->runtime.state, "resume");
+    if ((*e)->runtime.state != VmState::paused)
+      return wrongState(name, (*e)->runtime.state, "resume");
     p = (*e)->process;
   }
   PADDOCK_TRY(p->resume());
@@ -519,7 +530,8 @@ Result<std::shared_ptr<VmProcess>> VmService::process(const std::string& name) {
   std::lock_guard slock((*e)->state);
   if (!(*e)->process)
     return makeError(Errc::conflict, fmt::format("VM '{}' is {}: its console is only there while "
-                                                 "it runs", name, vmStateName((*e)->runtime.state)));
+                                                 "it runs",
+                                                 name, vmStateName((*e)->runtime.state)));
   return (*e)->process;
 }
 

@@ -34,7 +34,8 @@ constexpr int64_t kMaxEvents = 100000;
 
 Result<VmRecord> recordFromRow(Statement& st) {
   auto spec = vmSpecFromJson(json::parse(st.columnText(1), nullptr, false));
-  if (!spec) return makeError(Errc::internal, "stored VM spec is malformed: " + spec.error().message);
+  if (!spec)
+    return makeError(Errc::internal, "stored VM spec is malformed: " + spec.error().message);
   auto runtime = vmRuntimeFromJson(json::parse(st.columnText(2), nullptr, false));
   if (!runtime) return runtime.error();
   VmRecord r;
@@ -49,8 +50,9 @@ Result<VmRecord> recordFromRow(Statement& st) {
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close(db);
@@ -58,12 +60,15 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) 
   }
   std::unique_ptr<SqliteStore> store(new SqliteStore(db));
   sqlite3_busy_timeout(db, 5000);
-  PADDOCK_TRY(store->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"));
+  PADDOCK_TRY(
+      store->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"));
   PADDOCK_TRY(store->migrate());
   return store;
 }
 
-SqliteStore::~SqliteStore() { sqlite3_close(db_); }
+SqliteStore::~SqliteStore() {
+  sqlite3_close(db_);
+}
 
 Status SqliteStore::exec(const std::string& sql) {
   char* err = nullptr;
@@ -83,8 +88,10 @@ Status SqliteStore::migrate() {
   version.reset();
   int target = static_cast<int>(std::size(kMigrations));
   if (current > target)
-    return makeError(Errc::internal, fmt::format("store schema version {} is newer than this paddockd "
-                                                 "understands ({})", current, target));
+    return makeError(Errc::internal,
+                     fmt::format("store schema version {} is newer than this paddockd "
+                                 "understands ({})",
+                                 current, target));
   for (int v = current; v < target; ++v) {
     PADDOCK_TRY(exec("BEGIN IMMEDIATE"));
     auto s = exec(kMigrations[v]);
@@ -101,8 +108,9 @@ Status SqliteStore::migrate() {
 
 Status SqliteStore::createVm(const VmRecord& vm) {
   std::lock_guard lock(mutex_);
-  Statement st(db_, "INSERT INTO vms(name, spec, runtime, created_at_ms, updated_at_ms) "
-                    "VALUES(?,?,?,?,?)");
+  Statement st(db_,
+               "INSERT INTO vms(name, spec, runtime, created_at_ms, updated_at_ms) "
+               "VALUES(?,?,?,?,?)");
   st.bind(1, vm.spec.name);
   st.bind(2, toJson(vm.spec).dump());
   st.bind(3, toJson(vm.runtime).dump());
@@ -111,13 +119,15 @@ Status SqliteStore::createVm(const VmRecord& vm) {
   int rc = st.run();
   if (rc == SQLITE_CONSTRAINT)
     return makeError(Errc::conflict, fmt::format("VM '{}' already exists", vm.spec.name), "name");
-  if (rc != SQLITE_DONE) return makeError(Errc::internal, std::string("store: ") + sqlite3_errmsg(db_));
+  if (rc != SQLITE_DONE)
+    return makeError(Errc::internal, std::string("store: ") + sqlite3_errmsg(db_));
   return {};
 }
 
 Result<VmRecord> SqliteStore::getVm(const std::string& name) {
   std::lock_guard lock(mutex_);
-  Statement st(db_, "SELECT name, spec, runtime, created_at_ms, updated_at_ms FROM vms WHERE name=?");
+  Statement st(db_,
+               "SELECT name, spec, runtime, created_at_ms, updated_at_ms FROM vms WHERE name=?");
   st.bind(1, name);
   if (!st.step()) return makeError(Errc::not_found, fmt::format("VM '{}' does not exist", name));
   return recordFromRow(st);
@@ -125,7 +135,8 @@ Result<VmRecord> SqliteStore::getVm(const std::string& name) {
 
 Result<std::vector<VmRecord>> SqliteStore::listVms() {
   std::lock_guard lock(mutex_);
-  Statement st(db_, "SELECT name, spec, runtime, created_at_ms, updated_at_ms FROM vms ORDER BY name");
+  Statement st(db_,
+               "SELECT name, spec, runtime, created_at_ms, updated_at_ms FROM vms ORDER BY name");
   std::vector<VmRecord> out;
   while (st.step()) {
     auto r = recordFromRow(st);
@@ -141,7 +152,8 @@ Status SqliteStore::updateVmSpec(const VmSpec& spec) {
   st.bind(1, toJson(spec).dump());
   st.bind(2, nowMs());
   st.bind(3, spec.name);
-  if (st.run() != SQLITE_DONE) return makeError(Errc::internal, std::string("store: ") + sqlite3_errmsg(db_));
+  if (st.run() != SQLITE_DONE)
+    return makeError(Errc::internal, std::string("store: ") + sqlite3_errmsg(db_));
   if (sqlite3_changes(db_) == 0)
     return makeError(Errc::not_found, fmt::format("VM '{}' does not exist", spec.name));
   return {};
@@ -152,7 +164,8 @@ Status SqliteStore::updateVmRuntime(const std::string& name, const VmRuntime& ru
   Statement st(db_, "UPDATE vms SET runtime=? WHERE name=?");
   st.bind(1, toJson(runtime).dump());
   st.bind(2, name);
-  if (st.run() != SQLITE_DONE) return makeError(Errc::internal, std::string("store: ") + sqlite3_errmsg(db_));
+  if (st.run() != SQLITE_DONE)
+    return makeError(Errc::internal, std::string("store: ") + sqlite3_errmsg(db_));
   if (sqlite3_changes(db_) == 0)
     return makeError(Errc::not_found, fmt::format("VM '{}' does not exist", name));
   return {};
@@ -162,7 +175,8 @@ Status SqliteStore::deleteVm(const std::string& name) {
   std::lock_guard lock(mutex_);
   Statement st(db_, "DELETE FROM vms WHERE name=?");
   st.bind(1, name);
-  if (st.run() != SQLITE_DONE) return makeError(Errc::internal, std::string("store: ") + sqlite3_errmsg(db_));
+  if (st.run() != SQLITE_DONE)
+    return makeError(Errc::internal, std::string("store: ") + sqlite3_errmsg(db_));
   if (sqlite3_changes(db_) == 0)
     return makeError(Errc::not_found, fmt::format("VM '{}' does not exist", name));
   return {};
@@ -175,7 +189,8 @@ Result<int64_t> SqliteStore::appendEvent(Event event) {
   st.bind(2, event.type);
   st.bind(3, event.object);
   st.bind(4, event.data.dump());
-  if (st.run() != SQLITE_DONE) return makeError(Errc::internal, std::string("store: ") + sqlite3_errmsg(db_));
+  if (st.run() != SQLITE_DONE)
+    return makeError(Errc::internal, std::string("store: ") + sqlite3_errmsg(db_));
   int64_t id = sqlite3_last_insert_rowid(db_);
   if (id % 1000 == 0) {
     // Bounded history: keep the newest kMaxEvents.
@@ -188,7 +203,8 @@ Result<int64_t> SqliteStore::appendEvent(Event event) {
 
 Result<std::vector<Event>> SqliteStore::listEvents(int64_t afterId, int limit) {
   std::lock_guard lock(mutex_);
-  Statement st(db_, "SELECT id, time_ms, type, object, data FROM events WHERE id > ? ORDER BY id LIMIT ?");
+  Statement st(
+      db_, "SELECT id, time_ms, type, object, data FROM events WHERE id > ? ORDER BY id LIMIT ?");
   st.bind(1, afterId);
   st.bind(2, static_cast<int64_t>(limit));
   std::vector<Event> out;
@@ -214,11 +230,13 @@ Result<std::optional<std::string>> SqliteStore::getSetting(const std::string& ke
 
 Status SqliteStore::setSetting(const std::string& key, const std::string& value) {
   std::lock_guard lock(mutex_);
-  Statement st(db_, "INSERT INTO settings(key, value) VALUES(?,?) "
-                    "ON CONFLICT(key) DO UPDATE SET value=excluded.value");
+  Statement st(db_,
+               "INSERT INTO settings(key, value) VALUES(?,?) "
+               "ON CONFLICT(key) DO UPDATE SET value=excluded.value");
   st.bind(1, key);
   st.bind(2, value);
-  if (st.run() != SQLITE_DONE) return makeError(Errc::internal, std::string("store: ") + sqlite3_errmsg(db_));
+  if (st.run() != SQLITE_DONE)
+    return makeError(Errc::internal, std::string("store: ") + sqlite3_errmsg(db_));
   return {};
 }
 
