@@ -104,7 +104,12 @@ def machine_facts(qemu="qemu-system-x86_64"):
                             timeout=10).stdout.splitlines()[0]
     except Exception:  # noqa: BLE001
         qv = "?"
-    return {"nproc": os.cpu_count(), "cpu": cpu, "qemu": qv, "kernel": os.uname().release}
+    return {"nproc": os.cpu_count(), "cpu": cpu, "qemu": qv, "kernel": os.uname().release,
+            "loadavg": os.getloadavg()}
+
+
+def loadavg_text():
+    return "load average %.2f %.2f %.2f" % os.getloadavg()
 
 
 # --------------------------------------------------------------------------- cleanup
@@ -266,6 +271,8 @@ class Daemon:
                             "--image-dir", self.image_dir, "--log-level", self.log_level],
             stdin=subprocess.DEVNULL, stdout=self.logf, stderr=subprocess.STDOUT,
             start_new_session=True))
+        if not self.wrapper:
+            self.real_pid = self.proc.pid
         self.cleanup.daemons.append(self)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -344,7 +351,10 @@ class Daemon:
                 for vm in vms:
                     if vm.get("runtime", {}).get("pid") or vm.get("state") not in ("stopped", "crashed"):
                         try:
-                            self.api.call("POST", f"/v1/vms/{vm['name']}/actions/stop", {}, timeout=30)
+                            r = self.api.call("POST", f"/v1/vms/{vm['name']}/actions/stop", {},
+                                              timeout=30)
+                            if r.get("id") and r.get("status") == "running":
+                                self.api.wait_operation(r["id"], timeout=30)
                         except Exception:  # noqa: BLE001
                             pass
             except Exception as e:  # noqa: BLE001
@@ -533,6 +543,35 @@ def proc_start_monotonic(pid):
     return time.monotonic() - (time.clock_gettime(time.CLOCK_BOOTTIME) - start_boot)
 
 
+def cpu_seconds(pid):
+    """utime + stime of a whole process (all threads), in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def child_cpu_seconds(pid):
+    """cutime + cstime: CPU of pid's children it has already reaped (helper processes)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+
 def wall_to_mono(ms):
     """Converts an epoch-ms timestamp (paddockd's *_at_ms) to time.monotonic() scale."""
     return ms / 1000.0 - (time.time() - time.monotonic())
+
+
+def stop_vms(daemon, names, timeout=60):
+    """Forces VMs off through the API (all requests first, then waits for the operations)."""
+    ops = []
+    for n in names:
+        r = daemon.api.call("POST", f"/v1/vms/{n}/actions/stop", {}, timeout=timeout)
+        if r.get("id") and r.get("status") == "running":
+            ops.append(r["id"])
+    for op in ops:
+        daemon.api.wait_operation(op, timeout=timeout)
+
+
+def vm_runtime(daemon, name):
+    return daemon.api.call("GET", f"/v1/vms/{name}")["runtime"]

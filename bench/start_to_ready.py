@@ -28,28 +28,23 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as bl  # noqa: E402
 
 
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def uptime_of(line):
     m = re.search(r"uptime=([0-9.]+)", line or "")
     return float(m.group(1)) if m else float("nan")
 
 
 def paddock_trial(d, name):
-    cpu0 = cpu_seconds(d.pid)
+    cpu0, ccpu0 = bl.cpu_seconds(d.pid), bl.child_cpu_seconds(d.pid)
     t0 = time.monotonic()
     cp = subprocess.run([d.paddock, "--host", d.sock, "vm", "start", name, "--wait-ready"],
                         capture_output=True, text=True, timeout=300)
     t1 = time.monotonic()
     if cp.returncode != 0:
         raise RuntimeError(f"vm start failed: {cp.stderr.strip()}")
-    cpu1 = cpu_seconds(d.pid)
+    cpu1, ccpu1 = bl.cpu_seconds(d.pid), bl.child_cpu_seconds(d.pid)
     vm = d.api.call("GET", f"/v1/vms/{name}")
     rt = vm["runtime"]
+    q_cpu = bl.cpu_seconds(rt["pid"])
     q_start = bl.proc_start_monotonic(rt["pid"])
     started = bl.wall_to_mono(rt["started_at_ms"])
     ready = bl.wall_to_mono(rt["ready_at_ms"])
@@ -62,11 +57,14 @@ def paddock_trial(d, name):
         "ready_to_cli_exit": t1 - ready,
         "guest_uptime": uptime_of(rt.get("ready_line")),
         "daemon_cpu": cpu1 - cpu0,
+        "helper_cpu": ccpu1 - ccpu0,
+        "qemu_cpu": q_cpu,
     }
 
 
 def bare_trial(cleanup, argv, paths):
     t0, (q,) = bl.run_bare_group(cleanup, [(argv, paths)])
+    q_cpu = bl.cpu_seconds(q.proc.pid)
     q_start = bl.proc_start_monotonic(q.proc.pid)
     res = {
         "total": q.t_ready - t0,
@@ -74,9 +72,105 @@ def bare_trial(cleanup, argv, paths):
         "qemu_to_ready": q.t_ready - q_start,
         "console_connect": q.t_connect - t0,
         "guest_uptime": uptime_of(q.ready_line),
+        "qemu_cpu": q_cpu,
     }
     q.stop()
     return res
+
+
+STRACE_LINE = re.compile(r"^(\d+)\s+(\d+\.\d+)\s+(.*)$")
+
+
+def parse_strace(path):
+    """Returns [(pid, epoch_s, syscall, args_text, result_text)], joining unfinished/resumed."""
+    events, pending = [], {}
+    with open(path, errors="replace") as f:
+        for line in f:
+            m = STRACE_LINE.match(line.rstrip("\n"))
+            if not m:
+                continue
+            pid, ts, rest = int(m.group(1)), float(m.group(2)), m.group(3)
+            if rest.endswith("<unfinished ...>"):
+                pending[pid] = (ts, rest[: -len("<unfinished ...>")])
+                continue
+            r = re.match(r"<\.\.\. (\w+) resumed>(.*)$", rest)
+            if r and pid in pending:
+                ts0, head = pending.pop(pid)
+                rest, ts = head + r.group(2), ts0
+            c = re.match(r"(\w+)\((.*)\)\s+=\s+(.*)$", rest)
+            if c:
+                events.append((pid, ts, c.group(1), c.group(2), c.group(3)))
+    return events
+
+
+def traced_breakdown(cleanup, paddockd, paddock, image_dir, state_dir, name, tmp):
+    """One extra (untimed for the statistics) start with paddockd running under strace.
+
+    strace -f --seccomp-bpf only stops on the traced syscalls, so paddockd and the QEMU it
+    spawns run at nearly full speed. All times are epoch seconds, comparable with the CLI's
+    start/exit (time.time()) and with runtime.started_at_ms / ready_at_ms.
+    """
+    out = os.path.join(tmp, "paddockd.strace")
+    wrapper = ["strace", "-f", "--seccomp-bpf", "-ttt", "-o", out,
+               "-e", "trace=connect,accept4,execve"]
+    d = bl.Daemon(cleanup, paddockd, paddock, image_dir, state_dir, wrapper=wrapper).start()
+    try:
+        paddock_trial(d, name)  # warm-up under strace (accelerator choice etc.)
+        os.truncate(out, 0)
+        t0 = time.time()
+        cp = subprocess.run([paddock, "--host", d.sock, "vm", "start", name, "--wait-ready"],
+                            capture_output=True, text=True, timeout=300)
+        t1 = time.time()
+        if cp.returncode != 0:
+            raise RuntimeError(cp.stderr)
+        rt = d.api.call("GET", f"/v1/vms/{name}")["runtime"]
+        d.cli("vm", "stop", name)
+    finally:
+        d.shutdown()
+    ev = [e for e in parse_strace(out) if t0 <= e[1] <= t1]
+    sock = d.sock
+
+    def first(pred):
+        return next((e for e in ev if pred(e)), None)
+
+    accept = first(lambda e: e[2] == "accept4" and not e[4].startswith("-1"))
+    execs = [e for e in ev if e[2] == "execve" and "qemu-system" in e[3]]
+    exec_ok = next((e for e in execs if e[4].startswith("0")), None)
+    qmp = [e for e in ev if e[2] == "connect" and "qmp.sock" in e[3]]
+    qmp_ok = next((e for e in qmp if e[4].startswith("0")), None)
+    con = [e for e in ev if e[2] == "connect" and "console.sock" in e[3]]
+    con_ok = next((e for e in con if e[4].startswith("0")), None)
+    helpers = [e for e in ev if e[2] == "execve" and e[4].startswith("0")
+               and "qemu-system" not in e[3] and os.path.basename(paddock) not in e[3].split(",")[0]]
+    helper_names = [os.path.basename(e[3].split(",")[0].strip('"')) for e in helpers]
+    started, ready = rt["started_at_ms"] / 1000.0, rt["ready_at_ms"] / 1000.0
+    marks = [("CLI process started (python Popen)", t0)]
+    if accept:
+        marks.append(("paddockd accepted the POST /actions/start", accept[1]))
+    marks.append(("runtime.started_at (accel chosen, about to spawn)", started))
+    if helpers:
+        marks.append((f"helper processes run by paddockd: first ({len(helpers)} execs)", helpers[0][1]))
+        marks.append(("helper processes: last", helpers[-1][1]))
+    if execs:
+        marks.append(("QEMU spawn: first execve attempt", execs[0][1]))
+    if exec_ok:
+        marks.append(("QEMU execve succeeded", exec_ok[1]))
+    if qmp:
+        marks.append((f"QMP connect: first attempt ({len(qmp)} attempts)", qmp[0][1]))
+    if qmp_ok:
+        marks.append(("QMP connected", qmp_ok[1]))
+    if con_ok:
+        marks.append((f"console connected ({len(con)} attempts)", con_ok[1]))
+    marks.append(("ready line seen by paddockd (ready_at)", ready))
+    marks.append(("CLI exited", t1))
+    marks.sort(key=lambda m: m[1])
+    rows, prev = [], t0
+    for label, t in marks:
+        rows.append({"event": label, "t_s": t - t0, "delta_s": t - prev})
+        prev = t
+    return {"events": rows, "total_s": t1 - t0, "guest_uptime": uptime_of(rt.get("ready_line")),
+            "helpers": helper_names, "qmp_connect_attempts": len(qmp),
+            "console_connect_attempts": len(con)}
 
 
 def main():
@@ -84,6 +178,9 @@ def main():
     p.add_argument("--warmup", type=int, default=1, help="warm-up trials of each kind [%(default)s]")
     p.add_argument("--memory", type=int, default=256, help="MiB [%(default)s]")
     p.add_argument("--disk", type=int, default=64, help="root disk MiB [%(default)s]")
+    p.add_argument("--trace", action="store_true",
+                   help="also run one extra start with paddockd under strace (--seccomp-bpf) and "
+                        "print a timeline: API accept, spawn, QMP connect, console connect, ready")
     args = p.parse_args()
     paddockd, paddock, image_dir = bl.binaries(args)
     bl.install_signal_handlers()
@@ -110,8 +207,11 @@ def main():
                 A.append(a)
                 B.append(b)
 
-        d.cli("vm", "delete", name, "--force")
         d.shutdown()
+        trace = None
+        if args.trace:
+            bl.log("traced start (paddockd under strace) ...")
+            trace = traced_breakdown(cleanup, paddockd, paddock, image_dir, d.state_dir, name, tmp)
 
         def col(rows, k):
             return [r[k] for r in rows]
@@ -131,6 +231,8 @@ def main():
             "goal": 1.05,
         }
         result["meets_goal"] = result["ratio_of_medians"] <= 1.05
+        if trace:
+            result["trace"] = trace
         if args.json:
             print(json.dumps(result, indent=2))
             return 0
@@ -138,7 +240,7 @@ def main():
         m = bl.machine_facts(argv[0])
         print(f"start-to-ready, 1 VM (1 vCPU, {args.memory} MiB, {args.disk} MiB disk), "
               f"{args.trials} interleaved trials after {args.warmup} warm-up")
-        print(f"machine: {m['nproc']} CPUs, {m['cpu']}, {m['qemu']}, accel {argv[argv.index('-accel') + 1]}")
+        print(f"machine: {m['nproc']} CPUs, {m['cpu']}, {m['qemu']}, accel {argv[argv.index('-accel') + 1]}; {bl.loadavg_text()} at the end")
         print()
         rows = []
         for label, s in (("paddock vm start --wait-ready", sa), ("bare QEMU (baseline)", sb)):
@@ -161,9 +263,23 @@ def main():
             ["ready line -> CLI exit", f"{result['paddock']['ready_to_cli_exit']['median']:.3f}", "-"],
             ["guest uptime= in the ready line", f"{result['paddock']['guest_uptime']['median']:.2f}",
              f"{result['bare']['guest_uptime']['median']:.2f}"],
+            ["QEMU CPU seconds at ready", f"{result['paddock']['qemu_cpu']['median']:.2f}",
+             f"{result['bare']['qemu_cpu']['median']:.2f}"],
             ["paddockd CPU time during the start", f"{result['paddock']['daemon_cpu']['median']:.2f}", "-"],
+            ["CPU of helper processes paddockd ran", f"{result['paddock']['helper_cpu']['median']:.2f}", "-"],
         ]
         print(bl.fmt_table(["phase", "paddock", "bare"], rows))
+        if trace:
+            print()
+            print(f"timeline of one extra start with paddockd under strace "
+                  f"(total {trace['total_s']:.3f}s, guest uptime {trace['guest_uptime']:.2f}):")
+            print(bl.fmt_table(["event", "t (s)", "+delta (s)"],
+                               [[e["event"], f"{e['t_s']:.4f}", f"{e['delta_s']:.4f}"]
+                                for e in trace["events"]]))
+            if trace["helpers"]:
+                print(f"helper programs paddockd exec'd during the start: {' '.join(trace['helpers'])}")
+            print("(strace stops paddockd at each traced syscall, so the deltas above are upper "
+                  "bounds; the untraced medians above are the real costs)")
         return 0
     finally:
         cleanup.run()

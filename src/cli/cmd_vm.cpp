@@ -49,8 +49,11 @@ std::string diskSummary(const nlohmann::json& vm) {
   return out.empty() ? "-" : out;
 }
 
+// How long the current boot took to report ready; nothing for a VM that is not running.
 std::string readyColumn(const nlohmann::json& vm) {
   const auto& rt = vm["runtime"];
+  std::string state = vm.value("state", "");
+  if (state != "running" && state != "paused") return "-";
   int64_t ready = rt.value("ready_at_ms", int64_t{0});
   int64_t started = rt.value("started_at_ms", int64_t{0});
   if (ready == 0 || started == 0) return "-";
@@ -97,7 +100,7 @@ void printVm(const nlohmann::json& vm) {
   if (rt.value("pid", 0) != 0) row("PID:", std::to_string(rt.value("pid", 0)));
   row("Uptime:", uptimeColumn(vm));
   row("Ready after:", readyColumn(vm));
-  if (!rt.value("ready_line", "").empty()) row("Ready line:", rt.value("ready_line", ""));
+  if (readyColumn(vm) != "-") row("Ready line:", rt.value("ready_line", ""));
   row("Created:", vm.value("created_at", ""));
 }
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 
 #include <fmt/format.h>
@@ -48,7 +49,28 @@ std::vector<std::string> ImageStore::knownImages() const {
   return out;
 }
 
+// The files' names, sizes and modification times: cheap to read, and they change when the recipe
+// does.
+std::string ImageStore::recipeSignature(const std::string& name) const {
+  namespace fs = std::filesystem;
+  std::vector<std::string> parts;
+  std::error_code ec;
+  for (const auto& f : fs::recursive_directory_iterator(recipeDir(name), ec)) {
+    if (!f.is_regular_file(ec)) continue;
+    auto mtime = f.last_write_time(ec).time_since_epoch().count();
+    parts.push_back(fmt::format("{}:{}:{}", f.path().string(), f.file_size(ec), mtime));
+  }
+  std::sort(parts.begin(), parts.end());
+  return fmt::format("{}", fmt::join(parts, "|"));
+}
+
 Result<std::string> ImageStore::recipeHash(const std::string& name) {
+  std::string signature = recipeSignature(name);
+  {
+    std::lock_guard lock(hashMutex_);
+    auto it = hashCache_.find(name);
+    if (it != hashCache_.end() && it->second.first == signature) return it->second.second;
+  }
   std::vector<std::string> argv = {
       "sh", "-c",
       "cd \"$1\" && find . -type f ! -name README.md -print0 | sort -z | "
@@ -57,7 +79,10 @@ Result<std::string> ImageStore::recipeHash(const std::string& name) {
   auto out = runCommand(argv, std::chrono::seconds(30));
   if (!out || out->exitCode != 0)
     return makeError(Errc::internal, fmt::format("cannot hash the recipe of image '{}'", name));
-  return out->out.substr(0, 64);
+  std::string hash = out->out.substr(0, 64);
+  std::lock_guard lock(hashMutex_);
+  hashCache_[name] = {signature, hash};
+  return hash;
 }
 
 Result<ImageInfo> ImageStore::info(const std::string& name) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -39,11 +40,15 @@ class ImageStore {
 
  private:
   Result<std::string> recipeHash(const std::string& name);
+  std::string recipeSignature(const std::string& name) const;
   std::string recipeDir(const std::string& name) const;
 
   std::string recipeRoot_;
   std::string imageDir_;
   std::mutex buildMutex_;
+  std::mutex hashMutex_;
+  std::map<std::string, std::pair<std::string, std::string>>
+      hashCache_;  // name → (signature, hash)
 };
 
 }  // namespace paddock

@@ -467,61 +467,41 @@ Result<VmRecord> VmService::shutdown(const std::string& name, std::chrono::milli
   return record(name);
 }
 
-Result<VmRecord> VmService::reboot(const std::string& name) {
+Result<VmRecord> VmService::quickAction(const std::string& name, VmState required, const char* verb,
+                                        const std::function<Status(VmProcess&)>& call,
+                                        std::optional<VmState> after) {
   auto e = entry(name);
   if (!e) return e.error();
   std::lock_guard action((*e)->action);
   std::shared_ptr<VmProcess> p;
   {
     std::lock_guard slock((*e)->state);
-    if ((*e)->runtime.state != VmState::running)
-      return wrongState(name, (*e)->runtime.state, "reboot");
+    if ((*e)->runtime.state != required) return wrongState(name, (*e)->runtime.state, verb);
     p = (*e)->process;
   }
-  PADDOCK_TRY(p->reset());
+  PADDOCK_TRY(call(*p));
+  if (after) {
+    // QEMU's STOP/RESUME event may already have moved the state; only set it if not.
+    std::lock_guard slock((*e)->state);
+    if ((*e)->runtime.state == required)
+      setState(name, **e, *after, *after == VmState::paused ? "paused" : "");
+  }
   return record(name);
 }
 
+Result<VmRecord> VmService::reboot(const std::string& name) {
+  return quickAction(
+      name, VmState::running, "reboot", [](VmProcess& p) { return p.reset(); }, std::nullopt);
+}
+
 Result<VmRecord> VmService::pause(const std::string& name) {
-  auto e = entry(name);
-  if (!e) return e.error();
-  std::lock_guard action((*e)->action);
-  std::shared_ptr<VmProcess> p;
-  {
-    std::lock_guard slock((*e)->state);
-    if ((*e)->runtime.state != VmState::running)
-      return wrongState(name, (*e)->runtime.state, "pause");
-    p = (*e)->process;
-  }
-  PADDOCK_TRY(p->pause());
-  std::lock_guard slock((*e)->state);
-  if ((*e)->runtime.state == VmState::running) setState(name, **e, VmState::paused, "paused");
-  VmRuntime rt = (*e)->runtime;
-  auto rec = store_.getVm(name);
-  if (!rec) return rec;
-  rec->runtime = rt;
-  return rec;
+  return quickAction(
+      name, VmState::running, "pause", [](VmProcess& p) { return p.pause(); }, VmState::paused);
 }
 
 Result<VmRecord> VmService::resume(const std::string& name) {
-  auto e = entry(name);
-  if (!e) return e.error();
-  std::lock_guard action((*e)->action);
-  std::shared_ptr<VmProcess> p;
-  {
-    std::lock_guard slock((*e)->state);
-    if ((*e)->runtime.state != VmState::paused)
-      return wrongState(name, (*e)->runtime.state, "resume");
-    p = (*e)->process;
-  }
-  PADDOCK_TRY(p->resume());
-  std::lock_guard slock((*e)->state);
-  if ((*e)->runtime.state == VmState::paused) setState(name, **e, VmState::running, "");
-  VmRuntime rt = (*e)->runtime;
-  auto rec = store_.getVm(name);
-  if (!rec) return rec;
-  rec->runtime = rt;
-  return rec;
+  return quickAction(
+      name, VmState::paused, "resume", [](VmProcess& p) { return p.resume(); }, VmState::running);
 }
 
 Result<std::shared_ptr<VmProcess>> VmService::process(const std::string& name) {

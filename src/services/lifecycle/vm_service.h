@@ -6,9 +6,11 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -83,6 +85,10 @@ class VmService {
   Status createDisks(const VmSpec& spec);
   Status reconcileDisks(const VmSpec& before, const VmSpec& after);
   Result<VmRecord> stopLocked(const std::string& name, const EntryPtr& e);
+  // A short QMP action allowed only in state `required`; moves the VM to `after` if given.
+  Result<VmRecord> quickAction(const std::string& name, VmState required, const char* verb,
+                               const std::function<Status(VmProcess&)>& call,
+                               std::optional<VmState> after);
   void retire(std::shared_ptr<VmProcess> p);
 
   VmServiceConfig config_;
