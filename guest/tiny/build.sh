@@ -62,16 +62,26 @@ if [[ $EUID -eq 0 ]]; then
     apt_opts+=(-o APT::Sandbox::User=root)
 fi
 
+# A missing or stale package list (a fresh machine, or a kernel the mirror has since replaced)
+# makes the download fail: refresh the lists once and try again.
+download() {
+    apt-get "${apt_opts[@]}" download "$1" >/dev/null 2>&1 && return 0
+    [[ $EUID -eq 0 ]] || die "cannot download $1 (run 'apt-get update' as root and retry)"
+    log "refreshing package lists"
+    apt-get -qq update >/dev/null
+    apt-get "${apt_opts[@]}" download "$1" >/dev/null
+}
+
 # --- kernel ------------------------------------------------------------------
 log "downloading kernel package"
 cd "$work"
-apt-get "${apt_opts[@]}" download "$kernel_meta" >/dev/null
+download "$kernel_meta"
 meta_deb=$(ls "$work"/"${kernel_meta}"_*.deb)
 # Depends: linux-image-6.1.0-NN-cloud-amd64 (= 6.1.xxx-y)
 kernel_pkg=$(dpkg-deb -f "$meta_deb" Depends | tr ',' '\n' \
     | sed -n 's/^[[:space:]]*\(linux-image-[0-9][^[:space:]]*\).*/\1/p' | head -n1)
 [[ -n $kernel_pkg ]] || die "cannot resolve kernel package from $kernel_meta"
-apt-get "${apt_opts[@]}" download "$kernel_pkg" >/dev/null
+download "$kernel_pkg"
 kernel_deb=$(ls "$work"/"${kernel_pkg}"_*.deb)
 kernel_pkg_version=$(dpkg-deb -f "$kernel_deb" Version)
 log "kernel package: $kernel_pkg $kernel_pkg_version"
