@@ -10,6 +10,8 @@ packages=(
   libsqlite3-dev libgtest-dev libgmock-dev
   # runtime: QEMU, disks, guest image recipe
   qemu-system-x86 qemu-utils busybox-static cpio e2fsprogs kmod zstd
+  # runtime: virtual networks
+  iproute2 dnsmasq-base nftables
   # tests and benchmarks
   sqlite3 procps util-linux python3
 )

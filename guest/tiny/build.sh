@@ -62,14 +62,29 @@ if [[ $EUID -eq 0 ]]; then
     apt_opts+=(-o APT::Sandbox::User=root)
 fi
 
+# Downloaded packages are kept in a cache (PADDOCK_DEB_CACHE) so that rebuilding after a recipe
+# change does not need the mirror; the cache is used only when the download fails.
+deb_cache=${PADDOCK_DEB_CACHE:-/var/cache/paddock/debs}
+mkdir -p "$deb_cache" 2>/dev/null || deb_cache=""
+
+try_download() {
+    apt-get "${apt_opts[@]}" download "$1" >/dev/null 2>&1
+}
+
 # A missing or stale package list (a fresh machine, or a kernel the mirror has since replaced)
-# makes the download fail: refresh the lists once and try again.
+# makes the download fail: refresh the lists once and try again; failing that, use the cache.
 download() {
-    apt-get "${apt_opts[@]}" download "$1" >/dev/null 2>&1 && return 0
-    [[ $EUID -eq 0 ]] || die "cannot download $1 (run 'apt-get update' as root and retry)"
-    log "refreshing package lists"
-    apt-get -qq update >/dev/null
-    apt-get "${apt_opts[@]}" download "$1" >/dev/null
+    local pkg=$1
+    if try_download "$pkg" || { [[ $EUID -eq 0 ]] && log "refreshing package lists" &&
+                                 apt-get -qq update >/dev/null 2>&1 && try_download "$pkg"; }; then
+        [[ -z $deb_cache ]] || cp -f "$work"/"${pkg}"_*.deb "$deb_cache"/ 2>/dev/null || true
+        return 0
+    fi
+    local cached
+    cached=$(ls -t "$deb_cache"/"${pkg}"_*.deb 2>/dev/null | head -n1 || true)
+    [[ -n $cached ]] || die "cannot download $pkg (is a Debian mirror reachable?) and it is not in the cache $deb_cache"
+    log "mirror unreachable: using cached $(basename "$cached")"
+    cp "$cached" "$work"/
 }
 
 # --- kernel ------------------------------------------------------------------
@@ -175,6 +190,16 @@ log "modules: ${load_order[*]}"
 
 install -m 0755 "$recipe_dir/init" "$initrd/init"
 
+# Networking: interface setup (paddock.net= / DHCP, hot-plug polling) and
+# the udhcpc event script at busybox's default path.
+install -m 0755 "$recipe_dir/paddock-net" "$initrd/sbin/paddock-net"
+mkdir -p "$initrd/etc/udhcpc"
+install -m 0755 "$recipe_dir/udhcpc.script" "$initrd/etc/udhcpc/default.script"
+for applet in ping nc udhcpc ip ifconfig route nslookup wget httpd; do
+    [[ -L $initrd/bin/$applet || -L $initrd/sbin/$applet || -L $initrd/usr/bin/$applet \
+        || -L $initrd/usr/sbin/$applet ]] || die "busybox has no $applet applet"
+done
+
 # ACPI power button (busybox acpid maps KEY_POWER to PWRF/00000080).
 mkdir -p "$initrd/etc/acpi/PWRF"
 cat >"$initrd/etc/acpi/PWRF/00000080" <<'EOF'
@@ -191,6 +216,11 @@ EOF
 cat >"$initrd/etc/group" <<'EOF'
 root:x:0:
 EOF
+cat >"$initrd/etc/hosts" <<'EOF'
+127.0.0.1 localhost
+::1 localhost
+EOF
+: >"$initrd/etc/resolv.conf"
 cat >"$initrd/etc/profile" <<'EOF'
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
 export HOME=/root

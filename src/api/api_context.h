@@ -7,6 +7,7 @@
 #include "services/event_bus.h"
 #include "services/host_info.h"
 #include "services/lifecycle/vm_service.h"
+#include "services/network/network_service.h"
 #include "services/operations.h"
 
 namespace paddock::api {
@@ -17,6 +18,7 @@ struct ApiContext {
   EventBus& events;
   ImageStore& images;
   HostInfoService& host;
+  NetworkService& networks;
 };
 
 class Router;
@@ -26,6 +28,7 @@ void addConsoleRoutes(Router& router, ApiContext& ctx);
 void addOperationRoutes(Router& router, ApiContext& ctx);
 void addHostRoutes(Router& router, ApiContext& ctx);
 void addApplyRoutes(Router& router, ApiContext& ctx);
+void addNetworkRoutes(Router& router, ApiContext& ctx);
 void addOpenApiRoute(Router& router);
 
 }  // namespace paddock::api

@@ -23,9 +23,13 @@ void addVmRoutes(Router& router, ApiContext& ctx) {
                 if (!spec) return respondError(ex, spec.error());
                 respondResult(ex, ctx.vms.create(*spec), 201);
               }});
-  router.add({"GET", "/v1/vms/{name}", "Show a VM",
+  router.add({"GET", "/v1/vms/{name}", "Show a VM (with per-NIC traffic counters in nic_stats)",
               [&ctx](const http::Request&, const Params& p, http::Exchange& ex) {
-                respondResult(ex, ctx.vms.get(p.at("name")));
+                auto vm = ctx.vms.get(p.at("name"));
+                if (!vm) return respondError(ex, vm.error());
+                auto j = toJson(*vm);
+                j["nic_stats"] = ctx.networks.nicStats(vm->spec);
+                respondJson(ex, 200, j);
               }});
   router.add({"PATCH", "/v1/vms/{name}", "Edit a VM (hardware only while stopped)",
               [&ctx](const http::Request& req, const Params& p, http::Exchange& ex) {

@@ -52,5 +52,6 @@ void addHostCommands(CLI::App& app, CliContext& ctx);
 void addImageCommands(CLI::App& app, CliContext& ctx);
 void addApplyCommand(CLI::App& app, CliContext& ctx);
 void addEventCommands(CLI::App& app, CliContext& ctx);
+void addNetworkCommands(CLI::App& app, CliContext& ctx);
 
 }  // namespace paddock::cli

@@ -30,6 +30,31 @@ nlohmann::json parseDisks(CliContext& ctx, const std::vector<std::string>& flags
   return disks;
 }
 
+// "--nic lan" or "--nic network=lan,ip=10.7.0.5,mac=02:50:44:00:00:01,port_group=web".
+nlohmann::json parseNic(CliContext& ctx, const std::string& text) {
+  nlohmann::json nic = {{"network", ""}, {"mac", ""}, {"port_group", ""}, {"ip", ""}};
+  if (text.find('=') == std::string::npos) {
+    nic["network"] = text;
+    return nic;
+  }
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    std::string item = text.substr(start, end - start);
+    auto eq = item.find('=');
+    std::string key = item.substr(0, eq);
+    if (eq == std::string::npos || !nic.contains(key))
+      ctx.fail(makeError(
+          Errc::invalid_argument,
+          fmt::format("--nic {}: '{}' is not one of network=, mac=, port_group=, ip=", text,
+                      item)));
+    nic[key] = item.substr(eq + 1);
+    start = end + 1;
+  }
+  return nic;
+}
+
 uint64_t memoryFlag(CliContext& ctx, const std::string& text) {
   auto mib = parseSizeMib(text);
   if (!mib) ctx.fail(makeError(Errc::invalid_argument, "--memory: " + mib.error().message));
@@ -135,6 +160,7 @@ void addVmCommands(CLI::App& app, CliContext& ctx) {
     auto vcpus = std::make_shared<int>(1);
     auto memory = std::make_shared<std::string>("256M");
     auto disks = std::make_shared<std::vector<std::string>>();
+    auto nicFlags = std::make_shared<std::vector<std::string>>();
     auto image = std::make_shared<std::string>();
     auto kernel = std::make_shared<std::string>();
     auto initrd = std::make_shared<std::string>();
@@ -147,6 +173,8 @@ void addVmCommands(CLI::App& app, CliContext& ctx) {
     c->add_option("--vcpus", *vcpus, "virtual CPUs");
     c->add_option("--memory", *memory, "memory, e.g. 512M or 2G");
     c->add_option("--disk", *disks, "a disk NAME=SIZE (repeatable), e.g. root=1G");
+    c->add_option("--nic", *nicFlags,
+                  "a NIC: NETWORK or network=N,ip=A,mac=M,port_group=P (repeatable)");
     c->add_option("--image", *image, "guest image to boot, e.g. tiny");
     c->add_option("--kernel", *kernel, "kernel file to boot instead of an image");
     c->add_option("--initrd", *initrd, "initramfs for --kernel");
@@ -167,6 +195,9 @@ void addVmCommands(CLI::App& app, CliContext& ctx) {
                              {"cmdline", *cmdline},
                              {"description", *description},
                              {"accel", *accel}};
+      nlohmann::json nics = nlohmann::json::array();
+      for (const auto& n : *nicFlags) nics.push_back(parseNic(ctx, n));
+      spec["nics"] = nics;
       auto created = ctx.must(ctx.client().call("POST", "/v1/vms", spec));
       if (*start) {
         created = runOperation(ctx, "start " + *name, vmPath(*name, "/actions/start"),
@@ -337,6 +368,85 @@ void addVmCommands(CLI::App& app, CliContext& ctx) {
       if (ctx.json) return printJson(r);
       printVm(r);
     });
+  }
+
+  {
+    auto* nic = vm->add_subcommand("nic", "A VM's network interfaces (changed while it is stopped)")
+                    ->require_subcommand(1);
+    {
+      auto* c = nic->add_subcommand("list", "List a VM's NICs with traffic counters");
+      auto name = std::make_shared<std::string>();
+      c->add_option("name", *name)->required();
+      c->callback([=, &ctx] {
+        auto vmj = ctx.must(ctx.client().call("GET", vmPath(*name)));
+        if (ctx.json) return printJson(vmj["nic_stats"]);
+        Table t({"#", "NETWORK", "MAC", "PORT GROUP", "IP", "RX BYTES", "RX PKTS", "TX BYTES",
+                 "TX PKTS", "DROPS"});
+        for (size_t i = 0; i < vmj["nics"].size(); ++i) {
+          const auto& n = vmj["nics"][i];
+          const auto& s = vmj["nic_stats"][i];
+          auto num = [&](const char* k) {
+            return s.contains(k) ? std::to_string(s[k].get<uint64_t>()) : std::string("-");
+          };
+          std::string drops = s.contains("rx_dropped")
+                                  ? std::to_string(s["rx_dropped"].get<uint64_t>() +
+                                                   s["tx_dropped"].get<uint64_t>())
+                                  : "-";
+          t.add({std::to_string(i), n.value("network", ""), n.value("mac", ""),
+                 n.value("port_group", ""), n.value("ip", ""), num("rx_bytes"), num("rx_packets"),
+                 num("tx_bytes"), num("tx_packets"), drops});
+        }
+        t.print();
+      });
+    }
+    {
+      auto* c = nic->add_subcommand("add", "Add a NIC");
+      auto name = std::make_shared<std::string>();
+      auto network = std::make_shared<std::string>();
+      auto mac = std::make_shared<std::string>();
+      auto portGroup = std::make_shared<std::string>();
+      auto ip = std::make_shared<std::string>();
+      c->add_option("name", *name)->required();
+      c->add_option("--network", *network)->required();
+      c->add_option("--mac", *mac, "default: allocated from Paddock's prefix 02:50:44");
+      c->add_option("--port-group", *portGroup);
+      c->add_option("--ip", *ip, "DHCP reservation");
+      c->callback([=, &ctx] {
+        auto vmj = ctx.must(ctx.client().call("GET", vmPath(*name)));
+        nlohmann::json nics = vmj["nics"];
+        nics.push_back(
+            {{"network", *network}, {"mac", *mac}, {"port_group", *portGroup}, {"ip", *ip}});
+        auto r = ctx.must(ctx.client().call("PATCH", vmPath(*name), {{"nics", nics}}));
+        printResult(ctx, r,
+                    fmt::format("VM {}: NIC {} on {} ({})", *name, nics.size() - 1, *network,
+                                r["nics"].back().value("mac", "")));
+      });
+    }
+    {
+      auto* c = nic->add_subcommand("remove", "Remove a NIC by MAC or index");
+      auto name = std::make_shared<std::string>();
+      auto which = std::make_shared<std::string>();
+      c->add_option("name", *name)->required();
+      c->add_option("nic", *which, "the NIC's MAC or index (see vm nic list)")->required();
+      c->callback([=, &ctx] {
+        auto vmj = ctx.must(ctx.client().call("GET", vmPath(*name)));
+        nlohmann::json nics = nlohmann::json::array();
+        bool removed = false;
+        for (size_t i = 0; i < vmj["nics"].size(); ++i) {
+          const auto& n = vmj["nics"][i];
+          if (!removed && (n.value("mac", "") == *which || std::to_string(i) == *which)) {
+            removed = true;
+            continue;
+          }
+          nics.push_back(n);
+        }
+        if (!removed)
+          ctx.fail(
+              makeError(Errc::not_found, fmt::format("VM '{}' has no NIC '{}'", *name, *which)));
+        auto r = ctx.must(ctx.client().call("PATCH", vmPath(*name), {{"nics", nics}}));
+        printResult(ctx, r, fmt::format("VM {}: NIC {} removed", *name, *which));
+      });
+    }
   }
 
   {

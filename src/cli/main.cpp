@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   addImageCommands(app, ctx);
   addApplyCommand(app, ctx);
   addEventCommands(app, ctx);
+  addNetworkCommands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -15,7 +15,9 @@
 #include "api/api_server.h"
 #include "common/files.h"
 #include "engine/qemu/qemu_engine.h"
+#include "host/net_host.h"
 #include "services/host_info.h"
+#include "services/network/network_service.h"
 #include "store/sqlite/sqlite_store.h"
 
 using namespace paddock;
@@ -142,14 +144,18 @@ int main(int argc, char** argv) {
   VmServiceConfig cfg;
   cfg.stateDir = opt.stateDir;
   cfg.host = readHostLimits();
-  VmService vms(cfg, **store, engine, images, accel, events);
+  auto netHost = host::makeIprouteNetHost();
+  NetworkService networks(opt.stateDir, **store, *netHost, events);
+  VmService vms(cfg, **store, engine, images, accel, events, networks);
   HostInfoService host(engine, accel, opt.stateDir);
 
   vms.adoptAll();
+  if (auto all = vms.list()) networks.reconcile(*all);
+  networks.startSupervisor();
   // Decide the accelerator early so the first start does not wait for the probe.
   std::thread probe([&accel] { accel.hostChoice(); });
 
-  api::ApiServer server(api::ApiContext{vms, operations, events, images, host});
+  api::ApiServer server(api::ApiContext{vms, operations, events, images, host, networks});
   std::string sock = opt.stateDir + "/paddockd.sock";
   if (auto s = server.listenUnix(sock); !s) return fail(s.error().message);
   if (!opt.listen.empty()) {
@@ -169,6 +175,7 @@ int main(int argc, char** argv) {
   events.shutdown();
   server.stop();
   bool drained = operations.drain(std::chrono::seconds(10));
+  networks.stopSupervisor();
   vms.detachAll();
   probe.join();
   unlink(sock.c_str());

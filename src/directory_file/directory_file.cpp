@@ -20,10 +20,12 @@ using nlohmann::json;
 namespace {
 
 constexpr const char* kVmFields =
-    "include, vcpus, memory, disks, image, kernel, initrd, cmdline, description, accel, labels, "
+    "include, vcpus, memory, disks, nics, image, kernel, initrd, cmdline, description, accel, "
+    "labels, "
     "state";
 constexpr const char* kProfileFields =
-    "include, vcpus, memory, disks, image, kernel, initrd, cmdline, description, accel, labels";
+    "include, vcpus, memory, disks, nics, image, kernel, initrd, cmdline, description, accel, "
+    "labels";
 
 // yaml-cpp marks are 0-based; editors count from 1.
 int lineOf(const YAML::Node& n) {
@@ -77,6 +79,8 @@ class Parser {
                                      const char* what) const;
   Result<std::string> scalar(const Entry& e, const std::string& path, const char* what) const;
   Result<Layer> parseLayer(const Entry& e, const std::string& section, bool isVm) const;
+  Result<json> parseNics(const Entry& e, const std::string& path,
+                         std::map<std::string, int>& lines) const;
   Result<json> parseDisks(const Entry& e, const std::string& path,
                           std::map<std::string, int>& lines) const;
   Result<Merged> resolveProfile(const std::string& name, std::vector<std::string>& stack);
@@ -126,6 +130,40 @@ Result<int64_t> parseInteger(const std::string& s) {
   if (ec != std::errc() || ptr != s.data() + s.size() || begin == s.data() + s.size())
     return makeError(Errc::invalid_argument, fmt::format("'{}' is not a whole number", s));
   return v;
+}
+
+Result<json> Parser::parseNics(const Entry& e, const std::string& path,
+                               std::map<std::string, int>& lines) const {
+  const char* what = "a NIC like {network: lan, ip: 10.7.0.5}";
+  if (!e.value.IsSequence())
+    return error(e.line, path, fmt::format("expected a list of NICs, e.g. [{}]", what));
+  json nics = json::array();
+  lines["nics"] = e.line;
+  for (size_t i = 0; i < e.value.size(); ++i) {
+    YAML::Node item = e.value[i];
+    std::string itemPath = fmt::format("{}[{}]", path, i);
+    std::string jsonPath = fmt::format("nics[{}]", i);
+    int itemLine = lineOf(item);
+    lines[jsonPath] = itemLine;
+    if (!item.IsMap()) return error(itemLine, itemPath, fmt::format("expected {}", what));
+    auto fields = entries(item, itemLine, itemPath, what);
+    if (!fields) return fields.error();
+    json nic = {{"network", ""}, {"mac", ""}, {"port_group", ""}, {"ip", ""}};
+    for (const auto& f : *fields) {
+      std::string fieldPath = itemPath + "." + f.key;
+      if (f.key != "network" && f.key != "mac" && f.key != "port_group" && f.key != "ip")
+        return error(
+            f.line, fieldPath,
+            fmt::format("unknown field '{}' (a NIC has network, mac, port_group, ip)", f.key));
+      auto s = scalar(f, fieldPath, "a string");
+      if (!s) return s.error();
+      nic[f.key] = *s;
+      lines[jsonPath + "." + f.key] = f.line;
+    }
+    if (nic["network"] == "") return error(itemLine, itemPath, "a NIC needs a network");
+    nics.push_back(std::move(nic));
+  }
+  return nics;
 }
 
 Result<json> Parser::parseDisks(const Entry& e, const std::string& path,
@@ -211,6 +249,12 @@ Result<Layer> Parser::parseLayer(const Entry& e, const std::string& section, boo
       if (!disks) return disks.error();
       layer.fields["disks"] = std::move(*disks);
       layer.lines.insert(diskLines.begin(), diskLines.end());
+    } else if (f.key == "nics") {
+      std::map<std::string, int> nicLines;
+      auto nics = parseNics(f, path, nicLines);
+      if (!nics) return nics.error();
+      layer.fields["nics"] = std::move(*nics);
+      layer.lines.insert(nicLines.begin(), nicLines.end());
     } else if (f.key == "image" || f.key == "kernel" || f.key == "initrd" || f.key == "cmdline" ||
                f.key == "description") {
       auto s = str("a string");
@@ -351,6 +395,10 @@ Result<DesiredVm> Parser::buildVm(const Layer& vm, const std::string& directory)
   if (f.contains("disks"))
     for (const auto& d : f["disks"])
       spec.disks.push_back(DiskSpec{d["name"].get<std::string>(), d["size_mib"].get<uint64_t>()});
+  if (f.contains("nics"))
+    for (const auto& n : f["nics"])
+      spec.nics.push_back(NicSpec{n["network"].get<std::string>(), n["mac"].get<std::string>(),
+                                  n["port_group"].get<std::string>(), n["ip"].get<std::string>()});
   if (f.contains("image")) spec.image = f["image"].get<std::string>();
   if (f.contains("kernel")) spec.kernel = f["kernel"].get<std::string>();
   if (f.contains("initrd")) spec.initrd = f["initrd"].get<std::string>();

@@ -13,6 +13,12 @@ struct LaunchDisk {
   std::string format = "qcow2";
 };
 
+struct LaunchNic {
+  std::string id;   // device id suffix, unique within the VM
+  std::string tap;  // host TAP device, created before QEMU starts
+  std::string mac;
+};
+
 struct LaunchSpec {
   std::string name;
   int vcpus = 1;
@@ -22,6 +28,7 @@ struct LaunchSpec {
   std::string initrd;
   std::string append;  // full kernel command line
   std::vector<LaunchDisk> disks;
+  std::vector<LaunchNic> nics;
   std::string runDir;  // qmp.sock, console.sock, qemu.pid, qemu.log live here
 };
 

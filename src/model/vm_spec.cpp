@@ -10,6 +10,23 @@ namespace paddock {
 
 using nlohmann::json;
 
+Status validateMac(const std::string& mac) {
+  bool ok = mac.size() == 17;
+  for (size_t i = 0; ok && i < mac.size(); ++i) {
+    char c = mac[i];
+    ok = i % 3 == 2 ? c == ':' : ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
+  }
+  if (!ok)
+    return makeError(Errc::invalid_argument,
+                     fmt::format("'{}' is not a MAC address (use six lower-case hex pairs, e.g. "
+                                 "02:50:44:0a:1b:2c)",
+                                 mac));
+  int first = std::stoi(mac.substr(0, 2), nullptr, 16);
+  if (first & 1)
+    return makeError(Errc::invalid_argument, fmt::format("MAC {} is a multicast address", mac));
+  return {};
+}
+
 const char* accelName(Accel a) {
   switch (a) {
     case Accel::automatic:
@@ -69,6 +86,24 @@ Result<DiskSpec> diskFromJson(const json& j, const std::string& where) {
   return d;
 }
 
+Result<NicSpec> nicFromJson(const json& j, const std::string& where) {
+  if (!j.is_object()) return fieldError(where, fmt::format("field '{}' must be an object", where));
+  NicSpec n;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    std::string field = where + "." + it.key();
+    std::string* target = it.key() == "network"      ? &n.network
+                          : it.key() == "mac"        ? &n.mac
+                          : it.key() == "port_group" ? &n.portGroup
+                          : it.key() == "ip"         ? &n.ip
+                                                     : nullptr;
+    if (!target) return fieldError(field, fmt::format("unknown field '{}'", field));
+    auto s = getString(it.value(), field);
+    if (!s) return s.error();
+    *target = *s;
+  }
+  return n;
+}
+
 Status setField(VmSpec& spec, const std::string& key, const json& v, bool allowName) {
   if (key == "name" && allowName) {
     auto s = getString(v, key);
@@ -94,6 +129,15 @@ Status setField(VmSpec& spec, const std::string& key, const json& v, bool allowN
       disks.push_back(*d);
     }
     spec.disks = std::move(disks);
+  } else if (key == "nics") {
+    if (!v.is_array()) return fieldError(key, "field 'nics' must be an array");
+    std::vector<NicSpec> nics;
+    for (size_t i = 0; i < v.size(); ++i) {
+      auto n = nicFromJson(v[i], fmt::format("nics[{}]", i));
+      if (!n) return n.error();
+      nics.push_back(*n);
+    }
+    spec.nics = std::move(nics);
   } else if (key == "image" || key == "kernel" || key == "initrd" || key == "cmdline" ||
              key == "description") {
     auto s = getString(v, key);
@@ -144,6 +188,22 @@ Status validateVmSpec(const VmSpec& spec, const HostLimits* host) {
       return fieldError(field + ".name", fmt::format("disk name '{}' is used twice", d.name));
     if (d.sizeMib == 0) return fieldError(field + ".size_mib", "disk size must be positive");
   }
+  std::set<std::string> macs;
+  for (size_t i = 0; i < spec.nics.size(); ++i) {
+    const auto& n = spec.nics[i];
+    std::string field = fmt::format("nics[{}]", i);
+    if (auto s = validateName(n.network, "network name"); !s)
+      return fieldError(field + ".network", s.error().message);
+    if (!n.mac.empty()) {
+      if (auto s = validateMac(n.mac); !s) return fieldError(field + ".mac", s.error().message);
+      if (!macs.insert(n.mac).second)
+        return fieldError(field + ".mac", fmt::format("MAC {} is used twice", n.mac));
+    }
+    if (!n.portGroup.empty())
+      if (auto s = validateName(n.portGroup, "port group name"); !s)
+        return fieldError(field + ".port_group", s.error().message);
+  }
+  if (spec.nics.size() > 8) return fieldError("nics", "a VM has at most 8 NICs");
   if (spec.image.empty() && spec.kernel.empty())
     return fieldError("image", "a VM needs an image (e.g. \"tiny\") or a kernel to boot");
   if (!spec.image.empty() && !spec.kernel.empty())
@@ -174,10 +234,15 @@ Status validateVmSpec(const VmSpec& spec, const HostLimits* host) {
 json toJson(const VmSpec& spec) {
   json disks = json::array();
   for (const auto& d : spec.disks) disks.push_back({{"name", d.name}, {"size_mib", d.sizeMib}});
+  json nics = json::array();
+  for (const auto& n : spec.nics)
+    nics.push_back(
+        {{"network", n.network}, {"mac", n.mac}, {"port_group", n.portGroup}, {"ip", n.ip}});
   return {{"name", spec.name},
           {"vcpus", spec.vcpus},
           {"memory_mib", spec.memoryMib},
           {"disks", disks},
+          {"nics", nics},
           {"image", spec.image},
           {"kernel", spec.kernel},
           {"initrd", spec.initrd},

@@ -20,6 +20,18 @@ struct DiskSpec {
   bool operator==(const DiskSpec&) const = default;
 };
 
+struct NicSpec {
+  std::string network;
+  std::string mac;        // empty on create: Paddock allocates one
+  std::string portGroup;  // a port group (VLAN) of the network; empty: untagged
+  std::string ip;         // DHCP reservation on the network; empty: from the pool
+
+  bool operator==(const NicSpec&) const = default;
+};
+
+// "02:50:44:0a:1b:2c": six lower-case hex pairs; unicast (the first octet even).
+Status validateMac(const std::string& mac);
+
 enum class Accel { automatic, kvm, tcg };
 const char* accelName(Accel a);
 std::optional<Accel> accelFromName(const std::string& s);
@@ -29,6 +41,7 @@ struct VmSpec {
   int vcpus = 1;
   uint64_t memoryMib = 256;
   std::vector<DiskSpec> disks;
+  std::vector<NicSpec> nics;
   std::string image;    // a built guest image ("tiny"); or kernel/initrd below
   std::string kernel;   // absolute path to a kernel, instead of an image
   std::string initrd;   // absolute path to an initramfs, with `kernel`

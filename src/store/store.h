@@ -8,6 +8,7 @@
 
 #include "common/result.h"
 #include "model/event.h"
+#include "model/network_spec.h"
 #include "model/vm_state.h"
 
 namespace paddock {
@@ -23,6 +24,11 @@ class Store {
   virtual Status updateVmSpec(const VmSpec& spec) = 0;
   virtual Status updateVmRuntime(const std::string& name, const VmRuntime& runtime) = 0;
   virtual Status deleteVm(const std::string& name) = 0;
+
+  virtual Status createNetwork(const NetworkSpec& spec) = 0;
+  virtual Result<NetworkSpec> getNetwork(const std::string& name) = 0;
+  virtual Result<std::vector<NetworkSpec>> listNetworks() = 0;
+  virtual Status deleteNetwork(const std::string& name) = 0;
 
   // Assigns and returns the event id.
   virtual Result<int64_t> appendEvent(Event event) = 0;

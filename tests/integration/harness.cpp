@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -44,10 +45,28 @@ bool processAlive(pid_t pid) {
   return close != std::string::npos && stat->size() > close + 2 && (*stat)[close + 2] != 'Z';
 }
 
-TestDaemon::TestDaemon(std::vector<std::string> extraArgs) : extraArgs_(std::move(extraArgs)) {
+TestDaemon::TestDaemon(std::vector<std::string> extraArgs)
+    : TestDaemon(DaemonOptions{std::move(extraArgs), false}) {}
+
+TestDaemon::TestDaemon(DaemonOptions options) : extraArgs_(std::move(options.extraArgs)) {
   char tmpl[] = "/tmp/paddock-it-XXXXXX";
   stateDir_ = mkdtemp(tmpl);
+  if (options.ownNetns) {
+    netns_ = "paddock-it-" + stateDir_.substr(stateDir_.rfind('-') + 1);
+    auto r = runCommand({"ip", "netns", "add", netns_}, std::chrono::seconds(10));
+    EXPECT_TRUE(r.ok() && r->exitCode == 0) << "cannot create netns " << netns_;
+    (void)runCommand({"ip", "netns", "exec", netns_, "ip", "link", "set", "lo", "up"},
+                     std::chrono::seconds(10));
+  }
   start();
+}
+
+CommandOutput TestDaemon::inNetns(const std::vector<std::string>& argv) {
+  std::vector<std::string> full;
+  if (!netns_.empty()) full = {"ip", "netns", "exec", netns_};
+  full.insert(full.end(), argv.begin(), argv.end());
+  auto r = runCommand(full, std::chrono::seconds(30));
+  return r.ok() ? *r : CommandOutput{-1, "", r.error().message};
 }
 
 TestDaemon::~TestDaemon() {
@@ -61,14 +80,35 @@ TestDaemon::~TestDaemon() {
       if (processMatches(p, "qemu-system-x86_64")) kill(p, SIGKILL);
     }
   }
+  // dnsmasq outlives paddockd by design: end the ones of this state dir.
+  for (const auto& d : fs::directory_iterator(stateDir_ + "/networks", ec)) {
+    if (auto pid = readFile(d.path().string() + "/dnsmasq.pid")) {
+      pid_t p = static_cast<pid_t>(std::atol(pid->c_str()));
+      if (processMatches(p, "dnsmasq")) kill(p, SIGKILL);
+    }
+  }
+  if (!netns_.empty()) {
+    // Remove what is left inside first: on some kernels (gVisor) links of a deleted namespace
+    // end up in the host's.
+    auto links = inNetns({"ip", "-o", "link", "show"});
+    std::istringstream in(links.out);
+    for (std::string line; std::getline(in, line);) {
+      auto colon = line.find(": ");
+      if (colon == std::string::npos) continue;
+      std::string name = line.substr(colon + 2, line.find_first_of(":@", colon + 2) - colon - 2);
+      if (name != "lo") (void)inNetns({"ip", "link", "del", name});
+    }
+    (void)runCommand({"ip", "netns", "del", netns_}, std::chrono::seconds(10));
+  }
   fs::remove_all(stateDir_, ec);
   // The daemon's log helps when a test failed; otherwise it goes too.
   if (!::testing::Test::HasFailure()) fs::remove(stateDir_ + ".log", ec);
 }
 
 void TestDaemon::start() {
-  std::vector<std::string> argv = {PADDOCKD_BIN, "--state-dir", stateDir_, "--image-dir",
-                                   imageDir()};
+  std::vector<std::string> argv;
+  if (!netns_.empty()) argv = {"ip", "netns", "exec", netns_};
+  argv.insert(argv.end(), {PADDOCKD_BIN, "--state-dir", stateDir_, "--image-dir", imageDir()});
   argv.insert(argv.end(), extraArgs_.begin(), extraArgs_.end());
   auto pid = spawnDetached(argv, stateDir_ + ".log");
   ASSERT_TRUE(pid.ok()) << pid.error().message;

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client/paddock_client.h"
+#include "common/subprocess.h"
 
 namespace paddock::test {
 
@@ -22,9 +23,17 @@ struct CliResult {
   nlohmann::json json() const;
 };
 
+struct DaemonOptions {
+  std::vector<std::string> extraArgs;
+  // Run paddockd in a network namespace of its own (created and removed by the harness), so
+  // bridges, TAPs and dnsmasq never touch the host's network.
+  bool ownNetns = false;
+};
+
 class TestDaemon {
  public:
   explicit TestDaemon(std::vector<std::string> extraArgs = {});
+  explicit TestDaemon(DaemonOptions options);
   ~TestDaemon();
 
   void start();
@@ -35,6 +44,9 @@ class TestDaemon {
   pid_t pid() const { return pid_; }
 
   const std::string& stateDir() const { return stateDir_; }
+  const std::string& netns() const { return netns_; }
+  // Runs a command in the daemon's network namespace (or here, without one).
+  CommandOutput inNetns(const std::vector<std::string>& argv);
   std::string socket() const { return stateDir_ + "/paddockd.sock"; }
   PaddockClient& api();
   // Runs `paddock --host <socket> args...` with `input` on stdin.
@@ -48,6 +60,7 @@ class TestDaemon {
 
  private:
   std::vector<std::string> extraArgs_;
+  std::string netns_;
   std::string stateDir_;
   pid_t pid_ = 0;
   std::unique_ptr<PaddockClient> client_;

@@ -35,7 +35,7 @@ class SqliteStoreTest : public ::testing::Test {
 
 TEST_F(SqliteStoreTest, SchemaIsVersionedAndUsesWal) {
   auto s = open();
-  EXPECT_EQ(s->schemaVersion(), 1);
+  EXPECT_EQ(s->schemaVersion(), 2);
   EXPECT_TRUE(std::filesystem::exists(path_ + "-wal"));
 }
 

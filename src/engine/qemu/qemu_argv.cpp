@@ -67,6 +67,14 @@ std::vector<std::string> buildQemuArgv(const LaunchSpec& spec) {
                  fmt::format("driver={},file=file-{},node-name=drive-{}", d.format, d.id, d.id),
                  "-device", fmt::format("virtio-blk-pci,drive=drive-{},id=disk-{}", d.id, d.id)});
   }
+  for (const auto& n : spec.nics) {
+    argv.insert(
+        argv.end(),
+        {"-netdev", fmt::format("tap,id=net-{},ifname={},script=no,downscript=no", n.id, n.tap),
+         "-device",
+         // No option ROM: guests boot from -kernel, and iPXE would only chatter on the console.
+         fmt::format("virtio-net-pci,netdev=net-{},mac={},id=nic-{},romfile=", n.id, n.mac, n.id)});
+  }
   return argv;
 }
 

@@ -35,8 +35,16 @@ const char* planActionName(PlanAction a) {
 namespace {
 
 // The spec fields a plan compares, in display order. `name` is the identity, not a change.
-constexpr const char* kFields[] = {"vcpus",  "memory_mib", "disks",       "image", "kernel",
-                                   "initrd", "cmdline",    "description", "accel", "labels"};
+constexpr const char* kFields[] = {"vcpus",       "memory_mib", "disks",  "nics",
+                                   "image",       "kernel",     "initrd", "cmdline",
+                                   "description", "accel",      "labels"};
+
+// A NIC declared without a MAC takes the one Paddock allocated to the NIC in the same place.
+void keepAllocatedMacs(VmSpec& desired, const VmSpec& current) {
+  for (size_t i = 0; i < desired.nics.size() && i < current.nics.size(); ++i)
+    if (desired.nics[i].mac.empty() && desired.nics[i].network == current.nics[i].network)
+      desired.nics[i].mac = current.nics[i].mac;
+}
 
 // Fields QEMU reads only at start; changing them on a VM with a process needs a restart.
 bool isHardware(const std::string& field) {
@@ -93,6 +101,14 @@ std::string showValue(const std::string& field, const json& v) {
     for (const auto& d : v)
       out += fmt::format("{}{} {}", out.empty() ? "" : ", ", d.value("name", "?"),
                          exactMib(d.value("size_mib", uint64_t{0})));
+    return "[" + out + "]";
+  }
+  if (field == "nics" && v.is_array()) {
+    std::string out;
+    for (const auto& n : v)
+      out += fmt::format("{}{}{}{}", out.empty() ? "" : ", ", n.value("network", "?"),
+                         n.value("port_group", "").empty() ? "" : "/" + n.value("port_group", ""),
+                         n.value("ip", "").empty() ? "" : " " + n.value("ip", ""));
     return "[" + out + "]";
   }
   if (field == "labels" && v.is_object()) {
@@ -219,6 +235,7 @@ Result<Plan> computePlan(const std::string& directory, const std::vector<Desired
     }
 
     PlanStep step{spec.name, PlanAction::unchanged, {}, std::nullopt};
+    keepAllocatedMacs(spec, rec.spec);
     json from = toJson(rec.spec);
     json to = toJson(spec);
     bool hardware = false;

@@ -31,13 +31,21 @@ Error wrongState(const std::string& name, VmState state, const std::string& acti
 }  // namespace
 
 VmService::VmService(VmServiceConfig config, Store& store, Engine& engine, ImageStore& images,
-                     AccelResolver& accel, EventBus& events)
+                     AccelResolver& accel, EventBus& events, NicProvider& nics)
     : config_(std::move(config)),
       store_(store),
       engine_(engine),
       images_(images),
       accel_(accel),
-      events_(events) {}
+      events_(events),
+      nics_(nics) {}
+
+Result<std::vector<VmRecord>> VmService::othersThan(const std::string& name) {
+  auto all = store_.listVms();
+  if (!all) return all;
+  std::erase_if(*all, [&](const VmRecord& r) { return r.spec.name == name; });
+  return all;
+}
 
 VmService::~VmService() {
   detachAll();
@@ -119,11 +127,15 @@ Status VmService::createDisks(const VmSpec& spec) {
   return {};
 }
 
-Result<VmRecord> VmService::create(const VmSpec& spec) {
+Result<VmRecord> VmService::create(const VmSpec& requested) {
+  VmSpec spec = requested;
   PADDOCK_TRY(validateVmSpec(spec, &config_.host));
   PADDOCK_TRY(checkImage(spec));
   if (auto existing = store_.getVm(spec.name); existing)
     return makeError(Errc::conflict, fmt::format("VM '{}' already exists", spec.name), "name");
+  auto others = othersThan(spec.name);
+  if (!others) return others.error();
+  PADDOCK_TRY(nics_.prepare(spec, *others));
   VmRecord rec;
   rec.spec = spec;
   rec.createdAtMs = rec.updatedAtMs = nowMs();
@@ -137,6 +149,7 @@ Result<VmRecord> VmService::create(const VmSpec& spec) {
     if (s.error().code != Errc::conflict) (void)removeAll(diskDir(spec.name));
     return s.error();
   }
+  if (!spec.nics.empty()) nics_.nicsChanged();
   events_.publish("vm.created", vmObject(spec.name), toJson(spec));
   return rec;
 }
@@ -195,10 +208,17 @@ Result<VmRecord> VmService::update(const std::string& name, const nlohmann::json
   VmSpec updated = rec->spec;
   PADDOCK_TRY(applyVmPatch(updated, patch));
   PADDOCK_TRY(validateVmSpec(updated, &config_.host));
+  bool nicsChanged = updated.nics != rec->spec.nics;
+  if (nicsChanged) {
+    auto others = othersThan(name);
+    if (!others) return others.error();
+    PADDOCK_TRY(nics_.prepare(updated, *others));
+  }
   bool hardware = updated.vcpus != rec->spec.vcpus || updated.memoryMib != rec->spec.memoryMib ||
-                  updated.disks != rec->spec.disks || updated.image != rec->spec.image ||
-                  updated.kernel != rec->spec.kernel || updated.initrd != rec->spec.initrd ||
-                  updated.accel != rec->spec.accel || updated.cmdline != rec->spec.cmdline;
+                  updated.disks != rec->spec.disks || nicsChanged ||
+                  updated.image != rec->spec.image || updated.kernel != rec->spec.kernel ||
+                  updated.initrd != rec->spec.initrd || updated.accel != rec->spec.accel ||
+                  updated.cmdline != rec->spec.cmdline;
   if (hardware) {
     std::lock_guard slock((*e)->state);
     if (hasProcess((*e)->runtime.state))
@@ -211,6 +231,7 @@ Result<VmRecord> VmService::update(const std::string& name, const nlohmann::json
     PADDOCK_TRY(checkImage(updated));
   if (updated.disks != rec->spec.disks) PADDOCK_TRY(reconcileDisks(rec->spec, updated));
   PADDOCK_TRY(store_.updateVmSpec(updated));
+  if (nicsChanged) nics_.nicsChanged();
   events_.publish("vm.updated", vmObject(name), patch);
   return record(name);
 }
@@ -233,7 +254,12 @@ Status VmService::remove(const std::string& name, bool force) {
       auto stopped = stopLocked(name, *e);
       if (!stopped) return stopped.error();
     }
+    auto rec = store_.getVm(name);
     PADDOCK_TRY(store_.deleteVm(name));
+    if (rec && !rec->spec.nics.empty()) {
+      nics_.detach(rec->spec);
+      nics_.nicsChanged();
+    }
     (void)removeAll(diskDir(name));
     (void)removeAll(runDir(name));
   }
@@ -272,6 +298,9 @@ Result<LaunchSpec> VmService::launchSpec(const VmSpec& spec) {
       return makeError(Errc::unavailable, fmt::format("disk file {} is missing", path));
     l.disks.push_back({d.name, path, "qcow2"});
   }
+  auto nics = nics_.attach(spec);
+  if (!nics) return nics.error();
+  l.nics = std::move(*nics);
   return l;
 }
 
@@ -318,6 +347,7 @@ VmProcessCallbacks VmService::callbacksFor(const std::string& name, const EntryP
       gone = std::move(e->process);
       setState(name, *e, exit.crashed ? VmState::crashed : VmState::stopped, exit.reason);
     }
+    if (auto rec = store_.getVm(name)) nics_.detach(rec->spec);
     retire(std::move(gone));
   };
   return cb;
@@ -360,6 +390,7 @@ Result<VmRecord> VmService::start(const std::string& name, OperationContext* op)
       proc ? (*proc)->queryStatus() : Result<std::string>(proc.error());
   std::lock_guard slock((*e)->state);
   if (!proc) {
+    nics_.detach(rec->spec);
     setState(name, **e, VmState::stopped, "start failed: " + proc.error().message);
     return proc.error();
   }

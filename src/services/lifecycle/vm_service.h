@@ -18,6 +18,7 @@
 #include "images/image_store.h"
 #include "services/event_bus.h"
 #include "services/lifecycle/accel_resolver.h"
+#include "services/lifecycle/nic_provider.h"
 #include "services/operations.h"
 #include "store/store.h"
 
@@ -32,7 +33,7 @@ struct VmServiceConfig {
 class VmService {
  public:
   VmService(VmServiceConfig config, Store& store, Engine& engine, ImageStore& images,
-            AccelResolver& accel, EventBus& events);
+            AccelResolver& accel, EventBus& events, NicProvider& nics);
   ~VmService();
 
   Result<VmRecord> create(const VmSpec& spec);
@@ -78,6 +79,8 @@ class VmService {
   Result<EntryPtr> entry(const std::string& name);
   Status checkImage(const VmSpec& spec);
   Result<LaunchSpec> launchSpec(const VmSpec& spec);
+  // All VMs but `name`, for the NIC checks.
+  Result<std::vector<VmRecord>> othersThan(const std::string& name);
   VmProcessCallbacks callbacksFor(const std::string& name, const EntryPtr& e, uint64_t generation);
   // Sets the runtime state, persists it and publishes an event. Caller holds e->state.
   void setState(const std::string& name, VmEntry& e, VmState state, const std::string& reason);
@@ -97,6 +100,7 @@ class VmService {
   ImageStore& images_;
   AccelResolver& accel_;
   EventBus& events_;
+  NicProvider& nics_;
   std::mutex entriesMutex_;
   std::map<std::string, EntryPtr> entries_;
 };

@@ -28,6 +28,10 @@ const char* const kMigrations[] = {
          object TEXT NOT NULL,
          data TEXT NOT NULL);
        CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);)",
+    R"(CREATE TABLE networks (
+         name TEXT PRIMARY KEY,
+         spec TEXT NOT NULL,
+         created_at_ms INTEGER NOT NULL);)",
 };
 
 constexpr int64_t kMaxEvents = 100000;
@@ -179,6 +183,52 @@ Status SqliteStore::deleteVm(const std::string& name) {
     return makeError(Errc::internal, std::string("store: ") + sqlite3_errmsg(db_));
   if (sqlite3_changes(db_) == 0)
     return makeError(Errc::not_found, fmt::format("VM '{}' does not exist", name));
+  return {};
+}
+
+Status SqliteStore::createNetwork(const NetworkSpec& spec) {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, "INSERT INTO networks(name, spec, created_at_ms) VALUES(?,?,?)");
+  st.bind(1, spec.name);
+  st.bind(2, toJson(spec).dump());
+  st.bind(3, nowMs());
+  int rc = st.run();
+  if (rc == SQLITE_CONSTRAINT)
+    return makeError(Errc::conflict, fmt::format("network '{}' already exists", spec.name), "name");
+  if (rc != SQLITE_DONE)
+    return makeError(Errc::internal, std::string("store: ") + sqlite3_errmsg(db_));
+  return {};
+}
+
+Result<NetworkSpec> SqliteStore::getNetwork(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, "SELECT spec FROM networks WHERE name=?");
+  st.bind(1, name);
+  if (!st.step())
+    return makeError(Errc::not_found, fmt::format("network '{}' does not exist", name));
+  return networkSpecFromJson(json::parse(st.columnText(0), nullptr, false));
+}
+
+Result<std::vector<NetworkSpec>> SqliteStore::listNetworks() {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, "SELECT spec FROM networks ORDER BY name");
+  std::vector<NetworkSpec> out;
+  while (st.step()) {
+    auto n = networkSpecFromJson(json::parse(st.columnText(0), nullptr, false));
+    if (!n) return makeError(Errc::internal, "stored network is malformed: " + n.error().message);
+    out.push_back(std::move(*n));
+  }
+  return out;
+}
+
+Status SqliteStore::deleteNetwork(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, "DELETE FROM networks WHERE name=?");
+  st.bind(1, name);
+  if (st.run() != SQLITE_DONE)
+    return makeError(Errc::internal, std::string("store: ") + sqlite3_errmsg(db_));
+  if (sqlite3_changes(db_) == 0)
+    return makeError(Errc::not_found, fmt::format("network '{}' does not exist", name));
   return {};
 }
 

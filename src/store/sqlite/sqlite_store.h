@@ -23,6 +23,10 @@ class SqliteStore : public Store {
   Status updateVmSpec(const VmSpec& spec) override;
   Status updateVmRuntime(const std::string& name, const VmRuntime& runtime) override;
   Status deleteVm(const std::string& name) override;
+  Status createNetwork(const NetworkSpec& spec) override;
+  Result<NetworkSpec> getNetwork(const std::string& name) override;
+  Result<std::vector<NetworkSpec>> listNetworks() override;
+  Status deleteNetwork(const std::string& name) override;
   Result<int64_t> appendEvent(Event event) override;
   Result<std::vector<Event>> listEvents(int64_t afterId, int limit) override;
   Result<std::optional<std::string>> getSetting(const std::string& key) override;

@@ -1,0 +1,195 @@
+#include "model/network_spec.h"
+
+#include <arpa/inet.h>
+
+#include <set>
+
+#include <fmt/format.h>
+
+#include "common/names.h"
+
+namespace paddock {
+
+using nlohmann::json;
+
+namespace {
+
+Error fieldError(const std::string& field, const std::string& message) {
+  return makeError(Errc::invalid_argument, message, field);
+}
+
+}  // namespace
+
+const char* networkKindName(NetworkKind k) {
+  return k == NetworkKind::nat ? "nat" : "internal";
+}
+
+bool Ipv4Net::overlaps(const Ipv4Net& o) const {
+  uint32_t m = prefix < o.prefix ? mask() : o.mask();
+  return (address & m) == (o.address & m);
+}
+
+Result<uint32_t> parseIpv4(const std::string& text) {
+  in_addr a{};
+  if (inet_pton(AF_INET, text.c_str(), &a) != 1)
+    return makeError(Errc::invalid_argument, fmt::format("'{}' is not an IPv4 address", text));
+  return ntohl(a.s_addr);
+}
+
+std::string formatIpv4(uint32_t ip) {
+  return fmt::format("{}.{}.{}.{}", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255);
+}
+
+Result<Ipv4Net> parseCidr(const std::string& text) {
+  auto slash = text.find('/');
+  if (slash == std::string::npos)
+    return makeError(Errc::invalid_argument,
+                     fmt::format("'{}' is not an IPv4 subnet (use e.g. 10.7.0.0/24)", text));
+  auto ip = parseIpv4(text.substr(0, slash));
+  if (!ip) return ip.error();
+  std::string p = text.substr(slash + 1);
+  if (p.empty() || p.size() > 2 || p.find_first_not_of("0123456789") != std::string::npos)
+    return makeError(Errc::invalid_argument, fmt::format("'{}' has a bad prefix length", text));
+  int prefix = std::stoi(p);
+  if (prefix < 8 || prefix > 30)
+    return makeError(Errc::invalid_argument,
+                     fmt::format("subnet '{}' must have a prefix between /8 and /30", text));
+  Ipv4Net net{*ip, prefix};
+  if ((*ip & net.mask()) != *ip)
+    return makeError(Errc::invalid_argument,
+                     fmt::format("'{}' has host bits set (did you mean {}?)", text,
+                                 formatCidr({*ip & net.mask(), prefix})));
+  return net;
+}
+
+std::string formatCidr(const Ipv4Net& net) {
+  return fmt::format("{}/{}", formatIpv4(net.address), net.prefix);
+}
+
+Status completeNetworkSpec(NetworkSpec& spec) {
+  auto net = parseCidr(spec.subnet);
+  if (!net) return fieldError("subnet", net.error().message);
+  uint32_t size = net->last() - net->first() + 1;
+  if (spec.dhcpStart.empty()) spec.dhcpStart = formatIpv4(net->first() + (size > 20 ? 9 : 1));
+  if (spec.dhcpEnd.empty()) spec.dhcpEnd = formatIpv4(net->last() - (size > 20 ? 1 : 0));
+  if (spec.domain.empty()) spec.domain = spec.name + ".paddock";
+  return {};
+}
+
+Status validateNetworkSpec(const NetworkSpec& spec) {
+  if (auto s = validateName(spec.name, "network name"); !s)
+    return fieldError("name", s.error().message);
+  if (spec.name.size() > 32)
+    return fieldError("name",
+                      fmt::format("network name '{}' is longer than 32 characters", spec.name));
+  auto net = parseCidr(spec.subnet);
+  if (!net) return fieldError("subnet", net.error().message);
+  uint32_t gateway = net->first();
+  auto start = parseIpv4(spec.dhcpStart);
+  if (!start) return fieldError("dhcp_start", start.error().message);
+  auto end = parseIpv4(spec.dhcpEnd);
+  if (!end) return fieldError("dhcp_end", end.error().message);
+  for (auto [ip, field] : {std::pair{*start, "dhcp_start"}, std::pair{*end, "dhcp_end"}}) {
+    if (!net->contains(ip) || ip < net->first() || ip > net->last())
+      return fieldError(field, fmt::format("DHCP range {}–{} is outside the subnet {}",
+                                           spec.dhcpStart, spec.dhcpEnd, spec.subnet));
+    if (ip == gateway)
+      return fieldError(
+          field, fmt::format("DHCP range must not include the gateway {}", formatIpv4(gateway)));
+  }
+  if (*start > *end)
+    return fieldError("dhcp_start",
+                      fmt::format("DHCP range {}–{} is backwards", spec.dhcpStart, spec.dhcpEnd));
+  if (!spec.domain.empty() &&
+      spec.domain.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-.") != std::string::npos)
+    return fieldError(
+        "domain", fmt::format("DNS domain '{}' may hold only a-z, 0-9, '-' and '.'", spec.domain));
+  std::set<std::string> names;
+  std::set<int> vlans;
+  for (size_t i = 0; i < spec.portGroups.size(); ++i) {
+    const auto& pg = spec.portGroups[i];
+    std::string field = fmt::format("port_groups[{}]", i);
+    if (auto s = validateName(pg.name, "port group name"); !s)
+      return fieldError(field + ".name", s.error().message);
+    if (!names.insert(pg.name).second)
+      return fieldError(field + ".name", fmt::format("port group '{}' is defined twice", pg.name));
+    if (pg.vlan < 1 || pg.vlan > 4094)
+      return fieldError(field + ".vlan", fmt::format("VLAN id {} is outside 1–4094", pg.vlan));
+    if (!vlans.insert(pg.vlan).second)
+      return fieldError(field + ".vlan",
+                        fmt::format("VLAN {} is used by two port groups", pg.vlan));
+  }
+  return {};
+}
+
+json toJson(const NetworkSpec& spec) {
+  json pgs = json::array();
+  for (const auto& pg : spec.portGroups) pgs.push_back({{"name", pg.name}, {"vlan", pg.vlan}});
+  return {{"name", spec.name},
+          {"kind", networkKindName(spec.kind)},
+          {"subnet", spec.subnet},
+          {"dhcp_start", spec.dhcpStart},
+          {"dhcp_end", spec.dhcpEnd},
+          {"domain", spec.domain},
+          {"description", spec.description},
+          {"port_groups", pgs}};
+}
+
+Result<NetworkSpec> networkSpecFromJson(const json& j) {
+  if (!j.is_object()) return fieldError("", "a network definition must be a JSON object");
+  if (!j.contains("name")) return fieldError("name", "field 'name' is required");
+  NetworkSpec spec;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& key = it.key();
+    const json& v = it.value();
+    if (key == "kind") {
+      if (!v.is_string()) return fieldError(key, "field 'kind' must be a string");
+      std::string k = v.get<std::string>();
+      if (k == "internal") {
+        spec.kind = NetworkKind::internal;
+      } else if (k == "nat") {
+        spec.kind = NetworkKind::nat;
+      } else if (k == "bridge" || k == "user") {
+        return fieldError(key, fmt::format("network kind '{}' is not supported yet", k));
+      } else {
+        return fieldError(key, fmt::format("kind must be internal or nat (got '{}')", k));
+      }
+    } else if (key == "port_groups") {
+      if (!v.is_array()) return fieldError(key, "field 'port_groups' must be an array");
+      for (size_t i = 0; i < v.size(); ++i) {
+        std::string where = fmt::format("port_groups[{}]", i);
+        if (!v[i].is_object()) return fieldError(where, fmt::format("{} must be an object", where));
+        PortGroup pg;
+        for (auto p = v[i].begin(); p != v[i].end(); ++p) {
+          if (p.key() == "name" && p.value().is_string()) {
+            pg.name = p.value().get<std::string>();
+          } else if (p.key() == "vlan" && p.value().is_number_integer()) {
+            pg.vlan = p.value().get<int>();
+          } else if (p.key() == "name" || p.key() == "vlan") {
+            return fieldError(where + "." + p.key(),
+                              fmt::format("field '{}.{}' has the wrong type", where, p.key()));
+          } else {
+            return fieldError(where + "." + p.key(),
+                              fmt::format("unknown field '{}.{}'", where, p.key()));
+          }
+        }
+        spec.portGroups.push_back(pg);
+      }
+    } else if (key == "name" || key == "subnet" || key == "dhcp_start" || key == "dhcp_end" ||
+               key == "domain" || key == "description") {
+      if (!v.is_string()) return fieldError(key, fmt::format("field '{}' must be a string", key));
+      std::string s = v.get<std::string>();
+      (key == "name"         ? spec.name
+       : key == "subnet"     ? spec.subnet
+       : key == "dhcp_start" ? spec.dhcpStart
+       : key == "dhcp_end"   ? spec.dhcpEnd
+       : key == "domain"     ? spec.domain
+                             : spec.description) = s;
+    } else {
+      return fieldError(key, fmt::format("unknown field '{}'", key));
+    }
+  }
+  return spec;
+}
+
+}  // namespace paddock

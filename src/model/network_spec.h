@@ -1,0 +1,59 @@
+// A virtual network: a switch (Linux bridge) with DHCP/DNS, isolated (internal) or NATed out.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/result.h"
+
+namespace paddock {
+
+enum class NetworkKind { internal, nat };
+const char* networkKindName(NetworkKind k);
+
+struct PortGroup {
+  std::string name;
+  int vlan = 0;
+  bool operator==(const PortGroup&) const = default;
+};
+
+struct NetworkSpec {
+  std::string name;
+  NetworkKind kind = NetworkKind::internal;
+  std::string subnet;     // IPv4 CIDR, e.g. "10.7.0.0/24"; empty on create: Paddock picks one
+  std::string dhcpStart;  // empty: .10 of the subnet
+  std::string dhcpEnd;    // empty: the last host address but one
+  std::string domain;     // DNS domain for guest names; empty: "<name>.paddock"
+  std::string description;
+  std::vector<PortGroup> portGroups;
+  bool operator==(const NetworkSpec&) const = default;
+};
+
+struct Ipv4Net {
+  uint32_t address = 0;  // network address, host order
+  int prefix = 0;
+  uint32_t mask() const { return prefix == 0 ? 0 : ~uint32_t{0} << (32 - prefix); }
+  uint32_t first() const { return address + 1; }
+  uint32_t last() const { return (address | ~mask()) - 1; }
+  bool contains(uint32_t ip) const { return (ip & mask()) == address; }
+  bool overlaps(const Ipv4Net& o) const;
+};
+
+Result<uint32_t> parseIpv4(const std::string& text);
+std::string formatIpv4(uint32_t ip);
+Result<Ipv4Net> parseCidr(const std::string& text);
+std::string formatCidr(const Ipv4Net& net);
+
+// Fills empty dhcpStart/dhcpEnd/domain from the subnet and name (subnet must be set).
+Status completeNetworkSpec(NetworkSpec& spec);
+// Checks the spec alone: name, subnet, range inside the subnet, VLAN ids, port group names.
+Status validateNetworkSpec(const NetworkSpec& spec);
+
+nlohmann::json toJson(const NetworkSpec& spec);
+Result<NetworkSpec> networkSpecFromJson(const nlohmann::json& j);
+
+}  // namespace paddock

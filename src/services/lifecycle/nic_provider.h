@@ -1,0 +1,26 @@
+// What the lifecycle needs from virtual networking, so it never touches host devices itself.
+#pragma once
+
+#include <vector>
+
+#include "common/result.h"
+#include "engine/launch_spec.h"
+#include "model/vm_state.h"
+
+namespace paddock {
+
+class NicProvider {
+ public:
+  virtual ~NicProvider() = default;
+  // Checks the NICs of `spec` against the networks and the other VMs, and fills in MACs.
+  // `others` are all VMs but this one.
+  virtual Status prepare(VmSpec& spec, const std::vector<VmRecord>& others) = 0;
+  // Makes the VM's networks and TAP devices ready; returns what QEMU attaches to.
+  virtual Result<std::vector<LaunchNic>> attach(const VmSpec& spec) = 0;
+  // Removes the VM's TAP devices (the VM's QEMU is gone).
+  virtual void detach(const VmSpec& spec) = 0;
+  // The VMs' NICs changed: refresh DHCP reservations and DNS names.
+  virtual void nicsChanged() = 0;
+};
+
+}  // namespace paddock

@@ -1,0 +1,40 @@
+// Names of the host objects one paddockd creates. Linux interface names have at most 15
+// characters, so they are derived by hashing; the daemon tag (from the state dir) keeps two
+// daemons in one network namespace apart and lets each find its own leftovers.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <fmt/format.h>
+
+namespace paddock {
+
+inline uint32_t fnv1a(const std::string& s) {
+  uint32_t h = 2166136261u;
+  for (unsigned char c : s) h = (h ^ c) * 16777619u;
+  return h;
+}
+
+class HostNames {
+ public:
+  explicit HostNames(const std::string& stateDir)
+      : tag_(fmt::format("pd{:04x}", fnv1a(stateDir) & 0xffff)) {}
+  // "pdXXXX": every link this daemon creates starts with it.
+  const std::string& prefix() const { return tag_; }
+  std::string bridge(const std::string& network) const {
+    return fmt::format("{}b{:08x}", tag_, fnv1a(network));
+  }
+  std::string tap(const std::string& vm, size_t index) const {
+    return fmt::format("{}t{:08x}", tag_, fnv1a(vm + "#" + std::to_string(index)));
+  }
+  std::string natTablePrefix() const { return "paddock_" + tag_ + "_"; }
+  std::string natTable(const std::string& network) const {
+    return fmt::format("{}{:08x}", natTablePrefix(), fnv1a(network));
+  }
+
+ private:
+  std::string tag_;
+};
+
+}  // namespace paddock

@@ -1,0 +1,384 @@
+#include "services/network/network_service.h"
+
+#include <dirent.h>
+
+#include <map>
+#include <random>
+#include <set>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include "common/files.h"
+
+namespace paddock {
+
+using nlohmann::json;
+
+namespace {
+
+std::string netObject(const std::string& name) {
+  return "network/" + name;
+}
+
+std::string gatewayCidr(const Ipv4Net& net) {
+  return fmt::format("{}/{}", formatIpv4(net.first()), net.prefix);
+}
+
+const PortGroup* findPortGroup(const NetworkSpec& spec, const std::string& name) {
+  for (const auto& pg : spec.portGroups)
+    if (pg.name == name) return &pg;
+  return nullptr;
+}
+
+}  // namespace
+
+NetworkService::NetworkService(std::string stateDir, Store& store, host::NetHost& net,
+                               EventBus& events)
+    : stateDir_(std::move(stateDir)),
+      store_(store),
+      net_(net),
+      events_(events),
+      names_(stateDir_) {}
+
+std::string NetworkService::dir(const std::string& network) const {
+  return stateDir_ + "/networks/" + network;
+}
+
+Result<std::string> NetworkService::pickSubnet() {
+  auto all = store_.listNetworks();
+  if (!all) return all.error();
+  for (int third = 100; third < 256; ++third) {
+    Ipv4Net candidate{(10u << 24) | (static_cast<uint32_t>(third) << 8), 24};
+    bool taken = false;
+    for (const auto& n : *all) {
+      auto net = parseCidr(n.subnet);
+      taken = taken || (net && net->overlaps(candidate));
+    }
+    if (!taken) return formatCidr(candidate);
+  }
+  return makeError(Errc::unprocessable, "no free 10.x.y.0/24 subnet left: give one with --subnet",
+                   "subnet");
+}
+
+Result<json> NetworkService::create(NetworkSpec spec) {
+  std::lock_guard lock(mutex_);
+  if (spec.subnet.empty()) {
+    auto s = pickSubnet();
+    if (!s) return s.error();
+    spec.subnet = *s;
+  }
+  PADDOCK_TRY(completeNetworkSpec(spec));
+  PADDOCK_TRY(validateNetworkSpec(spec));
+  auto all = store_.listNetworks();
+  if (!all) return all.error();
+  auto mine = parseCidr(spec.subnet);
+  for (const auto& other : *all) {
+    if (other.name == spec.name)
+      return makeError(Errc::conflict, fmt::format("network '{}' already exists", spec.name),
+                       "name");
+    auto theirs = parseCidr(other.subnet);
+    if (theirs && mine->overlaps(*theirs))
+      return makeError(Errc::conflict,
+                       fmt::format("subnet {} overlaps {} of network '{}'", spec.subnet,
+                                   other.subnet, other.name),
+                       "subnet");
+  }
+  PADDOCK_TRY(store_.createNetwork(spec));
+  if (auto s = bringUp(spec); !s) {
+    tearDown(spec);
+    (void)store_.deleteNetwork(spec.name);
+    return s.error();
+  }
+  events_.publish("network.created", netObject(spec.name), toJson(spec));
+  return describe(spec);
+}
+
+Result<json> NetworkService::get(const std::string& name) {
+  auto spec = store_.getNetwork(name);
+  if (!spec) return spec.error();
+  return describe(*spec);
+}
+
+Result<std::vector<json>> NetworkService::list() {
+  auto all = store_.listNetworks();
+  if (!all) return all.error();
+  std::vector<json> out;
+  for (const auto& n : *all) out.push_back(describe(n));
+  return out;
+}
+
+json NetworkService::describe(const NetworkSpec& spec) {
+  json j = toJson(spec);
+  auto net = parseCidr(spec.subnet);
+  j["gateway"] = net ? formatIpv4(net->first()) : "";
+  j["bridge"] = names_.bridge(spec.name);
+  j["bridge_up"] = net_.linkExists(names_.bridge(spec.name));
+  auto pid = host::Dnsmasq::running(dir(spec.name));
+  j["dnsmasq_pid"] = pid ? *pid : 0;
+  json nics = json::array();
+  if (auto vms = store_.listVms())
+    for (const auto& vm : *vms)
+      for (const auto& n : vm.spec.nics)
+        if (n.network == spec.name)
+          nics.push_back({{"vm", vm.spec.name}, {"mac", n.mac}, {"ip", n.ip}});
+  j["nics"] = nics;
+  return j;
+}
+
+Status NetworkService::remove(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  auto spec = store_.getNetwork(name);
+  if (!spec) return spec.error();
+  auto vms = store_.listVms();
+  if (!vms) return vms.error();
+  std::vector<std::string> users;
+  for (const auto& vm : *vms)
+    for (const auto& n : vm.spec.nics)
+      if (n.network == name) users.push_back(vm.spec.name);
+  if (!users.empty())
+    return makeError(Errc::conflict, fmt::format("network '{}' still has NICs of VMs: {}", name,
+                                                 fmt::join(users, ", ")));
+  tearDown(*spec);
+  PADDOCK_TRY(store_.deleteNetwork(name));
+  events_.publish("network.deleted", netObject(name), json::object());
+  return {};
+}
+
+Result<std::vector<host::Lease>> NetworkService::leases(const std::string& name) {
+  auto spec = store_.getNetwork(name);
+  if (!spec) return spec.error();
+  auto l = host::Dnsmasq::leases(dir(name));
+  if (!l) return std::vector<host::Lease>{};
+  return l;
+}
+
+host::DnsmasqConfig NetworkService::dnsmasqConfig(const NetworkSpec& spec,
+                                                  const std::vector<VmRecord>& vms) {
+  auto net = parseCidr(spec.subnet);
+  host::DnsmasqConfig c;
+  c.network = spec.name;
+  c.bridge = names_.bridge(spec.name);
+  c.gatewayIp = formatIpv4(net->first());
+  c.rangeStart = spec.dhcpStart;
+  c.rangeEnd = spec.dhcpEnd;
+  c.netmask = formatIpv4(net->mask());
+  c.domain = spec.domain;
+  c.router = spec.kind == NetworkKind::nat;
+  c.dir = dir(spec.name);
+  for (const auto& vm : vms)
+    for (const auto& n : vm.spec.nics)
+      if (n.network == spec.name && !n.mac.empty()) c.hosts.push_back({n.mac, n.ip, vm.spec.name});
+  return c;
+}
+
+Status NetworkService::bringUp(const NetworkSpec& spec) {
+  auto net = parseCidr(spec.subnet);
+  if (!net) return net.error();
+  host::BridgeConfig bridge{names_.bridge(spec.name), gatewayCidr(*net), !spec.portGroups.empty()};
+  PADDOCK_TRY(net_.ensureBridge(bridge));
+  if (spec.kind == NetworkKind::nat)
+    PADDOCK_TRY(net_.ensureNat({names_.natTable(spec.name), bridge.name, spec.subnet, {}}));
+  PADDOCK_TRY(makeDirs(dir(spec.name), 0700));
+  auto vms = store_.listVms();
+  if (!vms) return vms.error();
+  auto pid = host::Dnsmasq::start(dnsmasqConfig(spec, *vms));
+  if (!pid) return pid.error();
+  return {};
+}
+
+void NetworkService::tearDown(const NetworkSpec& spec) {
+  (void)host::Dnsmasq::stop(dir(spec.name));
+  (void)net_.removeNat(names_.natTable(spec.name));
+  (void)net_.removeLink(names_.bridge(spec.name));
+  (void)removeAll(dir(spec.name));
+}
+
+void NetworkService::reconcile(const std::vector<VmRecord>& vms) {
+  std::lock_guard lock(mutex_);
+  auto all = store_.listNetworks();
+  if (!all) return;
+  std::set<std::string> keep;
+  std::set<std::string> keepTables;
+  for (const auto& n : *all) {
+    keep.insert(names_.bridge(n.name));
+    if (n.kind == NetworkKind::nat) keepTables.insert(names_.natTable(n.name));
+    if (auto s = bringUp(n); !s)
+      spdlog::error("network {}: cannot bring it up: {}", n.name, s.error().message);
+  }
+  for (const auto& vm : vms)
+    if (hasProcess(vm.runtime.state))
+      for (size_t i = 0; i < vm.spec.nics.size(); ++i) keep.insert(names_.tap(vm.spec.name, i));
+  for (const auto& link : net_.listLinks(names_.prefix())) {
+    if (keep.count(link)) continue;
+    spdlog::info("removing leftover interface {}", link);
+    (void)net_.removeLink(link);
+  }
+  for (const auto& table : net_.listNatTables(names_.natTablePrefix())) {
+    if (keepTables.count(table)) continue;
+    spdlog::info("removing leftover nftables table {}", table);
+    (void)net_.removeNat(table);
+  }
+  std::set<std::string> known;
+  for (const auto& n : *all) known.insert(n.name);
+  if (DIR* d = opendir((stateDir_ + "/networks").c_str())) {
+    std::vector<std::string> stale;
+    while (auto* e = readdir(d)) {
+      std::string n = e->d_name;
+      if (n != "." && n != ".." && !known.count(n)) stale.push_back(n);
+    }
+    closedir(d);
+    for (const auto& n : stale) {
+      (void)host::Dnsmasq::stop(dir(n));
+      (void)removeAll(dir(n));
+    }
+  }
+}
+
+void NetworkService::superviseOnce() {
+  std::lock_guard lock(mutex_);
+  auto all = store_.listNetworks();
+  if (!all) return;
+  for (const auto& n : *all) {
+    if (host::Dnsmasq::running(dir(n.name))) continue;
+    auto vms = store_.listVms();
+    if (!vms) return;
+    auto pid = host::Dnsmasq::start(dnsmasqConfig(n, *vms));
+    spdlog::warn("network {}: dnsmasq was not running; restarted: {}", n.name,
+                 pid ? "pid " + std::to_string(*pid) : pid.error().message);
+    events_.publish("network.dnsmasq_restarted", netObject(n.name),
+                    {{"pid", pid ? *pid : 0}, {"error", pid ? "" : pid.error().message}});
+  }
+}
+
+void NetworkService::startSupervisor() {
+  supervisor_ = std::thread([this] {
+    std::unique_lock lock(supervisorMutex_);
+    while (
+        !supervisorCv_.wait_for(lock, std::chrono::seconds(2), [&] { return supervisorStop_; })) {
+      lock.unlock();
+      superviseOnce();
+      lock.lock();
+    }
+  });
+}
+
+void NetworkService::stopSupervisor() {
+  {
+    std::lock_guard lock(supervisorMutex_);
+    supervisorStop_ = true;
+  }
+  supervisorCv_.notify_all();
+  if (supervisor_.joinable()) supervisor_.join();
+}
+
+Status NetworkService::prepare(VmSpec& spec, const std::vector<VmRecord>& others) {
+  std::map<std::string, std::string> macOwner;
+  std::map<std::string, std::string> ipOwner;  // "network/ip" → VM
+  for (const auto& vm : others)
+    for (const auto& n : vm.spec.nics) {
+      macOwner[n.mac] = vm.spec.name;
+      if (!n.ip.empty()) ipOwner[n.network + "/" + n.ip] = vm.spec.name;
+    }
+  static std::mt19937 rng{std::random_device{}()};
+  for (size_t i = 0; i < spec.nics.size(); ++i) {
+    auto& nic = spec.nics[i];
+    std::string field = fmt::format("nics[{}]", i);
+    auto network = store_.getNetwork(nic.network);
+    if (!network)
+      return makeError(Errc::invalid_argument,
+                       fmt::format("network '{}' does not exist", nic.network), field + ".network");
+    if (!nic.portGroup.empty() && !findPortGroup(*network, nic.portGroup))
+      return makeError(
+          Errc::invalid_argument,
+          fmt::format("network '{}' has no port group '{}'", nic.network, nic.portGroup),
+          field + ".port_group");
+    if (!nic.ip.empty()) {
+      auto ip = parseIpv4(nic.ip);
+      if (!ip) return makeError(Errc::invalid_argument, ip.error().message, field + ".ip");
+      auto net = parseCidr(network->subnet);
+      if (!net->contains(*ip) || *ip < net->first() || *ip > net->last())
+        return makeError(
+            Errc::invalid_argument,
+            fmt::format("IP {} is outside network '{}' ({})", nic.ip, nic.network, network->subnet),
+            field + ".ip");
+      if (*ip == net->first())
+        return makeError(Errc::invalid_argument,
+                         fmt::format("IP {} is the network's gateway", nic.ip), field + ".ip");
+      if (auto it = ipOwner.find(nic.network + "/" + nic.ip); it != ipOwner.end())
+        return makeError(Errc::conflict,
+                         fmt::format("IP {} on network '{}' is already reserved by VM '{}'", nic.ip,
+                                     nic.network, it->second),
+                         field + ".ip");
+      ipOwner[nic.network + "/" + nic.ip] = spec.name;
+    }
+    if (nic.mac.empty()) {
+      do {
+        nic.mac =
+            fmt::format("02:50:44:{:02x}:{:02x}:{:02x}", rng() & 255, rng() & 255, rng() & 255);
+      } while (macOwner.count(nic.mac));
+    } else if (auto it = macOwner.find(nic.mac); it != macOwner.end()) {
+      return makeError(Errc::conflict,
+                       fmt::format("MAC {} is already used by VM '{}'", nic.mac, it->second),
+                       field + ".mac");
+    }
+    macOwner[nic.mac] = spec.name;
+  }
+  return {};
+}
+
+Result<std::vector<LaunchNic>> NetworkService::attach(const VmSpec& spec) {
+  std::lock_guard lock(mutex_);
+  std::vector<LaunchNic> out;
+  for (size_t i = 0; i < spec.nics.size(); ++i) {
+    const auto& nic = spec.nics[i];
+    auto network = store_.getNetwork(nic.network);
+    if (!network) return network.error();
+    std::string bridge = names_.bridge(nic.network);
+    if (!net_.linkExists(bridge)) PADDOCK_TRY(bringUp(*network));
+    host::TapConfig tap{names_.tap(spec.name, i), bridge, std::nullopt};
+    if (const PortGroup* pg = findPortGroup(*network, nic.portGroup)) tap.vlan = pg->vlan;
+    if (auto s = net_.ensureTap(tap); !s) {
+      for (const auto& made : out) (void)net_.removeLink(made.tap);
+      return s.error();
+    }
+    out.push_back({std::to_string(i), tap.name, nic.mac});
+  }
+  return out;
+}
+
+void NetworkService::detach(const VmSpec& spec) {
+  for (size_t i = 0; i < spec.nics.size(); ++i) (void)net_.removeLink(names_.tap(spec.name, i));
+}
+
+void NetworkService::nicsChanged() {
+  std::lock_guard lock(mutex_);
+  auto all = store_.listNetworks();
+  auto vms = store_.listVms();
+  if (!all || !vms) return;
+  for (const auto& n : *all)
+    if (auto s = host::Dnsmasq::updateHosts(dnsmasqConfig(n, *vms)); !s)
+      spdlog::warn("network {}: cannot update DHCP reservations: {}", n.name, s.error().message);
+}
+
+json NetworkService::nicStats(const VmSpec& spec) {
+  json out = json::array();
+  for (size_t i = 0; i < spec.nics.size(); ++i) {
+    std::string tap = names_.tap(spec.name, i);
+    json s = {{"network", spec.nics[i].network}, {"mac", spec.nics[i].mac}, {"tap", tap}};
+    if (auto st = net_.linkStats(tap)) {
+      // The TAP's receive is the guest's transmit and the other way round.
+      s["rx_bytes"] = st->txBytes;
+      s["rx_packets"] = st->txPackets;
+      s["rx_dropped"] = st->txDropped;
+      s["tx_bytes"] = st->rxBytes;
+      s["tx_packets"] = st->rxPackets;
+      s["tx_dropped"] = st->rxDropped;
+    }
+    out.push_back(s);
+  }
+  return out;
+}
+
+}  // namespace paddock
