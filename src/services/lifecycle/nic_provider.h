@@ -17,8 +17,11 @@ class NicProvider {
   virtual Status prepare(VmSpec& spec, const std::vector<VmRecord>& others) = 0;
   // Makes the VM's networks and TAP devices ready; returns what QEMU attaches to.
   virtual Result<std::vector<LaunchNic>> attach(const VmSpec& spec) = 0;
+  // One NIC of a running VM (hot-plug): its network up, its TAP made.
+  virtual Result<LaunchNic> attachNic(const NicSpec& nic) = 0;
   // Removes the VM's TAP devices (the VM's QEMU is gone).
   virtual void detach(const VmSpec& spec) = 0;
+  virtual void detachNic(const NicSpec& nic) = 0;
   // The VMs' NICs changed: refresh DHCP reservations and DNS names.
   virtual void nicsChanged() = 0;
 };

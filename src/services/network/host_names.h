@@ -25,9 +25,8 @@ class HostNames {
   std::string bridge(const std::string& network) const {
     return fmt::format("{}b{:08x}", tag_, fnv1a(network));
   }
-  std::string tap(const std::string& vm, size_t index) const {
-    return fmt::format("{}t{:08x}", tag_, fnv1a(vm + "#" + std::to_string(index)));
-  }
+  // Keyed by the NIC's MAC (unique on the host), so a NIC keeps its TAP when others come and go.
+  std::string tap(const std::string& mac) const { return fmt::format("{}t{:08x}", tag_, fnv1a(mac)); }
   std::string natTablePrefix() const { return "paddock_" + tag_ + "_"; }
   std::string natTable(const std::string& network) const {
     return fmt::format("{}{:08x}", natTablePrefix(), fnv1a(network));

@@ -209,7 +209,7 @@ void NetworkService::reconcile(const std::vector<VmRecord>& vms) {
   }
   for (const auto& vm : vms)
     if (hasProcess(vm.runtime.state))
-      for (size_t i = 0; i < vm.spec.nics.size(); ++i) keep.insert(names_.tap(vm.spec.name, i));
+      for (const auto& nic : vm.spec.nics) keep.insert(names_.tap(nic.mac));
   for (const auto& link : net_.listLinks(names_.prefix())) {
     if (keep.count(link)) continue;
     spdlog::info("removing leftover interface {}", link);
@@ -328,29 +328,44 @@ Status NetworkService::prepare(VmSpec& spec, const std::vector<VmRecord>& others
   return {};
 }
 
+Result<LaunchNic> NetworkService::attachLocked(const NicSpec& nic) {
+  auto network = store_.getNetwork(nic.network);
+  if (!network) return network.error();
+  std::string bridge = names_.bridge(nic.network);
+  if (!net_.linkExists(bridge)) PADDOCK_TRY(bringUp(*network));
+  host::TapConfig tap{names_.tap(nic.mac), bridge, std::nullopt};
+  if (const PortGroup* pg = findPortGroup(*network, nic.portGroup)) tap.vlan = pg->vlan;
+  PADDOCK_TRY(net_.ensureTap(tap));
+  // Device ids follow the MAC too, so hot-plugging never reuses the id of a removed NIC.
+  std::string id = nic.mac;
+  std::erase(id, ':');
+  return LaunchNic{id, tap.name, nic.mac};
+}
+
 Result<std::vector<LaunchNic>> NetworkService::attach(const VmSpec& spec) {
   std::lock_guard lock(mutex_);
   std::vector<LaunchNic> out;
   for (size_t i = 0; i < spec.nics.size(); ++i) {
-    const auto& nic = spec.nics[i];
-    auto network = store_.getNetwork(nic.network);
-    if (!network) return network.error();
-    std::string bridge = names_.bridge(nic.network);
-    if (!net_.linkExists(bridge)) PADDOCK_TRY(bringUp(*network));
-    host::TapConfig tap{names_.tap(spec.name, i), bridge, std::nullopt};
-    if (const PortGroup* pg = findPortGroup(*network, nic.portGroup)) tap.vlan = pg->vlan;
-    if (auto s = net_.ensureTap(tap); !s) {
+    auto nic = attachLocked(spec.nics[i]);
+    if (!nic) {
       for (const auto& made : out) (void)net_.removeLink(made.tap);
-      return s.error();
+      return nic.error();
     }
-    out.push_back({std::to_string(i), tap.name, nic.mac});
+    out.push_back(*nic);
   }
   return out;
 }
 
-void NetworkService::detach(const VmSpec& spec) {
-  for (size_t i = 0; i < spec.nics.size(); ++i) (void)net_.removeLink(names_.tap(spec.name, i));
+Result<LaunchNic> NetworkService::attachNic(const NicSpec& nic) {
+  std::lock_guard lock(mutex_);
+  return attachLocked(nic);
 }
+
+void NetworkService::detach(const VmSpec& spec) {
+  for (const auto& nic : spec.nics) detachNic(nic);
+}
+
+void NetworkService::detachNic(const NicSpec& nic) { (void)net_.removeLink(names_.tap(nic.mac)); }
 
 void NetworkService::nicsChanged() {
   std::lock_guard lock(mutex_);
@@ -365,7 +380,7 @@ void NetworkService::nicsChanged() {
 json NetworkService::nicStats(const VmSpec& spec) {
   json out = json::array();
   for (size_t i = 0; i < spec.nics.size(); ++i) {
-    std::string tap = names_.tap(spec.name, i);
+    std::string tap = names_.tap(spec.nics[i].mac);
     json s = {{"network", spec.nics[i].network}, {"mac", spec.nics[i].mac}, {"tap", tap}};
     if (auto st = net_.linkStats(tap)) {
       // The TAP's receive is the guest's transmit and the other way round.

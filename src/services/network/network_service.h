@@ -41,11 +41,14 @@ class NetworkService : public NicProvider {
 
   Status prepare(VmSpec& spec, const std::vector<VmRecord>& others) override;
   Result<std::vector<LaunchNic>> attach(const VmSpec& spec) override;
+  Result<LaunchNic> attachNic(const NicSpec& nic) override;
   void detach(const VmSpec& spec) override;
+  void detachNic(const NicSpec& nic) override;
   void nicsChanged() override;
 
  private:
   Status bringUp(const NetworkSpec& spec);
+  Result<LaunchNic> attachLocked(const NicSpec& nic);
   void tearDown(const NetworkSpec& spec);
   host::DnsmasqConfig dnsmasqConfig(const NetworkSpec& spec, const std::vector<VmRecord>& vms);
   std::string dir(const std::string& network) const;
