@@ -33,6 +33,7 @@ void addNetworkCommands(CLI::App& app, CliContext& ctx) {
     auto domain = std::make_shared<std::string>();
     auto description = std::make_shared<std::string>();
     auto portGroups = std::make_shared<std::vector<std::string>>();
+    auto forwards = std::make_shared<std::vector<std::string>>();
     c->add_option("name", *name)->required();
     c->add_option("--kind", *kind,
                   "internal (guests reach each other only) or nat (and the outside)");
@@ -41,6 +42,9 @@ void addNetworkCommands(CLI::App& app, CliContext& ctx) {
     c->add_option("--dhcp-range", *range, "START-END inside the subnet (default .10 to the end)");
     c->add_option("--domain", *domain, "DNS domain for guest names (default NAME.paddock)");
     c->add_option("--port-group", *portGroups, "NAME:VLAN, a VLAN-tagged port group (repeatable)");
+    c->add_option(
+        "--forward", *forwards,
+        "PROTO:HOSTPORT:VM:GUESTPORT, e.g. tcp:8080:web1:80 (nat; the VM's NIC needs an ip=)");
     c->add_option("--description", *description);
     c->callback([=, &ctx] {
       nlohmann::json spec = {{"name", *name},
@@ -58,6 +62,7 @@ void addNetworkCommands(CLI::App& app, CliContext& ctx) {
       nlohmann::json pgs = nlohmann::json::array();
       for (const auto& pg : *portGroups) pgs.push_back(parsePortGroup(ctx, pg));
       spec["port_groups"] = pgs;
+      spec["forwards"] = *forwards;
       auto r = ctx.must(ctx.client().call("POST", "/v1/networks", spec));
       if (ctx.json) return printJson(r);
       std::printf("network %s created: %s, gateway %s, bridge %s\n", name->c_str(),

@@ -20,6 +20,40 @@ Error fieldError(const std::string& field, const std::string& message) {
 
 }  // namespace
 
+Result<Forward> parseForward(const std::string& text) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (;;) {
+    size_t colon = text.find(':', start);
+    parts.push_back(text.substr(start, colon - start));
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  auto bad = [&](const std::string& why) {
+    return makeError(
+        Errc::invalid_argument,
+        fmt::format("forward '{}' {} (use PROTO:HOSTPORT:VM:GUESTPORT, e.g. tcp:8080:web1:80)",
+                    text, why));
+  };
+  if (parts.size() != 4) return bad("has the wrong form");
+  Forward f;
+  f.protocol = parts[0];
+  if (f.protocol != "tcp" && f.protocol != "udp") return bad("must start with tcp or udp");
+  for (auto [s, port] : {std::pair{parts[1], &f.hostPort}, std::pair{parts[3], &f.guestPort}}) {
+    if (s.empty() || s.size() > 5 || s.find_first_not_of("0123456789") != std::string::npos)
+      return bad(fmt::format("has a bad port '{}'", s));
+    *port = std::stoi(s);
+    if (*port < 1 || *port > 65535) return bad(fmt::format("has port {} outside 1–65535", *port));
+  }
+  f.vm = parts[2];
+  if (auto s = validateName(f.vm, "VM name"); !s) return bad("names no valid VM");
+  return f;
+}
+
+std::string formatForward(const Forward& f) {
+  return fmt::format("{}:{}:{}:{}", f.protocol, f.hostPort, f.vm, f.guestPort);
+}
+
 const char* networkKindName(NetworkKind k) {
   return k == NetworkKind::nat ? "nat" : "internal";
 }
@@ -119,12 +153,23 @@ Status validateNetworkSpec(const NetworkSpec& spec) {
       return fieldError(field + ".vlan",
                         fmt::format("VLAN {} is used by two port groups", pg.vlan));
   }
+  std::set<std::string> hostPorts;
+  for (size_t i = 0; i < spec.forwards.size(); ++i) {
+    const auto& f = spec.forwards[i];
+    if (spec.kind != NetworkKind::nat)
+      return fieldError(fmt::format("forwards[{}]", i), "port forwards need a nat network");
+    if (!hostPorts.insert(f.protocol + std::to_string(f.hostPort)).second)
+      return fieldError(fmt::format("forwards[{}]", i),
+                        fmt::format("host port {}/{} is forwarded twice", f.hostPort, f.protocol));
+  }
   return {};
 }
 
 json toJson(const NetworkSpec& spec) {
   json pgs = json::array();
   for (const auto& pg : spec.portGroups) pgs.push_back({{"name", pg.name}, {"vlan", pg.vlan}});
+  json fwds = json::array();
+  for (const auto& f : spec.forwards) fwds.push_back(formatForward(f));
   return {{"name", spec.name},
           {"kind", networkKindName(spec.kind)},
           {"subnet", spec.subnet},
@@ -132,7 +177,8 @@ json toJson(const NetworkSpec& spec) {
           {"dhcp_end", spec.dhcpEnd},
           {"domain", spec.domain},
           {"description", spec.description},
-          {"port_groups", pgs}};
+          {"port_groups", pgs},
+          {"forwards", fwds}};
 }
 
 Result<NetworkSpec> networkSpecFromJson(const json& j) {
@@ -174,6 +220,15 @@ Result<NetworkSpec> networkSpecFromJson(const json& j) {
           }
         }
         spec.portGroups.push_back(pg);
+      }
+    } else if (key == "forwards") {
+      if (!v.is_array()) return fieldError(key, "field 'forwards' must be an array of strings");
+      for (size_t i = 0; i < v.size(); ++i) {
+        std::string where = fmt::format("forwards[{}]", i);
+        if (!v[i].is_string()) return fieldError(where, fmt::format("{} must be a string", where));
+        auto f = parseForward(v[i].get<std::string>());
+        if (!f) return fieldError(where, f.error().message);
+        spec.forwards.push_back(*f);
       }
     } else if (key == "name" || key == "subnet" || key == "dhcp_start" || key == "dhcp_end" ||
                key == "domain" || key == "description") {

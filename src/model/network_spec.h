@@ -21,6 +21,17 @@ struct PortGroup {
   bool operator==(const PortGroup&) const = default;
 };
 
+// "tcp:8080:web1:80": the host's port 8080 leads to port 80 of VM web1's NIC on this network.
+struct Forward {
+  std::string protocol;  // "tcp" or "udp"
+  int hostPort = 0;
+  std::string vm;
+  int guestPort = 0;
+  bool operator==(const Forward&) const = default;
+};
+Result<Forward> parseForward(const std::string& text);
+std::string formatForward(const Forward& f);
+
 struct NetworkSpec {
   std::string name;
   NetworkKind kind = NetworkKind::internal;
@@ -30,6 +41,7 @@ struct NetworkSpec {
   std::string domain;     // DNS domain for guest names; empty: "<name>.paddock"
   std::string description;
   std::vector<PortGroup> portGroups;
+  std::vector<Forward> forwards;  // nat networks only
   bool operator==(const NetworkSpec&) const = default;
 };
 

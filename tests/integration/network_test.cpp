@@ -4,6 +4,8 @@
 
 #include <unistd.h>
 
+#include <atomic>
+#include <filesystem>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -24,26 +26,49 @@ using nlohmann::json;
 // Runs `command` in the guest's shell and returns its exit status (-1: no answer in time).
 int guestRun(TestDaemon& d, const std::string& vm, const std::string& command,
              std::string* output = nullptr) {
-  auto ws = d.api().openWebSocket("/v1/vms/" + vm + "/console");
-  if (!ws) return -1;
   static int serial = 0;
   std::string mark = "DONE" + std::to_string(++serial);
-  (*ws)->sendBinary(command + "; echo " + mark + "=$?\n");
-  std::regex done(mark + "=(\\d+)");
   std::string seen;
+  auto deadline = std::chrono::steady_clock::now() + 40s;
+  // The previous caller's console session may still hold write access for a moment.
+  std::shared_ptr<http::WebSocket> ws;
+  while (!ws && std::chrono::steady_clock::now() < deadline) {
+    auto opened = d.api().openWebSocket("/v1/vms/" + vm + "/console");
+    if (!opened) return -1;
+    std::shared_ptr<http::WebSocket> candidate(std::move(*opened));
+    auto notice = candidate->receive();
+    if (notice && notice->find("\"writer\":true") != std::string::npos) {
+      ws = candidate;
+    } else {
+      candidate->close();
+      std::this_thread::sleep_for(200ms);
+    }
+  }
+  if (!ws) return -1;
+  // receive() blocks; closing the socket at the deadline ends it.
+  std::atomic<bool> finished{false};
+  std::thread watchdog([&] {
+    while (!finished && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(50ms);
+    ws->close();
+  });
+  ws->sendBinary(command + "; echo " + mark + "=$?\n");
+  std::regex done(mark + "=(\\d+)");
   std::smatch m;
-  auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    auto msg = (*ws)->receive();
+  int status = -1;
+  for (;;) {
+    auto msg = ws->receive();
     if (!msg) break;
     seen += *msg;
     if (std::regex_search(seen, m, done)) {
-      if (output) *output = seen;
-      return std::stoi(m[1]);
+      status = std::stoi(m[1]);
+      break;
     }
   }
+  finished = true;
+  watchdog.join();
   if (output) *output = seen;
-  return -1;
+  return status;
 }
 
 std::string leaseIp(TestDaemon& d, const std::string& network, const std::string& mac) {
@@ -209,6 +234,88 @@ TEST_F(Networks, DaemonAndDnsmasqCrashesLeaveNoLeaksAndLeasesSurvive) {
   ASSERT_EQ(d.cli({"network", "delete", "lan"}).code, 0);
   EXPECT_TRUE(paddockLinks(d).empty());
   EXPECT_FALSE(processAlive(again));
+}
+
+// The "outside" is one more namespace on this machine behind a veth pair: the daemon's namespace
+// routes to it by default, so a NAT network's guests reach it and nothing else.
+class Outside {
+ public:
+  explicit Outside(TestDaemon& d) : d_(d), ns_(d.netns() + "-out") {
+    run({"ip", "netns", "add", ns_});
+    d_.inNetns({"ip", "link", "add", "out0", "type", "veth", "peer", "name", "out1", "netns", ns_});
+    d_.inNetns({"ip", "addr", "add", "10.99.0.1/24", "dev", "out0"});
+    d_.inNetns({"ip", "link", "set", "out0", "up"});
+    d_.inNetns({"ip", "route", "add", "default", "via", "10.99.0.2"});
+    run({"ip", "netns", "exec", ns_, "ip", "addr", "add", "10.99.0.2/24", "dev", "out1"});
+    run({"ip", "netns", "exec", ns_, "ip", "link", "set", "out1", "up"});
+    run({"ip", "netns", "exec", ns_, "ip", "link", "set", "lo", "up"});
+    www_ = d.stateDir() + "/outside-www";
+    std::filesystem::create_directories(www_);
+    (void)writeFileAtomic(www_ + "/index.html", "outside-page\n");
+    run({"ip", "netns", "exec", ns_, "busybox", "httpd", "-p", "10.99.0.2:80", "-h", www_});
+  }
+  ~Outside() {
+    auto pids = run({"ip", "netns", "pids", ns_});
+    std::istringstream in(pids.out);
+    for (pid_t pid; in >> pid;) kill(pid, SIGKILL);
+    d_.inNetns({"ip", "link", "del", "out0"});
+    run({"ip", "netns", "del", ns_});
+  }
+  CommandOutput run(const std::vector<std::string>& argv) {
+    auto r = runCommand(argv, std::chrono::seconds(30));
+    return r.ok() ? *r : CommandOutput{-1, "", r.error().message};
+  }
+  const std::string& ns() const { return ns_; }
+
+ private:
+  TestDaemon& d_;
+  std::string ns_;
+  std::string www_;
+};
+
+TEST_F(Networks, NatReachesTheOutsideAndAPortForwardReachesAGuest) {
+  auto& d = *d_;
+  Outside outside(d);
+  auto created = d.cli({"network", "create", "wan", "--kind", "nat", "--subnet", "10.55.0.0/24",
+                        "--forward", "tcp:8080:web:80"});
+  ASSERT_EQ(created.code, 0) << created.err;
+  ASSERT_EQ(
+      d.cli({"vm", "create", "web", "--memory", "128M", "--nic", "network=wan,ip=10.55.0.11"}).code,
+      0);
+  d.startVm("web");
+  ASSERT_TRUE(waitFor(
+      [&] {
+        return d.cli({"vm", "console", "web", "--log"})
+                   .out.find("PADDOCK-NET eth0 ip=10.55.0.11") != std::string::npos;
+      },
+      60s));
+  std::string out;
+  // Out through NAT to the outside namespace.
+  EXPECT_EQ(guestRun(d, "web", "wget -q -O - http://10.99.0.2/", &out), 0) << out;
+  EXPECT_NE(out.find("outside-page"), std::string::npos) << out;
+  // In through the port forward to the guest's web server.
+  ASSERT_EQ(
+      guestRun(d, "web",
+               "mkdir -p /www && echo guest-page > /www/index.html && httpd -p 80 -h /www", &out),
+      0)
+      << out;
+  auto net = d.api().call("GET", "/v1/networks/wan").value();
+  ASSERT_TRUE(net["forward_status"].is_array() && net["forward_status"].size() == 1) << net.dump();
+  EXPECT_TRUE(net["forward_status"][0].value("active", false)) << net.dump();
+  auto fetched = outside.run(
+      {"ip", "netns", "exec", outside.ns(), "curl", "-s", "-m", "10", "http://10.99.0.1:8080/"});
+  EXPECT_NE(fetched.out.find("guest-page"), std::string::npos) << fetched.out << fetched.err;
+  // An internal network's guest has no way out.
+  ASSERT_EQ(d.cli({"network", "create", "inside", "--subnet", "10.56.0.0/24"}).code, 0);
+  ASSERT_EQ(d.cli({"vm", "create", "hermit", "--memory", "128M", "--nic", "inside"}).code, 0);
+  d.startVm("hermit");
+  ASSERT_TRUE(waitFor(
+      [&] {
+        return d.cli({"vm", "console", "hermit", "--log"}).out.find("PADDOCK-NET eth0") !=
+               std::string::npos;
+      },
+      60s));
+  EXPECT_NE(guestRun(d, "hermit", "wget -q -T 3 -O - http://10.99.0.2/", &out), 0) << out;
 }
 
 TEST_F(Networks, AKilledDnsmasqIsRestartedWithItsLeases) {

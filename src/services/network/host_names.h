@@ -26,7 +26,9 @@ class HostNames {
     return fmt::format("{}b{:08x}", tag_, fnv1a(network));
   }
   // Keyed by the NIC's MAC (unique on the host), so a NIC keeps its TAP when others come and go.
-  std::string tap(const std::string& mac) const { return fmt::format("{}t{:08x}", tag_, fnv1a(mac)); }
+  std::string tap(const std::string& mac) const {
+    return fmt::format("{}t{:08x}", tag_, fnv1a(mac));
+  }
   std::string natTablePrefix() const { return "paddock_" + tag_ + "_"; }
   std::string natTable(const std::string& network) const {
     return fmt::format("{}{:08x}", natTablePrefix(), fnv1a(network));

@@ -124,6 +124,17 @@ json NetworkService::describe(const NetworkSpec& spec) {
         if (n.network == spec.name)
           nics.push_back({{"vm", vm.spec.name}, {"mac", n.mac}, {"ip", n.ip}});
   j["nics"] = nics;
+  json fwds = json::array();
+  auto vms = store_.listVms();
+  for (const auto& f : spec.forwards) {
+    std::string ip = vms ? forwardTarget(spec, f, *vms) : "";
+    fwds.push_back(
+        {{"forward", formatForward(f)},
+         {"target", ip.empty() ? "" : fmt::format("{}:{}", ip, f.guestPort)},
+         {"active", !ip.empty()},
+         {"reason", ip.empty() ? "VM has no NIC with a reserved ip on this network" : ""}});
+  }
+  j["forward_status"] = fwds;
   return j;
 }
 
@@ -173,16 +184,38 @@ host::DnsmasqConfig NetworkService::dnsmasqConfig(const NetworkSpec& spec,
   return c;
 }
 
+// A forward leads to the address reserved for the VM's NIC on this network; without a
+// reservation the guest's address could change under it, so such a forward stays inactive.
+std::string NetworkService::forwardTarget(const NetworkSpec& spec, const Forward& f,
+                                          const std::vector<VmRecord>& vms) {
+  for (const auto& vm : vms)
+    if (vm.spec.name == f.vm)
+      for (const auto& n : vm.spec.nics)
+        if (n.network == spec.name && !n.ip.empty()) return n.ip;
+  return "";
+}
+
+std::vector<host::PortForward> NetworkService::activeForwards(const NetworkSpec& spec,
+                                                              const std::vector<VmRecord>& vms) {
+  std::vector<host::PortForward> out;
+  for (const auto& f : spec.forwards) {
+    std::string ip = forwardTarget(spec, f, vms);
+    if (!ip.empty()) out.push_back({f.protocol, f.hostPort, ip, f.guestPort});
+  }
+  return out;
+}
+
 Status NetworkService::bringUp(const NetworkSpec& spec) {
   auto net = parseCidr(spec.subnet);
   if (!net) return net.error();
   host::BridgeConfig bridge{names_.bridge(spec.name), gatewayCidr(*net), !spec.portGroups.empty()};
   PADDOCK_TRY(net_.ensureBridge(bridge));
-  if (spec.kind == NetworkKind::nat)
-    PADDOCK_TRY(net_.ensureNat({names_.natTable(spec.name), bridge.name, spec.subnet, {}}));
-  PADDOCK_TRY(makeDirs(dir(spec.name), 0700));
   auto vms = store_.listVms();
   if (!vms) return vms.error();
+  if (spec.kind == NetworkKind::nat)
+    PADDOCK_TRY(net_.ensureNat(
+        {names_.natTable(spec.name), bridge.name, spec.subnet, activeForwards(spec, *vms)}));
+  PADDOCK_TRY(makeDirs(dir(spec.name), 0700));
   auto pid = host::Dnsmasq::start(dnsmasqConfig(spec, *vms));
   if (!pid) return pid.error();
   return {};
@@ -365,16 +398,24 @@ void NetworkService::detach(const VmSpec& spec) {
   for (const auto& nic : spec.nics) detachNic(nic);
 }
 
-void NetworkService::detachNic(const NicSpec& nic) { (void)net_.removeLink(names_.tap(nic.mac)); }
+void NetworkService::detachNic(const NicSpec& nic) {
+  (void)net_.removeLink(names_.tap(nic.mac));
+}
 
 void NetworkService::nicsChanged() {
   std::lock_guard lock(mutex_);
   auto all = store_.listNetworks();
   auto vms = store_.listVms();
   if (!all || !vms) return;
-  for (const auto& n : *all)
+  for (const auto& n : *all) {
     if (auto s = host::Dnsmasq::updateHosts(dnsmasqConfig(n, *vms)); !s)
       spdlog::warn("network {}: cannot update DHCP reservations: {}", n.name, s.error().message);
+    if (n.kind == NetworkKind::nat && !n.forwards.empty())
+      if (auto s = net_.ensureNat(
+              {names_.natTable(n.name), names_.bridge(n.name), n.subnet, activeForwards(n, *vms)});
+          !s)
+        spdlog::warn("network {}: cannot update port forwards: {}", n.name, s.error().message);
+  }
 }
 
 json NetworkService::nicStats(const VmSpec& spec) {

@@ -48,6 +48,10 @@ class NetworkService : public NicProvider {
 
  private:
   Status bringUp(const NetworkSpec& spec);
+  std::string forwardTarget(const NetworkSpec& spec, const Forward& f,
+                            const std::vector<VmRecord>& vms);
+  std::vector<host::PortForward> activeForwards(const NetworkSpec& spec,
+                                                const std::vector<VmRecord>& vms);
   Result<LaunchNic> attachLocked(const NicSpec& nic);
   void tearDown(const NetworkSpec& spec);
   host::DnsmasqConfig dnsmasqConfig(const NetworkSpec& spec, const std::vector<VmRecord>& vms);
