@@ -371,7 +371,7 @@ void addVmCommands(CLI::App& app, CliContext& ctx) {
   }
 
   {
-    auto* nic = vm->add_subcommand("nic", "A VM's network interfaces (changed while it is stopped)")
+    auto* nic = vm->add_subcommand("nic", "A VM's network interfaces (hot-plugged while it runs)")
                     ->require_subcommand(1);
     {
       auto* c = nic->add_subcommand("list", "List a VM's NICs with traffic counters");

@@ -44,6 +44,13 @@ class VmProcess {
   // Ends the process now (QMP quit, then SIGKILL if it lingers) and waits until it is gone.
   virtual Status forceStop() = 0;
   virtual ConsoleMux& console() = 0;
+  // Plugs a NIC (its TAP already made) into a free hot-plug port of the running VM. conflict if
+  // no port is free; on failure nothing of the NIC is left in QEMU.
+  virtual Status hotplugNic(const LaunchNic& nic) = 0;
+  // Unplugs a NIC (only `id` is used) and returns once the guest has released it and its backend
+  // is gone, so its TAP can be removed. timeout if the guest does not release it in time (QEMU
+  // keeps the request; calling again later finishes the job). A NIC already gone is success.
+  virtual Status unplugNic(const LaunchNic& nic) = 0;
 };
 
 using VmProcessPtr = std::unique_ptr<VmProcess>;

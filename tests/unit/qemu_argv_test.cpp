@@ -1,6 +1,7 @@
 // The QEMU command line is part of our contract with QEMU: compare it whole, per scenario.
 #include <gtest/gtest.h>
 
+#include "engine/qemu/nic_device.h"
 #include "engine/qemu/qemu_argv.h"
 
 namespace paddock {
@@ -65,8 +66,77 @@ TEST(QemuArgv, TcgGuestWithOneDiskMatchesTheExpectedCommandLine) {
       "driver=qcow2,file=file-root,node-name=drive-root",
       "-device",
       "virtio-blk-pci,drive=drive-root,id=disk-root",
+      "-device",
+      "pcie-root-port,id=hp0,chassis=1,io-reserve=0",
+      "-device",
+      "pcie-root-port,id=hp1,chassis=2,io-reserve=0",
+      "-device",
+      "pcie-root-port,id=hp2,chassis=3,io-reserve=0",
+      "-device",
+      "pcie-root-port,id=hp3,chassis=4,io-reserve=0",
+      "-device",
+      "pcie-root-port,id=hp4,chassis=5,io-reserve=0",
+      "-device",
+      "pcie-root-port,id=hp5,chassis=6,io-reserve=0",
+      "-device",
+      "pcie-root-port,id=hp6,chassis=7,io-reserve=0",
+      "-device",
+      "pcie-root-port,id=hp7,chassis=8,io-reserve=0",
   };
   EXPECT_EQ(buildQemuArgv(tinySpec()), expected);
+}
+
+TEST(QemuArgv, BootNicsGoOnTheFirstRootPortsInOrder) {
+  auto spec = tinySpec();
+  spec.disks.clear();
+  spec.nics = {{"02504400000a", "pd1234t02504400", "02:50:44:00:00:0a"},
+               {"02504400000b", "pd1234t0250440b", "02:50:44:00:00:0b"}};
+  auto argv = buildQemuArgv(spec);
+  auto ports = std::find(argv.begin(), argv.end(), "pcie-root-port,id=hp0,chassis=1,io-reserve=0");
+  ASSERT_NE(ports, argv.end());
+  // The NICs follow the eight ports.
+  std::vector<std::string> nics(ports + 15, argv.end());
+  std::vector<std::string> expected = {
+      "-netdev",
+      "tap,id=net-02504400000a,ifname=pd1234t02504400,script=no,downscript=no",
+      "-device",
+      "virtio-net-pci,netdev=net-02504400000a,mac=02:50:44:00:00:0a,id=nic-02504400000a,romfile=,"
+      "bus=hp0",
+      "-netdev",
+      "tap,id=net-02504400000b,ifname=pd1234t0250440b,script=no,downscript=no",
+      "-device",
+      "virtio-net-pci,netdev=net-02504400000b,mac=02:50:44:00:00:0b,id=nic-02504400000b,romfile=,"
+      "bus=hp1",
+  };
+  EXPECT_EQ(nics, expected);
+}
+
+TEST(NicDevice, HotplugArgumentsAreTheCommandLineProperties) {
+  auto nic = nicDevice({"0250440a1b2c", "pdabcdt0a1b2c3d", "02:50:44:0a:1b:2c"}, "hp3");
+  EXPECT_EQ(nic.netdev.toQmp(), (nlohmann::json{{"type", "tap"},
+                                                {"id", "net-0250440a1b2c"},
+                                                {"ifname", "pdabcdt0a1b2c3d"},
+                                                {"script", "no"},
+                                                {"downscript", "no"}}));
+  EXPECT_EQ(nic.device.toQmp(), (nlohmann::json{{"driver", "virtio-net-pci"},
+                                                {"netdev", "net-0250440a1b2c"},
+                                                {"mac", "02:50:44:0a:1b:2c"},
+                                                {"id", "nic-0250440a1b2c"},
+                                                {"romfile", ""},
+                                                {"bus", "hp3"}}));
+  EXPECT_EQ(nic.device.toOption(),
+            "virtio-net-pci,netdev=net-0250440a1b2c,mac=02:50:44:0a:1b:2c,id=nic-0250440a1b2c,"
+            "romfile=,bus=hp3");
+  // Without a bus QEMU picks one (pcie.0), and the property is left out entirely.
+  auto noBus = nicDevice({"1", "tap1", "02:50:44:00:00:01"}, "");
+  EXPECT_EQ(noBus.device.get("bus"), "");
+  EXPECT_FALSE(noBus.device.toQmp().contains("bus"));
+}
+
+TEST(NicDevice, CommasInValuesAreDoubledOnlyOnTheCommandLine) {
+  QemuProperties p{{{"type", "tap"}, {"ifname", "a,b"}}};
+  EXPECT_EQ(p.toOption(), "tap,ifname=a,,b");
+  EXPECT_EQ(p.toQmp()["ifname"], "a,b");
 }
 
 TEST(QemuArgv, KvmPassesTheHostCpuThrough) {

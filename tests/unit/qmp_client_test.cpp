@@ -188,6 +188,158 @@ TEST(QmpClient, MalformedReplyIsAnInternalErrorNotACrash) {
   EXPECT_EQ(status.error().code, Errc::internal);
 }
 
+TEST(QmpReplies, QomListReadsNamesAndTypes) {
+  auto props = parseQomList(json::parse(
+      R"([{"name": "type", "type": "string"}, {"name": "child[0]", "type": "link<virtio-net-pci>"}])"));
+  ASSERT_TRUE(props.ok()) << props.error().message;
+  ASSERT_EQ(props->size(), 2u);
+  EXPECT_EQ((*props)[1].name, "child[0]");
+  EXPECT_EQ((*props)[1].type, "link<virtio-net-pci>");
+  EXPECT_FALSE(parseQomList(json::object()).ok());
+  EXPECT_FALSE(parseQomList(json::parse(R"([{"name": "x"}])")).ok());
+}
+
+// --- NIC hot-plug commands ---
+
+NicDevice testNic() {
+  return nicDevice({"0250440a1b2c", "pdabcdt0a1b2c3d", "02:50:44:0a:1b:2c"}, "hp2");
+}
+
+json deviceDeleted(const std::string& id) {
+  return FakeQmpServer::event("DEVICE_DELETED",
+                              {{"device", id}, {"path", "/machine/peripheral/" + id}});
+}
+
+TEST(QmpClient, HotplugSendsNetdevAddAndDeviceAddWithTheBuilderProperties) {
+  FakeQmpServer server;
+  server.expectReturn("netdev_add",
+                      {{"type", "tap"},
+                       {"id", "net-0250440a1b2c"},
+                       {"ifname", "pdabcdt0a1b2c3d"},
+                       {"script", "no"},
+                       {"downscript", "no"}},
+                      json::object());
+  server.expectReturn("device_add",
+                      {{"driver", "virtio-net-pci"},
+                       {"netdev", "net-0250440a1b2c"},
+                       {"mac", "02:50:44:0a:1b:2c"},
+                       {"id", "nic-0250440a1b2c"},
+                       {"romfile", ""},
+                       {"bus", "hp2"}},
+                      json::object());
+  server.expectReturn("qom-list", {{"path", "/machine/peripheral/hp2/hp2"}},
+                      json::array({{{"name", "type"}, {"type", "string"}}}));
+  server.expectReturn("netdev_del", {{"id", "net-0250440a1b2c"}}, json::object());
+  auto client = connectClient(server);
+  ASSERT_TRUE(client);
+  auto nic = testNic();
+  EXPECT_TRUE(client->netdevAdd(nic.netdev).ok());
+  EXPECT_TRUE(client->deviceAdd(nic.device).ok());
+  auto bus = client->qomList("/machine/peripheral/hp2/hp2");
+  ASSERT_TRUE(bus.ok()) << bus.error().message;
+  EXPECT_EQ(bus->size(), 1u);
+  EXPECT_TRUE(client->netdevDel("net-0250440a1b2c").ok());
+  EXPECT_THAT(server.verify(), IsEmpty());
+}
+
+TEST(QmpClient, DeviceAddRejectedByQemuIsAConflictWithItsReason) {
+  FakeQmpServer server;
+  server.expectError("device_add", testNic().device.toQmp(), "GenericError",
+                     "Bus 'hp2' does not support hotplugging");
+  auto client = connectClient(server);
+  ASSERT_TRUE(client);
+  auto s = client->deviceAdd(testNic().device);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, Errc::conflict);
+  EXPECT_THAT(s.error().message, HasSubstr("does not support hotplugging"));
+}
+
+TEST(QmpClient, DeviceDelWaitsForTheDeviceDeletedEventOfThatDevice) {
+  FakeQmpServer server;
+  ScriptedCommand del;
+  del.command = "device_del";
+  del.args = {{"id", "nic-1"}};
+  del.reply = json{{"return", json::object()}};
+  // The backend's event has no "device"; another device's event is not ours.
+  del.eventsAfter = {FakeQmpServer::event("DEVICE_DELETED",
+                                          {{"path", "/machine/peripheral/nic-1/virtio-backend"}}),
+                     deviceDeleted("nic-2")};
+  server.expect(del);
+  auto client = connectClient(server);
+  ASSERT_TRUE(client);
+  std::thread guest([&] {
+    std::this_thread::sleep_for(300ms);
+    server.emitEvent("DEVICE_DELETED",
+                     {{"device", "nic-1"}, {"path", "/machine/peripheral/nic-1"}});
+  });
+  auto start = std::chrono::steady_clock::now();
+  auto s = client->deviceDel("nic-1", 5s);
+  auto took = std::chrono::steady_clock::now() - start;
+  guest.join();
+  EXPECT_TRUE(s.ok()) << s.error().message;
+  EXPECT_GE(took, 250ms) << "returned before the guest released the device";
+  EXPECT_THAT(server.verify(), IsEmpty());
+}
+
+TEST(QmpClient, DeviceDelSeesAnEventSentBeforeItsReply) {
+  FakeQmpServer server;
+  ScriptedCommand del;
+  del.command = "device_del";
+  del.args = {{"id", "nic-1"}};
+  del.eventsBefore = {deviceDeleted("nic-1")};
+  del.reply = json{{"return", json::object()}};
+  server.expect(del);
+  auto client = connectClient(server);
+  ASSERT_TRUE(client);
+  auto s = client->deviceDel("nic-1", 5s);
+  EXPECT_TRUE(s.ok()) << s.error().message;
+}
+
+TEST(QmpClient, DeviceDelTimesOutWhenTheGuestDoesNotRelease) {
+  FakeQmpServer server;
+  ScriptedCommand del;
+  del.command = "device_del";
+  del.args = {{"id", "nic-1"}};
+  del.reply = json{{"return", json::object()}};
+  del.eventsAfter = {deviceDeleted("nic-9")};
+  server.expect(del);
+  auto client = connectClient(server);
+  ASSERT_TRUE(client);
+  auto s = client->deviceDel("nic-1", 400ms);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, Errc::timeout);
+  EXPECT_THAT(s.error().message, HasSubstr("nic-1"));
+}
+
+TEST(QmpClient, DeviceDelOfAnUnknownDeviceFailsAtOnce) {
+  FakeQmpServer server;
+  server.expectError("device_del", {{"id", "nic-1"}}, "DeviceNotFound", "Device 'nic-1' not found");
+  auto client = connectClient(server);
+  ASSERT_TRUE(client);
+  auto start = std::chrono::steady_clock::now();
+  auto s = client->deviceDel("nic-1", 5s);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, Errc::conflict);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+}
+
+TEST(QmpClient, DeviceDelEndsWhenQemuGoesAway) {
+  FakeQmpServer server;
+  ScriptedCommand del;
+  del.command = "device_del";
+  del.args = {{"id", "nic-1"}};
+  del.reply = json{{"return", json::object()}};
+  del.hangUpAfter = true;
+  server.expect(del);
+  auto client = connectClient(server);
+  ASSERT_TRUE(client);
+  auto start = std::chrono::steady_clock::now();
+  auto s = client->deviceDel("nic-1", 10s);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, Errc::unavailable);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+}
+
 // --- against a real QEMU ---
 
 std::string findInPath(const std::string& name) {

@@ -2,9 +2,11 @@
 
 #include <fmt/format.h>
 
-namespace {
-// QEMU option values escape a comma by doubling it.
-std::string optEscape(const std::string& s) {
+#include "engine/qemu/nic_device.h"
+
+namespace paddock {
+
+std::string qemuOptEscape(const std::string& s) {
   std::string out;
   for (char c : s) {
     out += c;
@@ -12,9 +14,6 @@ std::string optEscape(const std::string& s) {
   }
   return out;
 }
-}  // namespace
-
-namespace paddock {
 
 std::vector<std::string> buildQemuArgv(const LaunchSpec& spec) {
   RunPaths run{spec.runDir};
@@ -43,9 +42,9 @@ std::vector<std::string> buildQemuArgv(const LaunchSpec& spec) {
       "-pidfile",
       run.pidfile(),
       "-qmp",
-      fmt::format("unix:{},server=on,wait=off", optEscape(run.qmp())),
+      fmt::format("unix:{},server=on,wait=off", qemuOptEscape(run.qmp())),
       "-chardev",
-      fmt::format("socket,id=console0,path={},server=on,wait=off", optEscape(run.console())),
+      fmt::format("socket,id=console0,path={},server=on,wait=off", qemuOptEscape(run.console())),
       "-serial",
       "chardev:console0",
       "-device",
@@ -62,18 +61,19 @@ std::vector<std::string> buildQemuArgv(const LaunchSpec& spec) {
     argv.insert(argv.end(),
                 {"-blockdev",
                  fmt::format("driver=file,filename={},node-name=file-{},discard=unmap",
-                             optEscape(d.path), d.id),
+                             qemuOptEscape(d.path), d.id),
                  "-blockdev",
                  fmt::format("driver={},file=file-{},node-name=drive-{}", d.format, d.id, d.id),
                  "-device", fmt::format("virtio-blk-pci,drive=drive-{},id=disk-{}", d.id, d.id)});
   }
-  for (const auto& n : spec.nics) {
-    argv.insert(
-        argv.end(),
-        {"-netdev", fmt::format("tap,id=net-{},ifname={},script=no,downscript=no", n.id, n.tap),
-         "-device",
-         // No option ROM: guests boot from -kernel, and iPXE would only chatter on the console.
-         fmt::format("virtio-net-pci,netdev=net-{},mac={},id=nic-{},romfile=", n.id, n.mac, n.id)});
+  // Every NIC sits on a root port of its own, boot NICs included, so that any of them can be
+  // unplugged later (pcie.0 does not support hot-plug).
+  for (int i = 0; i < kNicPorts; ++i)
+    argv.insert(argv.end(), {"-device", nicPortDevice(i).toOption()});
+  for (size_t i = 0; i < spec.nics.size(); ++i) {
+    std::string port = i < static_cast<size_t>(kNicPorts) ? nicPortId(static_cast<int>(i)) : "";
+    auto nic = nicDevice(spec.nics[i], port);
+    argv.insert(argv.end(), {"-netdev", nic.netdev.toOption(), "-device", nic.device.toOption()});
   }
   return argv;
 }

@@ -10,6 +10,10 @@ namespace paddock {
 
 inline constexpr const char* kQemuBinary = "qemu-system-x86_64";
 
+// Boot NICs go on the PCIe root ports hp0, hp1, ... in order; the rest stay free for hot-plug.
 std::vector<std::string> buildQemuArgv(const LaunchSpec& spec);
+
+// QEMU option values escape a comma by doubling it.
+std::string qemuOptEscape(const std::string& s);
 
 }  // namespace paddock

@@ -32,6 +32,8 @@ class QemuProcess : public VmProcess {
   Status reset() override;
   Status forceStop() override;
   ConsoleMux& console() override { return *console_; }
+  Status hotplugNic(const LaunchNic& nic) override;
+  Status unplugNic(const LaunchNic& nic) override;
 
  private:
   QemuProcess(std::string name, RunPaths paths, pid_t pid, int pidfd, bool isChild,
@@ -40,6 +42,8 @@ class QemuProcess : public VmProcess {
   void onQmpEvent(const qmp::Event& event);
   void watchExit();
   VmExit describeExit(int waitStatus, bool haveStatus);
+  // The first NIC root port with nothing plugged in, asked from QEMU (see hotplugNic).
+  Result<std::string> freeNicPort();
 
   std::string name_;
   RunPaths paths_;
@@ -52,6 +56,7 @@ class QemuProcess : public VmProcess {
   std::unique_ptr<ConsoleMux> console_;
   std::thread watcher_;
   std::mutex mutex_;
+  std::mutex hotplugMutex_;     // one NIC change at a time, so two never pick the same port
   std::string shutdownReason_;  // from QEMU's SHUTDOWN event, if one came
   std::atomic<bool> forceStopRequested_{false};
   std::atomic<bool> exited_{false};

@@ -1,5 +1,9 @@
 #include "engine/qemu/qmp_client.h"
 
+#include <condition_variable>
+#include <mutex>
+#include <set>
+
 #include <fmt/format.h>
 
 namespace paddock::qmp {
@@ -64,20 +68,66 @@ Result<std::uint64_t> parseQueryBalloon(const json& value) {
   return actual->get<std::uint64_t>();
 }
 
+Result<std::vector<QomProperty>> parseQomList(const json& value) {
+  if (!value.is_array()) return badReply("qom-list", value);
+  std::vector<QomProperty> props;
+  props.reserve(value.size());
+  for (const json& p : value) {
+    const json* name = field(p, "name");
+    const json* type = field(p, "type");
+    if (!name || !name->is_string() || !type || !type->is_string())
+      return badReply("qom-list", value);
+    props.push_back(QomProperty{name->get<std::string>(), type->get<std::string>()});
+  }
+  return props;
+}
+
+// Device ids being waited for, and which of them QEMU reported deleted. An id is watched from
+// before device_del is sent, because the event may come before the command's reply.
+struct QmpClient::Events {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::multiset<std::string> watched;
+  std::set<std::string> deleted;
+
+  void deliver(const Event& e) {
+    if (e.name != "DEVICE_DELETED") return;
+    // QEMU also reports the deletion of child objects (".../virtio-backend") without "device".
+    const json* device = field(e.data, "device");
+    if (!device || !device->is_string()) return;
+    std::lock_guard lock(mutex);
+    if (!watched.count(device->get<std::string>())) return;
+    deleted.insert(device->get<std::string>());
+    changed.notify_all();
+  }
+};
+
 QmpClient::QmpClient(std::unique_ptr<QmpTransport> transport,
                      std::chrono::milliseconds commandTimeout)
-    : transport_(std::move(transport)), commandTimeout_(commandTimeout) {}
+    : QmpClient(std::move(transport), commandTimeout, std::make_shared<Events>()) {}
+
+QmpClient::QmpClient(std::unique_ptr<QmpTransport> transport,
+                     std::chrono::milliseconds commandTimeout, std::shared_ptr<Events> events)
+    : transport_(std::move(transport)),
+      commandTimeout_(commandTimeout),
+      events_(std::move(events)) {}
 
 Result<std::unique_ptr<QmpClient>> QmpClient::connect(const std::string& socketPath,
                                                       std::chrono::milliseconds timeout,
                                                       QmpCallbacks callbacks) {
+  auto events = std::make_shared<Events>();
+  callbacks.onEvent = [events, next = std::move(callbacks.onEvent)](const Event& e) {
+    events->deliver(e);
+    if (next) next(e);
+  };
   auto transport = QmpTransport::connect(socketPath, timeout, std::move(callbacks));
   if (!transport.ok()) return transport.error();
-  return std::make_unique<QmpClient>(std::move(*transport));
+  return std::unique_ptr<QmpClient>(
+      new QmpClient(std::move(*transport), QmpTransport::kDefaultCommandTimeout, events));
 }
 
-Status QmpClient::run(const char* command) {
-  auto reply = transport_->execute(command, json(), commandTimeout_);
+Status QmpClient::run(const char* command, const json& args) {
+  auto reply = transport_->execute(command, args, commandTimeout_);
   if (!reply.ok()) return reply.error();
   return {};
 }
@@ -122,6 +172,56 @@ Result<std::vector<VcpuThread>> QmpClient::queryCpusFast() {
 
 Result<std::uint64_t> QmpClient::queryBalloon() {
   return query("query-balloon", parseQueryBalloon);
+}
+
+Result<std::vector<QomProperty>> QmpClient::qomList(const std::string& path) {
+  auto reply = transport_->execute("qom-list", json{{"path", path}}, commandTimeout_);
+  if (!reply.ok()) return reply.error();
+  return parseQomList(*reply);
+}
+
+Status QmpClient::netdevAdd(const QemuProperties& netdev) {
+  return run("netdev_add", netdev.toQmp());
+}
+
+Status QmpClient::netdevDel(const std::string& id) {
+  return run("netdev_del", json{{"id", id}});
+}
+
+Status QmpClient::deviceAdd(const QemuProperties& device) {
+  return run("device_add", device.toQmp());
+}
+
+Status QmpClient::deviceDel(const std::string& id, std::chrono::milliseconds timeout) {
+  {
+    std::lock_guard lock(events_->mutex);
+    events_->watched.insert(id);
+    events_->deleted.erase(id);
+  }
+  auto unwatch = [&] {
+    // Caller holds events_->mutex.
+    events_->watched.erase(events_->watched.find(id));
+    if (!events_->watched.count(id)) events_->deleted.erase(id);
+  };
+  auto reply = transport_->execute("device_del", json{{"id", id}}, commandTimeout_);
+  std::unique_lock lock(events_->mutex);
+  if (!reply.ok()) {
+    unwatch();
+    return reply.error();
+  }
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  // In slices, so that a connection closed from either side ends the wait early.
+  while (!events_->deleted.count(id) && transport_->connected() &&
+         std::chrono::steady_clock::now() < deadline)
+    events_->changed.wait_for(lock, std::chrono::milliseconds(100));
+  bool deleted = events_->deleted.count(id) > 0;
+  unwatch();
+  if (deleted) return {};
+  if (!transport_->connected())
+    return makeError(Errc::unavailable, "QEMU monitor connection closed");
+  return makeError(Errc::timeout,
+                   fmt::format("QMP device_del: the guest did not release device '{}' within {} ms",
+                               id, timeout.count()));
 }
 
 }  // namespace paddock::qmp

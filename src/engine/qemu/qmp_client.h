@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/result.h"
+#include "engine/qemu/nic_device.h"
 #include "engine/qemu/qmp_transport.h"
 
 namespace paddock::qmp {
@@ -17,6 +18,12 @@ namespace paddock::qmp {
 struct RunStatus {
   bool running = false;
   std::string status;  // QEMU's RunState name: "running", "paused", "shutdown", ...
+};
+
+// One property of a QOM object, as qom-list reports it ("child[0]", "link<virtio-net-pci>").
+struct QomProperty {
+  std::string name;
+  std::string type;
 };
 
 struct VcpuThread {
@@ -45,17 +52,34 @@ class QmpClient {
   Result<std::vector<VcpuThread>> queryCpusFast();
   Result<std::uint64_t> queryBalloon();  // guest memory in bytes; conflict if no balloon device
 
+  // Children of a QOM path, e.g. "/machine/peripheral" (the devices with an id).
+  Result<std::vector<QomProperty>> qomList(const std::string& path);
+  // Hot-plug: the argument objects come whole from the device builder (nic_device.h).
+  Status netdevAdd(const QemuProperties& netdev);
+  Status netdevDel(const std::string& id);
+  Status deviceAdd(const QemuProperties& device);
+  // Asks for the unplug of device `id` and waits for its DEVICE_DELETED event: the guest has to
+  // release the device first, so this can take a moment. timeout if the event does not come
+  // within `timeout` (QEMU still holds the unplug request; the device may go later), unavailable
+  // if the connection drops. Only a client made by connect() sees events.
+  Status deviceDel(const std::string& id, std::chrono::milliseconds timeout);
+
   // See QmpTransport::close() for the threading rules, which apply unchanged.
   void close() { transport_->close(); }
   bool connected() const { return transport_->connected(); }
 
  private:
-  Status run(const char* command);
+  struct Events;  // DEVICE_DELETED waiters, fed from the transport's reader thread
+
+  QmpClient(std::unique_ptr<QmpTransport> transport, std::chrono::milliseconds commandTimeout,
+            std::shared_ptr<Events> events);
+  Status run(const char* command, const nlohmann::json& args = nlohmann::json());
   template <typename T>
   Result<T> query(const char* command, Result<T> (*parse)(const nlohmann::json&));
 
   std::unique_ptr<QmpTransport> transport_;
   std::chrono::milliseconds commandTimeout_;
+  std::shared_ptr<Events> events_;
 };
 
 // Reply decoders, separate from I/O so they can be tested against canned replies. Each takes
@@ -64,5 +88,6 @@ Result<RunStatus> parseQueryStatus(const nlohmann::json& value);
 Result<std::string> parseQueryVersion(const nlohmann::json& value);
 Result<std::vector<VcpuThread>> parseQueryCpusFast(const nlohmann::json& value);
 Result<std::uint64_t> parseQueryBalloon(const nlohmann::json& value);
+Result<std::vector<QomProperty>> parseQomList(const nlohmann::json& value);
 
 }  // namespace paddock::qmp

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <set>
 #include <thread>
 
@@ -199,6 +200,68 @@ Status VmService::reconcileDisks(const VmSpec& before, const VmSpec& after) {
   return {};
 }
 
+namespace {
+
+// The engine's handle on a NIC that is already attached. The device id follows the MAC, as
+// NicProvider::attach makes it; unplugging uses only the id.
+LaunchNic attachedNic(const NicSpec& nic) {
+  std::string id = nic.mac;
+  std::erase(id, ':');
+  return LaunchNic{id, "", nic.mac};
+}
+
+// NICs of `a` not in `b`, compared whole: a NIC whose network, port group or IP changed is
+// unplugged and plugged again.
+std::vector<NicSpec> nicsMissingFrom(const std::vector<NicSpec>& a, const std::vector<NicSpec>& b) {
+  std::vector<NicSpec> out;
+  for (const auto& n : a)
+    if (std::find(b.begin(), b.end(), n) == b.end()) out.push_back(n);
+  return out;
+}
+
+}  // namespace
+
+Status VmService::replugNics(const std::string& name, VmProcess& process, const VmSpec& before,
+                             const VmSpec& after) {
+  auto removed = nicsMissingFrom(before.nics, after.nics);
+  auto added = nicsMissingFrom(after.nics, before.nics);
+  std::vector<NicSpec> unplugged, plugged;
+  auto undo = [&](const Error& why) -> Status {
+    spdlog::warn("VM {}: NIC change failed ({}); undoing it", name, why.message);
+    for (auto it = plugged.rbegin(); it != plugged.rend(); ++it) {
+      if (auto s = process.unplugNic(attachedNic(*it)); !s) {
+        spdlog::error("VM {}: cannot unplug NIC {} again: {}", name, it->mac, s.error().message);
+        continue;
+      }
+      nics_.detachNic(*it);
+    }
+    for (auto it = unplugged.rbegin(); it != unplugged.rend(); ++it) {
+      auto nic = nics_.attachNic(*it);
+      auto s = nic ? process.hotplugNic(*nic) : Status(nic.error());
+      if (!s) {
+        spdlog::error("VM {}: cannot plug NIC {} back: {}", name, it->mac, s.error().message);
+        if (nic) nics_.detachNic(*it);
+      }
+    }
+    return why;
+  };
+  for (const auto& nic : removed) {
+    if (auto s = process.unplugNic(attachedNic(nic)); !s) return undo(s.error());
+    nics_.detachNic(nic);
+    unplugged.push_back(nic);
+  }
+  for (const auto& nic : added) {
+    auto launch = nics_.attachNic(nic);
+    if (!launch) return undo(launch.error());
+    if (auto s = process.hotplugNic(*launch); !s) {
+      nics_.detachNic(nic);
+      return undo(s.error());
+    }
+    plugged.push_back(nic);
+  }
+  return {};
+}
+
 Result<VmRecord> VmService::update(const std::string& name, const nlohmann::json& patch) {
   auto e = entry(name);
   if (!e) return e.error();
@@ -215,23 +278,61 @@ Result<VmRecord> VmService::update(const std::string& name, const nlohmann::json
     PADDOCK_TRY(nics_.prepare(updated, *others));
   }
   bool hardware = updated.vcpus != rec->spec.vcpus || updated.memoryMib != rec->spec.memoryMib ||
-                  updated.disks != rec->spec.disks || nicsChanged ||
-                  updated.image != rec->spec.image || updated.kernel != rec->spec.kernel ||
-                  updated.initrd != rec->spec.initrd || updated.accel != rec->spec.accel ||
-                  updated.cmdline != rec->spec.cmdline;
-  if (hardware) {
+                  updated.disks != rec->spec.disks || updated.image != rec->spec.image ||
+                  updated.kernel != rec->spec.kernel || updated.initrd != rec->spec.initrd ||
+                  updated.accel != rec->spec.accel || updated.cmdline != rec->spec.cmdline;
+  auto removed = nicsMissingFrom(rec->spec.nics, updated.nics);
+  auto added = nicsMissingFrom(updated.nics, rec->spec.nics);
+  // Set when the VM runs and its NICs change: they are changed on the live VM first.
+  std::shared_ptr<VmProcess> live;
+  {
     std::lock_guard slock((*e)->state);
-    if (hasProcess((*e)->runtime.state))
-      return makeError(Errc::conflict,
-                       fmt::format("VM '{}' is {}: stop it before changing its hardware", name,
-                                   vmStateName((*e)->runtime.state)));
+    VmState state = (*e)->runtime.state;
+    if (hasProcess(state)) {
+      if (hardware)
+        return makeError(Errc::conflict,
+                         fmt::format("VM '{}' is {}: stop it before changing its hardware", name,
+                                     vmStateName(state)));
+      if (!removed.empty() || !added.empty()) {
+        if (state != VmState::running && state != VmState::paused)
+          return makeError(Errc::conflict,
+                           fmt::format("VM '{}' is {}: its NICs can change while it is running, "
+                                       "paused or stopped",
+                                       name, vmStateName(state)));
+        if (state == VmState::paused && !removed.empty())
+          return makeError(Errc::conflict,
+                           fmt::format("VM '{}' is paused: the guest has to release a NIC that "
+                                       "is removed, resume it first",
+                                       name));
+        live = (*e)->process;
+        if (!live)
+          return makeError(Errc::conflict, fmt::format("VM '{}' is {}: no QEMU to change", name,
+                                                       vmStateName(state)));
+      }
+    }
   }
   if (updated.image != rec->spec.image || updated.kernel != rec->spec.kernel ||
       updated.initrd != rec->spec.initrd)
     PADDOCK_TRY(checkImage(updated));
   if (updated.disks != rec->spec.disks) PADDOCK_TRY(reconcileDisks(rec->spec, updated));
-  PADDOCK_TRY(store_.updateVmSpec(updated));
+  // Only `action` is held here, as for any QMP call.
+  if (live) PADDOCK_TRY(replugNics(name, *live, rec->spec, updated));
+  if (auto s = store_.updateVmSpec(updated); !s) {
+    if (live) {
+      // The store refused: put the VM back the way the stored spec says.
+      if (auto back = replugNics(name, *live, updated, rec->spec); !back)
+        spdlog::error("VM {}: NICs differ from the stored spec: {}", name, back.error().message);
+    }
+    return s.error();
+  }
   if (nicsChanged) nics_.nicsChanged();
+  // "live": the NIC was (un)plugged on the running VM, not just changed in its definition.
+  for (const auto& nic : removed)
+    events_.publish("vm.nic_removed", vmObject(name),
+                    {{"mac", nic.mac}, {"network", nic.network}, {"live", live != nullptr}});
+  for (const auto& nic : added)
+    events_.publish("vm.nic_added", vmObject(name),
+                    {{"mac", nic.mac}, {"network", nic.network}, {"live", live != nullptr}});
   events_.publish("vm.updated", vmObject(name), patch);
   return record(name);
 }

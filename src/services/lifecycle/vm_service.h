@@ -39,7 +39,9 @@ class VmService {
   Result<VmRecord> create(const VmSpec& spec);
   Result<std::vector<VmRecord>> list();
   Result<VmRecord> get(const std::string& name);
-  // Changes CPU, memory and disks only while stopped; description and labels any time.
+  // Changes CPU, memory and disks only while stopped; description and labels any time. NICs also
+  // while running or paused: added ones are hot-plugged, removed ones unplugged (running only:
+  // the guest has to release them); the spec is saved only if every device change worked.
   Result<VmRecord> update(const std::string& name, const nlohmann::json& patch);
   Status remove(const std::string& name, bool force);
 
@@ -87,6 +89,10 @@ class VmService {
   Result<VmRecord> record(const std::string& name);
   Status createDisks(const VmSpec& spec);
   Status reconcileDisks(const VmSpec& before, const VmSpec& after);
+  // Hot-plugs/unplugs the difference between the NIC lists on a live VM; on failure undoes what
+  // it did and returns the error. Caller holds e.action only.
+  Status replugNics(const std::string& name, VmProcess& process, const VmSpec& before,
+                    const VmSpec& after);
   Result<VmRecord> stopLocked(const std::string& name, const EntryPtr& e);
   // A short QMP action allowed only in state `required`; moves the VM to `after` if given.
   Result<VmRecord> quickAction(const std::string& name, VmState required, const char* verb,
