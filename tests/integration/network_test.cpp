@@ -16,6 +16,7 @@
 #include "http/http_client.h"
 #include "http/websocket.h"
 #include "integration/harness.h"
+#include "integration/net_helpers.h"
 
 namespace paddock::test {
 namespace {
@@ -23,90 +24,7 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-// Runs `command` in the guest's shell and returns its exit status (-1: no answer in time).
-int guestRun(TestDaemon& d, const std::string& vm, const std::string& command,
-             std::string* output = nullptr) {
-  static int serial = 0;
-  std::string mark = "DONE" + std::to_string(++serial);
-  std::string seen;
-  auto deadline = std::chrono::steady_clock::now() + 40s;
-  // The previous caller's console session may still hold write access for a moment.
-  std::shared_ptr<http::WebSocket> ws;
-  while (!ws && std::chrono::steady_clock::now() < deadline) {
-    auto opened = d.api().openWebSocket("/v1/vms/" + vm + "/console");
-    if (!opened) return -1;
-    std::shared_ptr<http::WebSocket> candidate(std::move(*opened));
-    auto notice = candidate->receive();
-    if (notice && notice->find("\"writer\":true") != std::string::npos) {
-      ws = candidate;
-    } else {
-      candidate->close();
-      std::this_thread::sleep_for(200ms);
-    }
-  }
-  if (!ws) return -1;
-  // receive() blocks; closing the socket at the deadline ends it.
-  std::atomic<bool> finished{false};
-  std::thread watchdog([&] {
-    while (!finished && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(50ms);
-    ws->close();
-  });
-  ws->sendBinary(command + "; echo " + mark + "=$?\n");
-  std::regex done(mark + "=(\\d+)");
-  std::smatch m;
-  int status = -1;
-  for (;;) {
-    auto msg = ws->receive();
-    if (!msg) break;
-    seen += *msg;
-    if (std::regex_search(seen, m, done)) {
-      status = std::stoi(m[1]);
-      break;
-    }
-  }
-  finished = true;
-  watchdog.join();
-  if (output) *output = seen;
-  return status;
-}
-
-std::string leaseIp(TestDaemon& d, const std::string& network, const std::string& mac) {
-  auto l = d.api().call("GET", "/v1/networks/" + network + "/leases");
-  if (!l) return "";
-  for (const auto& lease : (*l)["leases"])
-    if (lease["mac"] == mac) return lease["ip"];
-  return "";
-}
-
-std::vector<std::string> paddockLinks(TestDaemon& d) {
-  auto out = d.inNetns({"ip", "-o", "link", "show"});
-  std::vector<std::string> links;
-  std::regex name(R"(^\d+: (pd[0-9a-f]{4}[bt][0-9a-f]{8})[@:])");
-  std::istringstream in(out.out);
-  for (std::string line; std::getline(in, line);) {
-    std::smatch m;
-    if (std::regex_search(line, m, name)) links.push_back(m[1]);
-  }
-  std::sort(links.begin(), links.end());
-  return links;
-}
-
-class Networks : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "virtual networks need root (bridges, TAPs, namespaces)";
-    d_ = std::make_unique<TestDaemon>(DaemonOptions{{}, true});
-    // Never let a network test touch the host's own namespace.
-    char mine[64] = {}, its[64] = {};
-    ASSERT_GT(readlink("/proc/self/ns/net", mine, sizeof mine - 1), 0);
-    ASSERT_GT(
-        readlink(("/proc/" + std::to_string(d_->pid()) + "/ns/net").c_str(), its, sizeof its - 1),
-        0);
-    ASSERT_STRNE(mine, its) << "paddockd is not in a network namespace of its own";
-  }
-  std::unique_ptr<TestDaemon> d_;
-};
+class Networks : public NetnsDaemonTest {};
 
 TEST_F(Networks, GuestsOnOneLanGetLeasesAndPingEachOtherButNotAnotherLan) {
   auto& d = *d_;

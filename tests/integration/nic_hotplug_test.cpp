@@ -10,58 +10,13 @@
 #include "http/http_client.h"
 #include "http/websocket.h"
 #include "integration/harness.h"
+#include "integration/net_helpers.h"
 
 namespace paddock::test {
 namespace {
 
 using namespace std::chrono_literals;
 using nlohmann::json;
-
-// Runs `command` in the guest's shell and returns its exit status (-1: no answer in time).
-int guestRun(TestDaemon& d, const std::string& vm, const std::string& command,
-             std::string* output = nullptr) {
-  auto ws = d.api().openWebSocket("/v1/vms/" + vm + "/console");
-  if (!ws) return -1;
-  static int serial = 0;
-  std::string mark = "HPDONE" + std::to_string(++serial);
-  (*ws)->sendBinary(command + "; echo " + mark + "=$?\n");
-  std::regex done(mark + "=(\\d+)");
-  std::string seen;
-  std::smatch m;
-  auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    auto msg = (*ws)->receive();
-    if (!msg) break;
-    seen += *msg;
-    if (std::regex_search(seen, m, done)) {
-      if (output) *output = seen;
-      return std::stoi(m[1]);
-    }
-  }
-  if (output) *output = seen;
-  return -1;
-}
-
-std::string leaseIp(TestDaemon& d, const std::string& network, const std::string& mac) {
-  auto l = d.api().call("GET", "/v1/networks/" + network + "/leases");
-  if (!l) return "";
-  for (const auto& lease : (*l)["leases"])
-    if (lease["mac"] == mac) return lease["ip"];
-  return "";
-}
-
-std::vector<std::string> paddockLinks(TestDaemon& d) {
-  auto out = d.inNetns({"ip", "-o", "link", "show"});
-  std::vector<std::string> links;
-  std::regex name(R"(^\d+: (pd[0-9a-f]{4}[bt][0-9a-f]{8})[@:])");
-  std::istringstream in(out.out);
-  for (std::string line; std::getline(in, line);) {
-    std::smatch m;
-    if (std::regex_search(line, m, name)) links.push_back(m[1]);
-  }
-  std::sort(links.begin(), links.end());
-  return links;
-}
 
 // The addresses of every "PADDOCK-NET <iface> ip=A/P via=dhcp" line in the VM's console log.
 std::vector<std::string> netLines(TestDaemon& d, const std::string& vm, const std::string& iface) {
@@ -90,21 +45,7 @@ std::string consoleLog(TestDaemon& d, const std::string& vm) {
   return d.cli({"vm", "console", vm, "--log"}).out;
 }
 
-class NicHotplug : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "virtual networks need root (bridges, TAPs, namespaces)";
-    d_ = std::make_unique<TestDaemon>(DaemonOptions{{}, true});
-    // Never let a network test touch the host's own namespace.
-    char mine[64] = {}, its[64] = {};
-    ASSERT_GT(readlink("/proc/self/ns/net", mine, sizeof mine - 1), 0);
-    ASSERT_GT(
-        readlink(("/proc/" + std::to_string(d_->pid()) + "/ns/net").c_str(), its, sizeof its - 1),
-        0);
-    ASSERT_STRNE(mine, its) << "paddockd is not in a network namespace of its own";
-  }
-  std::unique_ptr<TestDaemon> d_;
-};
+class NicHotplug : public NetnsDaemonTest {};
 
 TEST_F(NicHotplug, APluggedNicGetsALeaseAndReachesAPeerAndUnpluggingRemovesItAndItsTap) {
   auto& d = *d_;
