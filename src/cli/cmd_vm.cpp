@@ -117,6 +117,17 @@ void printVm(const nlohmann::json& vm) {
   row("vCPUs:", std::to_string(vm.value("vcpus", 0)));
   row("Memory:", formatMib(vm.value("memory_mib", uint64_t{0})));
   row("Disks:", diskSummary(vm));
+  for (size_t i = 0; i < vm["nics"].size(); ++i) {
+    const auto& n = vm["nics"][i];
+    std::string text = n.value("network", "") + " " + n.value("mac", "");
+    if (!n.value("port_group", "").empty()) text += " port group " + n.value("port_group", "");
+    if (!n.value("ip", "").empty()) text += " ip " + n.value("ip", "");
+    if (vm.contains("nic_stats") && i < vm["nic_stats"].size() &&
+        vm["nic_stats"][i].contains("rx_bytes"))
+      text += fmt::format(" (rx {} B, tx {} B)", vm["nic_stats"][i]["rx_bytes"].get<uint64_t>(),
+                          vm["nic_stats"][i]["tx_bytes"].get<uint64_t>());
+    row(i == 0 ? "NICs:" : "", text);
+  }
   std::string boot = vm.value("image", "");
   row("Boot:", boot.empty() ? vm.value("kernel", "") : "image " + boot);
   row("Accel:",
