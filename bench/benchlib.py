@@ -28,6 +28,12 @@ DEFAULT_BUILD = "/work/main/build"
 
 # --------------------------------------------------------------------------- CLI options
 
+def uptime_of(line):
+    """The guest's uptime from its readiness line "PADDOCK-READY hostname=X uptime=S"."""
+    m = re.search(r"uptime=([0-9.]+)", line or "")
+    return float(m.group(1)) if m else float("nan")
+
+
 def base_parser(description, trials):
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--build-dir", default=DEFAULT_BUILD,

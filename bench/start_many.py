@@ -13,18 +13,12 @@ bare). Each round runs both 10-VM groups, alternating which goes first (A B, B A
 
 import json
 import os
-import re
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as bl  # noqa: E402
-
-
-def uptime_of(line):
-    m = re.search(r"uptime=([0-9.]+)", line or "")
-    return float(m.group(1)) if m else float("nan")
 
 
 def paddock_group(d, names):
@@ -47,7 +41,7 @@ def paddock_group(d, names):
         "first_ready": min(ready),
         "last_ready": max(ready),
         "last_ready_to_exit": (t1 - t0) - max(ready),
-        "mean_guest_uptime": sum(uptime_of(rt.get("ready_line")) for rt in rts) / len(rts),
+        "mean_guest_uptime": sum(bl.uptime_of(rt.get("ready_line")) for rt in rts) / len(rts),
         "qemu_cpu_per_vm": qemu_cpu / len(rts),
         "paddockd_cpu": cpu1 - cpu0,
         "helper_cpu": ccpu1 - ccpu0,
@@ -64,7 +58,7 @@ def bare_group(cleanup, specs):
         "last_spawn": max(spawn),
         "first_ready": min(ready),
         "last_ready": max(ready),
-        "mean_guest_uptime": sum(uptime_of(q.ready_line) for q in qs) / len(qs),
+        "mean_guest_uptime": sum(bl.uptime_of(q.ready_line) for q in qs) / len(qs),
         "qemu_cpu_per_vm": qemu_cpu / len(qs),
     }
     for q in qs:

@@ -28,11 +28,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as bl  # noqa: E402
 
 
-def uptime_of(line):
-    m = re.search(r"uptime=([0-9.]+)", line or "")
-    return float(m.group(1)) if m else float("nan")
-
-
 def paddock_trial(d, name):
     cpu0, ccpu0 = bl.cpu_seconds(d.pid), bl.child_cpu_seconds(d.pid)
     t0 = time.monotonic()
@@ -55,7 +50,7 @@ def paddock_trial(d, name):
         "started_to_qemu": q_start - started,
         "qemu_to_ready": ready - q_start,
         "ready_to_cli_exit": t1 - ready,
-        "guest_uptime": uptime_of(rt.get("ready_line")),
+        "guest_uptime": bl.uptime_of(rt.get("ready_line")),
         "daemon_cpu": cpu1 - cpu0,
         "helper_cpu": ccpu1 - ccpu0,
         "qemu_cpu": q_cpu,
@@ -71,7 +66,7 @@ def bare_trial(cleanup, argv, paths):
         "popen_to_qemu": q_start - t0,
         "qemu_to_ready": q.t_ready - q_start,
         "console_connect": q.t_connect - t0,
-        "guest_uptime": uptime_of(q.ready_line),
+        "guest_uptime": bl.uptime_of(q.ready_line),
         "qemu_cpu": q_cpu,
     }
     q.stop()
@@ -168,7 +163,7 @@ def traced_breakdown(cleanup, paddockd, paddock, image_dir, state_dir, name, tmp
     for label, t in marks:
         rows.append({"event": label, "t_s": t - t0, "delta_s": t - prev})
         prev = t
-    return {"events": rows, "total_s": t1 - t0, "guest_uptime": uptime_of(rt.get("ready_line")),
+    return {"events": rows, "total_s": t1 - t0, "guest_uptime": bl.uptime_of(rt.get("ready_line")),
             "helpers": helper_names, "qmp_connect_attempts": len(qmp),
             "console_connect_attempts": len(con)}
 
