@@ -7,6 +7,7 @@
 #include <set>
 #include <utility>
 
+#include "common/hash.h"
 #include "host/host_command.h"
 #include "host/net_host.h"
 #include "host/nft_nat.h"
@@ -43,6 +44,11 @@ Result<std::optional<json>> linkDetails(const std::string& name) {
   if (!doc) return doc.error();
   if (!doc->is_array() || doc->empty()) return std::optional<json>{};
   return std::optional<json>{(*doc)[0]};
+}
+
+std::string bridgeMac(const std::string& name) {
+  uint32_t h = fnv1a(name);
+  return fmt::format("02:70:64:{:02x}:{:02x}:{:02x}", (h >> 16) & 0xff, (h >> 8) & 0xff, h & 0xff);
 }
 
 std::string linkKind(const json& link) {
@@ -156,15 +162,19 @@ Status IprouteNetHost::ensureBridge(const BridgeConfig& config) {
   if (!config.addressCidr.empty() && !parseIpv4Cidr(config.addressCidr))
     return makeError(Errc::invalid_argument,
                      fmt::format("bridge {}: invalid address '{}'", name, config.addressCidr));
+  // A bridge without a MAC of its own takes the lowest of its ports' MACs, so it would change
+  // whenever a TAP comes or goes, and guests' ARP entries for the gateway would go stale for
+  // seconds. A fixed, locally administered MAC derived from the name keeps it stable.
+  const std::string mac = bridgeMac(name);
   auto link = linkDetails(name);
   if (!link) return link.error();
   json data = json::object();
   if (!*link) {
     // New bridges start with STP off; the forward delay then does not matter, but set it to 0
     // so turning STP on later does not hold ports in "listening" for 15 s.
-    PADDOCK_TRY(
-        run({"ip", "link", "add", name, "type", "bridge", "stp_state", "0", "forward_delay", "0"},
-            fmt::format("cannot create bridge {}", name)));
+    PADDOCK_TRY(run({"ip", "link", "add", name, "address", mac, "type", "bridge", "stp_state", "0",
+                     "forward_delay", "0"},
+                    fmt::format("cannot create bridge {}", name)));
   } else {
     std::string kind = linkKind(**link);
     if (kind != "bridge")
@@ -172,6 +182,9 @@ Status IprouteNetHost::ensureBridge(const BridgeConfig& config) {
                        fmt::format("cannot use {} as a bridge: it exists and is a {} link", name,
                                    kind.empty() ? "non-bridge" : kind));
     data = linkInfoData(**link);
+    if ((**link).value("address", "") != mac)
+      PADDOCK_TRY(run({"ip", "link", "set", "dev", name, "address", mac},
+                      fmt::format("cannot set the MAC address of bridge {}", name)));
     // STP off first: the kernel refuses a forward delay below 2 s while STP is on.
     if (intField(data, "stp_state") != 0)
       PADDOCK_TRY(run({"ip", "link", "set", name, "type", "bridge", "stp_state", "0"},

@@ -246,6 +246,24 @@ TEST_F(HostNetTest, BridgeEnsureIsIdempotentAndSetsTheAddress) {
   EXPECT_EQ(net_->ensureBridge({"hnbr1", "10.1.2.3", false}).error().code, Errc::invalid_argument);
 }
 
+// A bridge that took its ports' lowest MAC would change MAC whenever a port with a lower one
+// joins, and its neighbours' ARP entries for the gateway would go stale for seconds.
+TEST_F(HostNetTest, BridgeKeepsItsOwnMacWhenPortsComeAndGo) {
+  ASSERT_TRUE(net_->ensureBridge({"hnbr0", "10.50.0.1/24", false}).ok());
+  std::string mac = linkJson("hnbr0")["address"];
+  EXPECT_EQ(mac.substr(0, 3), "02:") << "not a locally administered address: " << mac;
+  runOk({"ip", "link", "add", "hnlow", "address", "00:00:00:00:00:01", "type", "veth", "peer",
+         "name", "hnlowp"});
+  runOk({"ip", "link", "set", "hnlow", "master", "hnbr0", "up"});
+  EXPECT_EQ(linkJson("hnbr0")["address"], mac);
+  // One changed behind our back is put back, and a bridge of another name gets another MAC.
+  runOk({"ip", "link", "set", "dev", "hnbr0", "address", "02:00:00:00:00:09"});
+  ASSERT_TRUE(net_->ensureBridge({"hnbr0", "10.50.0.1/24", false}).ok());
+  EXPECT_EQ(linkJson("hnbr0")["address"], mac);
+  ASSERT_TRUE(net_->ensureBridge({"hnbr1", "", false}).ok());
+  EXPECT_NE(linkJson("hnbr1")["address"], mac);
+}
+
 TEST_F(HostNetTest, TapAttachesToTheBridge) {
   ASSERT_TRUE(net_->ensureBridge({"hnbr0", "10.50.0.1/24", false}).ok());
   TapConfig tap{"hntap0", "hnbr0", std::nullopt};

@@ -8,13 +8,9 @@
 
 #include <fmt/format.h>
 
-namespace paddock {
+#include "common/hash.h"
 
-inline uint32_t fnv1a(const std::string& s) {
-  uint32_t h = 2166136261u;
-  for (unsigned char c : s) h = (h ^ c) * 16777619u;
-  return h;
-}
+namespace paddock {
 
 class HostNames {
  public:
