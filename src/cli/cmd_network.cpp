@@ -34,9 +34,14 @@ void addNetworkCommands(CLI::App& app, CliContext& ctx) {
     auto description = std::make_shared<std::string>();
     auto portGroups = std::make_shared<std::vector<std::string>>();
     auto forwards = std::make_shared<std::vector<std::string>>();
+    auto uplink = std::make_shared<std::string>();
     c->add_option("name", *name)->required();
     c->add_option("--kind", *kind,
-                  "internal (guests reach each other only) or nat (and the outside)");
+                  "internal (guests reach each other only), nat (and the outside through the "
+                  "host), bridge (guests join --uplink's segment) or user (QEMU user-mode, no "
+                  "privileges needed)");
+    c->add_option("--uplink", *uplink,
+                  "bridge networks: the host interface (or existing bridge) guests join");
     c->add_option("--subnet", *subnet,
                   "IPv4 subnet, e.g. 10.7.0.0/24 (default: a free 10.x.y.0/24)");
     c->add_option("--dhcp-range", *range, "START-END inside the subnet (default .10 to the end)");
@@ -44,7 +49,8 @@ void addNetworkCommands(CLI::App& app, CliContext& ctx) {
     c->add_option("--port-group", *portGroups, "NAME:VLAN, a VLAN-tagged port group (repeatable)");
     c->add_option(
         "--forward", *forwards,
-        "PROTO:HOSTPORT:VM:GUESTPORT, e.g. tcp:8080:web1:80 (nat; the VM's NIC needs an ip=)");
+        "PROTO:HOSTPORT:VM:GUESTPORT, e.g. tcp:8080:web1:80 (nat: the VM's NIC needs an ip=; "
+        "user)");
     c->add_option("--description", *description);
     c->callback([=, &ctx] {
       nlohmann::json spec = {{"name", *name},
@@ -52,6 +58,7 @@ void addNetworkCommands(CLI::App& app, CliContext& ctx) {
                              {"subnet", *subnet},
                              {"domain", *domain},
                              {"description", *description}};
+      if (!uplink->empty()) spec["uplink"] = *uplink;
       if (!range->empty()) {
         auto dash = range->find('-');
         if (dash == std::string::npos)
@@ -65,9 +72,18 @@ void addNetworkCommands(CLI::App& app, CliContext& ctx) {
       spec["forwards"] = *forwards;
       auto r = ctx.must(ctx.client().call("POST", "/v1/networks", spec));
       if (ctx.json) return printJson(r);
-      std::printf("network %s created: %s, gateway %s, bridge %s\n", name->c_str(),
-                  r.value("subnet", "").c_str(), r.value("gateway", "").c_str(),
-                  r.value("bridge", "").c_str());
+      std::string kindName = r.value("kind", "");
+      if (kindName == "user")
+        std::printf("network %s created: user-mode %s inside each VM, guests get %s\n",
+                    name->c_str(), r.value("subnet", "").c_str(),
+                    r.value("dhcp_start", "").c_str());
+      else if (kindName == "bridge")
+        std::printf("network %s created: bridge %s with uplink %s\n", name->c_str(),
+                    r.value("bridge", "").c_str(), r.value("uplink", "").c_str());
+      else
+        std::printf("network %s created: %s, gateway %s, bridge %s\n", name->c_str(),
+                    r.value("subnet", "").c_str(), r.value("gateway", "").c_str(),
+                    r.value("bridge", "").c_str());
     });
   }
   {
@@ -75,13 +91,15 @@ void addNetworkCommands(CLI::App& app, CliContext& ctx) {
     c->callback([&ctx] {
       auto out = ctx.must(ctx.client().call("GET", "/v1/networks"));
       if (ctx.json) return printJson(out["networks"]);
-      Table t({"NAME", "KIND", "SUBNET", "GATEWAY", "DHCP", "NICS", "BRIDGE", "UP", "DESCRIPTION"});
-      for (const auto& n : out["networks"])
+      Table t({"NAME", "KIND", "SUBNET", "GATEWAY", "DHCP", "NICS", "BRIDGE", "UPLINK", "UP",
+               "DESCRIPTION"});
+      for (const auto& n : out["networks"]) {
+        std::string start = n.value("dhcp_start", "");
         t.add({n.value("name", ""), n.value("kind", ""), n.value("subnet", ""),
-               n.value("gateway", ""), n.value("dhcp_start", "") + "-" + n.value("dhcp_end", ""),
-               std::to_string(n["nics"].size()), n.value("bridge", ""),
-               n.value("bridge_up", false) && n.value("dnsmasq_pid", 0) != 0 ? "yes" : "no",
-               n.value("description", "")});
+               n.value("gateway", ""), start.empty() ? "" : start + "-" + n.value("dhcp_end", ""),
+               std::to_string(n["nics"].size()), n.value("bridge", ""), n.value("uplink", ""),
+               n.value("up", false) ? "yes" : "no", n.value("description", "")});
+      }
       t.print();
     });
   }

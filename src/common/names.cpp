@@ -27,4 +27,11 @@ Status validateName(std::string_view name, std::string_view what) {
   return {};
 }
 
+bool validIfname(const std::string& name) {
+  if (name.empty() || name.size() > 15 || name == "." || name == "..") return false;
+  for (unsigned char c : name)
+    if (c <= ' ' || c >= 0x7f || c == '/' || c == ':' || c == '"' || c == '\\') return false;
+  return true;
+}
+
 }  // namespace paddock

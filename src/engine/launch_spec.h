@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace paddock {
@@ -15,8 +16,11 @@ struct LaunchDisk {
 
 struct LaunchNic {
   std::string id;   // device id suffix, unique within the VM
-  std::string tap;  // host TAP device, created before QEMU starts
+  std::string tap;  // host TAP device, created before QEMU starts; empty: user-mode backend
   std::string mac;
+  // With no TAP: properties of QEMU's user-mode backend (net, dhcpstart, domainname, hostfwd, ...)
+  // in order; a name may repeat (hostfwd).
+  std::vector<std::pair<std::string, std::string>> user;
 };
 
 struct LaunchSpec {

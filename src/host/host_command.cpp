@@ -47,13 +47,6 @@ Result<CommandOutput> runChecked(const std::vector<std::string>& argv, const std
   return out;
 }
 
-bool validIfname(const std::string& name) {
-  if (name.empty() || name.size() > 15 || name == "." || name == "..") return false;
-  for (unsigned char c : name)
-    if (c <= ' ' || c >= 0x7f || c == '/' || c == ':' || c == '"' || c == '\\') return false;
-  return true;
-}
-
 bool validIpv4(const std::string& address) {
   in_addr a{};
   return inet_pton(AF_INET, address.c_str(), &a) == 1;

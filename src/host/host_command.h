@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/names.h"
 #include "common/result.h"
 #include "common/subprocess.h"
 
@@ -27,8 +28,6 @@ Error commandError(Errc code, const std::string& what, const std::vector<std::st
 Result<CommandOutput> runChecked(const std::vector<std::string>& argv, const std::string& what,
                                  std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
-// Linux interface name: 1-15 characters, none of '/', ':', whitespace, not "." or "..".
-bool validIfname(const std::string& name);
 // Dotted-quad IPv4 address.
 bool validIpv4(const std::string& address);
 

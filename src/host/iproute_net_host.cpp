@@ -145,6 +145,8 @@ class IprouteNetHost final : public NetHost {
   bool linkExists(const std::string& name) override;
   std::vector<std::string> listLinks(const std::string& prefix) override;
   Result<LinkStats> linkStats(const std::string& name) override;
+  Result<std::optional<LinkInfo>> linkInfo(const std::string& name) override;
+  Status setMaster(const std::string& port, const std::string& bridge) override;
   Status ensureNat(const NatConfig& config) override { return applyNat(config); }
   Status removeNat(const std::string& table) override { return deleteNatTable(table); }
   std::vector<std::string> listNatTables(const std::string& prefix) override {
@@ -210,8 +212,8 @@ Status IprouteNetHost::ensureBridge(const BridgeConfig& config) {
   return {};
 }
 
-Status IprouteNetHost::ensureBridgeAddress(const std::string& name, const std::string& cidr) {
-  std::string what = fmt::format("cannot read addresses of bridge {}", name);
+Result<std::set<std::pair<std::string, int64_t>>> ipv4Addresses(const std::string& name) {
+  std::string what = fmt::format("cannot read addresses of {}", name);
   auto out = runChecked({"ip", "-j", "-4", "addr", "show", "dev", name}, what);
   if (!out) return out.error();
   auto doc = parseJson(out->out, what);
@@ -223,6 +225,36 @@ Status IprouteNetHost::ensureBridgeAddress(const std::string& name, const std::s
         for (const auto& a : l["addr_info"])
           if (a.value("family", "") == "inet")
             have.insert({a.value("local", ""), intField(a, "prefixlen")});
+  return have;
+}
+
+Result<std::optional<LinkInfo>> IprouteNetHost::linkInfo(const std::string& name) {
+  if (!validIfname(name)) return invalidName("link", name);
+  auto link = linkDetails(name);
+  if (!link) return link.error();
+  if (!*link) return std::optional<LinkInfo>{};
+  LinkInfo info{linkKind(**link), (**link).value("master", ""), {}};
+  auto addresses = ipv4Addresses(name);
+  if (!addresses) return addresses.error();
+  for (const auto& [ip, len] : *addresses) info.ipv4.push_back(fmt::format("{}/{}", ip, len));
+  return std::optional<LinkInfo>{info};
+}
+
+Status IprouteNetHost::setMaster(const std::string& port, const std::string& bridge) {
+  if (!validIfname(port)) return invalidName("link", port);
+  if (!bridge.empty() && !validIfname(bridge)) return invalidName("bridge", bridge);
+  if (bridge.empty())
+    return run({"ip", "link", "set", "dev", port, "nomaster"},
+               fmt::format("cannot release {} from its bridge", port));
+  PADDOCK_TRY(run({"ip", "link", "set", "dev", port, "master", bridge},
+                  fmt::format("cannot make {} a port of bridge {}", port, bridge)));
+  return run({"ip", "link", "set", "dev", port, "up"}, fmt::format("cannot bring {} up", port));
+}
+
+Status IprouteNetHost::ensureBridgeAddress(const std::string& name, const std::string& cidr) {
+  auto addresses = ipv4Addresses(name);
+  if (!addresses) return addresses.error();
+  const auto& have = *addresses;
   std::set<std::pair<std::string, int64_t>> want;
   if (auto parsed = parseIpv4Cidr(cidr)) want.insert({parsed->address, parsed->prefix});
   if (have == want) return {};

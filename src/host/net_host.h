@@ -32,6 +32,13 @@ struct LinkStats {
   uint64_t txBytes = 0, txPackets = 0, txDropped = 0;
 };
 
+// What Paddock needs to know about a host interface it does not own (a bridge network's uplink).
+struct LinkInfo {
+  std::string kind;    // "bridge", "veth", "tun", ...; empty for plain devices (e.g. a NIC)
+  std::string master;  // the bridge it is a port of; empty: none
+  std::vector<std::string> ipv4;  // its IPv4 addresses, "a.b.c.d/len"
+};
+
 struct PortForward {
   std::string protocol;  // "tcp" or "udp"
   int hostPort = 0;
@@ -58,6 +65,10 @@ class NetHost {
   // Names of links starting with `prefix` (to find leftovers).
   virtual std::vector<std::string> listLinks(const std::string& prefix) = 0;
   virtual Result<LinkStats> linkStats(const std::string& name) = 0;
+  // nullopt when there is no such link.
+  virtual Result<std::optional<LinkInfo>> linkInfo(const std::string& name) = 0;
+  // Makes `port` a port of `bridge` and brings it up; an empty `bridge` releases it.
+  virtual Status setMaster(const std::string& port, const std::string& bridge) = 0;
   virtual Status ensureNat(const NatConfig& config) = 0;
   virtual Status removeNat(const std::string& table) = 0;
   virtual std::vector<std::string> listNatTables(const std::string& prefix) = 0;

@@ -18,6 +18,8 @@ Error fieldError(const std::string& field, const std::string& message) {
   return makeError(Errc::invalid_argument, message, field);
 }
 
+Status validatePortsAndForwards(const NetworkSpec& spec);
+
 }  // namespace
 
 Result<Forward> parseForward(const std::string& text) {
@@ -55,7 +57,21 @@ std::string formatForward(const Forward& f) {
 }
 
 const char* networkKindName(NetworkKind k) {
-  return k == NetworkKind::nat ? "nat" : "internal";
+  switch (k) {
+    case NetworkKind::internal:
+      return "internal";
+    case NetworkKind::nat:
+      return "nat";
+    case NetworkKind::bridge:
+      return "bridge";
+    case NetworkKind::user:
+      return "user";
+  }
+  return "internal";
+}
+
+bool hasHostSwitch(const NetworkSpec& spec) {
+  return spec.kind != NetworkKind::user;
 }
 
 bool Ipv4Net::overlaps(const Ipv4Net& o) const {
@@ -101,9 +117,19 @@ std::string formatCidr(const Ipv4Net& net) {
 }
 
 Status completeNetworkSpec(NetworkSpec& spec) {
+  // A bridge network's addresses belong to its segment; Paddock serves none of them.
+  if (spec.kind == NetworkKind::bridge) return {};
+  if (spec.kind == NetworkKind::user && spec.subnet.empty()) spec.subnet = kUserDefaultSubnet;
   auto net = parseCidr(spec.subnet);
   if (!net) return fieldError("subnet", net.error().message);
   uint32_t size = net->last() - net->first() + 1;
+  if (spec.kind == NetworkKind::user) {
+    // QEMU's convention: the 15th address onward (10.0.2.15 in its default subnet).
+    if (spec.dhcpStart.empty()) spec.dhcpStart = formatIpv4(net->first() + std::min(14u, size - 1));
+    auto start = parseIpv4(spec.dhcpStart);
+    if (spec.dhcpEnd.empty() && start)
+      spec.dhcpEnd = formatIpv4(std::min(*start + kUserDhcpAddresses - 1, net->last()));
+  }
   if (spec.dhcpStart.empty()) spec.dhcpStart = formatIpv4(net->first() + (size > 20 ? 9 : 1));
   if (spec.dhcpEnd.empty()) spec.dhcpEnd = formatIpv4(net->last() - (size > 20 ? 1 : 0));
   if (spec.domain.empty()) spec.domain = spec.name + ".paddock";
@@ -116,6 +142,30 @@ Status validateNetworkSpec(const NetworkSpec& spec) {
   if (spec.name.size() > 32)
     return fieldError("name",
                       fmt::format("network name '{}' is longer than 32 characters", spec.name));
+  if (spec.kind == NetworkKind::bridge) {
+    if (spec.uplink.empty())
+      return fieldError("uplink", "a bridge network needs an uplink: the host interface to join");
+    if (!validIfname(spec.uplink))
+      return fieldError("uplink", fmt::format("'{}' is not a valid interface name", spec.uplink));
+    if (!spec.dhcpStart.empty() || !spec.dhcpEnd.empty())
+      return fieldError(spec.dhcpStart.empty() ? "dhcp_end" : "dhcp_start",
+                        "a bridge network has no DHCP range: the uplink's segment serves "
+                        "addresses");
+    if (!spec.domain.empty())
+      return fieldError("domain",
+                        "a bridge network has no DNS domain: the uplink's segment "
+                        "serves names");
+    if (!spec.subnet.empty())
+      if (auto net = parseCidr(spec.subnet); !net) return fieldError("subnet", net.error().message);
+    return validatePortsAndForwards(spec);
+  }
+  if (!spec.uplink.empty())
+    return fieldError("uplink", fmt::format("only bridge networks have an uplink ({} network)",
+                                            networkKindName(spec.kind)));
+  if (spec.kind == NetworkKind::user && !spec.portGroups.empty())
+    return fieldError("port_groups",
+                      "a user network has no switch, so no port groups: each NIC has its own "
+                      "private network");
   auto net = parseCidr(spec.subnet);
   if (!net) return fieldError("subnet", net.error().message);
   uint32_t gateway = net->first();
@@ -134,10 +184,21 @@ Status validateNetworkSpec(const NetworkSpec& spec) {
   if (*start > *end)
     return fieldError("dhcp_start",
                       fmt::format("DHCP range {}–{} is backwards", spec.dhcpStart, spec.dhcpEnd));
+  if (spec.kind == NetworkKind::user && *end - *start + 1 > kUserDhcpAddresses)
+    return fieldError("dhcp_end",
+                      fmt::format("QEMU's user-mode DHCP hands out {} addresses, so the range "
+                                  "ends at {} at the latest",
+                                  kUserDhcpAddresses, formatIpv4(*start + kUserDhcpAddresses - 1)));
   if (!spec.domain.empty() &&
       spec.domain.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-.") != std::string::npos)
     return fieldError(
         "domain", fmt::format("DNS domain '{}' may hold only a-z, 0-9, '-' and '.'", spec.domain));
+  return validatePortsAndForwards(spec);
+}
+
+namespace {
+
+Status validatePortsAndForwards(const NetworkSpec& spec) {
   std::set<std::string> names;
   std::set<int> vlans;
   for (size_t i = 0; i < spec.portGroups.size(); ++i) {
@@ -156,14 +217,16 @@ Status validateNetworkSpec(const NetworkSpec& spec) {
   std::set<std::string> hostPorts;
   for (size_t i = 0; i < spec.forwards.size(); ++i) {
     const auto& f = spec.forwards[i];
-    if (spec.kind != NetworkKind::nat)
-      return fieldError(fmt::format("forwards[{}]", i), "port forwards need a nat network");
+    if (spec.kind != NetworkKind::nat && spec.kind != NetworkKind::user)
+      return fieldError(fmt::format("forwards[{}]", i), "port forwards need a nat or user network");
     if (!hostPorts.insert(f.protocol + std::to_string(f.hostPort)).second)
       return fieldError(fmt::format("forwards[{}]", i),
                         fmt::format("host port {}/{} is forwarded twice", f.hostPort, f.protocol));
   }
   return {};
 }
+
+}  // namespace
 
 json toJson(const NetworkSpec& spec) {
   json pgs = json::array();
@@ -177,6 +240,7 @@ json toJson(const NetworkSpec& spec) {
           {"dhcp_end", spec.dhcpEnd},
           {"domain", spec.domain},
           {"description", spec.description},
+          {"uplink", spec.uplink},
           {"port_groups", pgs},
           {"forwards", fwds}};
 }
@@ -195,10 +259,13 @@ Result<NetworkSpec> networkSpecFromJson(const json& j) {
         spec.kind = NetworkKind::internal;
       } else if (k == "nat") {
         spec.kind = NetworkKind::nat;
-      } else if (k == "bridge" || k == "user") {
-        return fieldError(key, fmt::format("network kind '{}' is not supported yet", k));
+      } else if (k == "bridge") {
+        spec.kind = NetworkKind::bridge;
+      } else if (k == "user") {
+        spec.kind = NetworkKind::user;
       } else {
-        return fieldError(key, fmt::format("kind must be internal or nat (got '{}')", k));
+        return fieldError(key,
+                          fmt::format("kind must be internal, nat, bridge or user (got '{}')", k));
       }
     } else if (key == "port_groups") {
       if (!v.is_array()) return fieldError(key, "field 'port_groups' must be an array");
@@ -231,7 +298,7 @@ Result<NetworkSpec> networkSpecFromJson(const json& j) {
         spec.forwards.push_back(*f);
       }
     } else if (key == "name" || key == "subnet" || key == "dhcp_start" || key == "dhcp_end" ||
-               key == "domain" || key == "description") {
+               key == "domain" || key == "description" || key == "uplink") {
       if (!v.is_string()) return fieldError(key, fmt::format("field '{}' must be a string", key));
       std::string s = v.get<std::string>();
       (key == "name"         ? spec.name
@@ -239,6 +306,7 @@ Result<NetworkSpec> networkSpecFromJson(const json& j) {
        : key == "dhcp_start" ? spec.dhcpStart
        : key == "dhcp_end"   ? spec.dhcpEnd
        : key == "domain"     ? spec.domain
+       : key == "uplink"     ? spec.uplink
                              : spec.description) = s;
     } else {
       return fieldError(key, fmt::format("unknown field '{}'", key));

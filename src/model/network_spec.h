@@ -1,4 +1,7 @@
-// A virtual network: a switch (Linux bridge) with DHCP/DNS, isolated (internal) or NATed out.
+// A virtual network. internal: a switch (Linux bridge) with DHCP/DNS and nothing else; nat: the
+// same with a gateway and outbound NAT; bridge: a switch whose uplink is a host interface, so
+// guests sit on that interface's L2 segment (its DHCP, its router); user: QEMU's user-mode
+// network, private to each NIC, which needs no privileges on the host.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +15,7 @@
 
 namespace paddock {
 
-enum class NetworkKind { internal, nat };
+enum class NetworkKind { internal, nat, bridge, user };
 const char* networkKindName(NetworkKind k);
 
 struct PortGroup {
@@ -36,10 +39,12 @@ struct NetworkSpec {
   std::string name;
   NetworkKind kind = NetworkKind::internal;
   std::string subnet;     // IPv4 CIDR, e.g. "10.7.0.0/24"; empty on create: Paddock picks one
+                          // (bridge: the segment's subnet, optional, for checking static IPs)
   std::string dhcpStart;  // empty: .10 of the subnet
   std::string dhcpEnd;    // empty: the last host address but one
   std::string domain;     // DNS domain for guest names; empty: "<name>.paddock"
   std::string description;
+  std::string uplink;  // bridge networks: the host interface (or existing bridge) guests join
   std::vector<PortGroup> portGroups;
   std::vector<Forward> forwards;  // nat networks only
   bool operator==(const NetworkSpec&) const = default;
@@ -60,7 +65,16 @@ std::string formatIpv4(uint32_t ip);
 Result<Ipv4Net> parseCidr(const std::string& text);
 std::string formatCidr(const Ipv4Net& net);
 
-// Fills empty dhcpStart/dhcpEnd/domain from the subnet and name (subnet must be set).
+// QEMU's user-mode DHCP server hands out this many addresses from its first one.
+inline constexpr uint32_t kUserDhcpAddresses = 16;
+// The subnet QEMU's user-mode network uses unless told otherwise.
+inline constexpr const char* kUserDefaultSubnet = "10.0.2.0/24";
+
+// Whether the network is a Linux bridge on the host (internal, nat, bridge).
+bool hasHostSwitch(const NetworkSpec& spec);
+
+// Fills empty dhcpStart/dhcpEnd/domain from the subnet and name (subnet must be set, except on
+// bridge networks).
 Status completeNetworkSpec(NetworkSpec& spec);
 // Checks the spec alone: name, subnet, range inside the subnet, VLAN ids, port group names.
 Status validateNetworkSpec(const NetworkSpec& spec);

@@ -88,6 +88,12 @@ TestDaemon::~TestDaemon() {
     }
   }
   if (!netns_.empty()) {
+    // Helpers a test started in the namespace (web servers and the like) go with it.
+    auto pids = runCommand({"ip", "netns", "pids", netns_}, std::chrono::seconds(10));
+    if (pids) {
+      std::istringstream in(pids->out);
+      for (pid_t p; in >> p;) kill(p, SIGKILL);
+    }
     // Remove what is left inside first: on some kernels (gVisor) links of a deleted namespace
     // end up in the host's.
     auto links = inNetns({"ip", "-o", "link", "show"});

@@ -99,7 +99,16 @@ TEST_F(Networks, BadInputChangesNothingOnTheHostOrInTheStore) {
          400, "outside 1–4094");
   expect("POST", "/v1/networks", {{"name", "base"}, {"subnet", "10.72.0.0/24"}}, 409,
          "already exists");
-  expect("POST", "/v1/networks", {{"name", "br"}, {"kind", "bridge"}}, 400, "not supported yet");
+  expect("POST", "/v1/networks", {{"name", "br"}, {"kind", "bridge"}}, 400, "needs an uplink");
+  expect("POST", "/v1/networks", {{"name", "br"}, {"kind", "bridge"}, {"uplink", "ghost0"}}, 400,
+         "uplink interface 'ghost0' does not exist");
+  expect("POST", "/v1/networks", {{"name", "up"}, {"uplink", "lo"}}, 400,
+         "only bridge networks have an uplink");
+  expect("POST", "/v1/networks",
+         {{"name", "usr"}, {"kind", "user"}, {"port_groups", {{{"name", "pg"}, {"vlan", 5}}}}}, 400,
+         "no port groups");
+  expect("POST", "/v1/networks", {{"name", "k"}, {"kind", "wifi"}}, 400,
+         "kind must be internal, nat, bridge or user");
   expect("DELETE", "/v1/networks/base", nullptr, 409, "still has NICs of VMs: user");
   expect("POST", "/v1/vms",
          {{"name", "dup"},

@@ -96,6 +96,11 @@ TEST_F(NicHotplug, APluggedNicGetsALeaseAndReachesAPeerAndUnpluggingRemovesItAnd
         found = true;
     EXPECT_TRUE(found) << type << " missing: " << events->body;
   }
+
+  // A NIC plugged with a reservation gets the reserved address from its very first lease.
+  auto reserved = d.cli({"vm", "nic", "add", "plug", "--network", "lan", "--ip", "10.91.0.30"});
+  ASSERT_EQ(reserved.code, 0) << reserved.err;
+  EXPECT_EQ(nextNetLine(d, "plug", "eth0", 1), "10.91.0.30") << consoleLog(d, "plug");
 }
 
 TEST_F(NicHotplug, APluggedNicStaysOverARestartAndAnAdoptedVmStillPlugsAndUnplugs) {

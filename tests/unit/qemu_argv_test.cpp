@@ -89,8 +89,8 @@ TEST(QemuArgv, TcgGuestWithOneDiskMatchesTheExpectedCommandLine) {
 TEST(QemuArgv, BootNicsGoOnTheFirstRootPortsInOrder) {
   auto spec = tinySpec();
   spec.disks.clear();
-  spec.nics = {{"02504400000a", "pd1234t02504400", "02:50:44:00:00:0a"},
-               {"02504400000b", "pd1234t0250440b", "02:50:44:00:00:0b"}};
+  spec.nics = {{"02504400000a", "pd1234t02504400", "02:50:44:00:00:0a", {}},
+               {"02504400000b", "pd1234t0250440b", "02:50:44:00:00:0b", {}}};
   auto argv = buildQemuArgv(spec);
   auto ports = std::find(argv.begin(), argv.end(), "pcie-root-port,id=hp0,chassis=1,io-reserve=0");
   ASSERT_NE(ports, argv.end());
@@ -112,7 +112,7 @@ TEST(QemuArgv, BootNicsGoOnTheFirstRootPortsInOrder) {
 }
 
 TEST(NicDevice, HotplugArgumentsAreTheCommandLineProperties) {
-  auto nic = nicDevice({"0250440a1b2c", "pdabcdt0a1b2c3d", "02:50:44:0a:1b:2c"}, "hp3");
+  auto nic = nicDevice({"0250440a1b2c", "pdabcdt0a1b2c3d", "02:50:44:0a:1b:2c", {}}, "hp3");
   EXPECT_EQ(nic.netdev.toQmp(), (nlohmann::json{{"type", "tap"},
                                                 {"id", "net-0250440a1b2c"},
                                                 {"ifname", "pdabcdt0a1b2c3d"},
@@ -128,9 +128,31 @@ TEST(NicDevice, HotplugArgumentsAreTheCommandLineProperties) {
             "virtio-net-pci,netdev=net-0250440a1b2c,mac=02:50:44:0a:1b:2c,id=nic-0250440a1b2c,"
             "romfile=,bus=hp3");
   // Without a bus QEMU picks one (pcie.0), and the property is left out entirely.
-  auto noBus = nicDevice({"1", "tap1", "02:50:44:00:00:01"}, "");
+  auto noBus = nicDevice({"1", "tap1", "02:50:44:00:00:01", {}}, "");
   EXPECT_EQ(noBus.device.get("bus"), "");
   EXPECT_FALSE(noBus.device.toQmp().contains("bus"));
+}
+
+TEST(NicDevice, WithoutATapTheBackendIsUserModeAndForwardsBecomeLists) {
+  LaunchNic user{"0250440a1b2c",
+                 "",
+                 "02:50:44:0a:1b:2c",
+                 {{"net", "10.0.2.0/24"},
+                  {"dhcpstart", "10.0.2.15"},
+                  {"hostfwd", "tcp::8080-:80"},
+                  {"hostfwd", "udp::5353-:53"}}};
+  auto nic = nicDevice(user, "hp0");
+  EXPECT_EQ(nic.netdev.toOption(),
+            "user,id=net-0250440a1b2c,net=10.0.2.0/24,dhcpstart=10.0.2.15,hostfwd=tcp::8080-:80,"
+            "hostfwd=udp::5353-:53");
+  EXPECT_EQ(
+      nic.netdev.toQmp(),
+      (nlohmann::json{{"type", "user"},
+                      {"id", "net-0250440a1b2c"},
+                      {"net", "10.0.2.0/24"},
+                      {"dhcpstart", "10.0.2.15"},
+                      {"hostfwd", {{{"str", "tcp::8080-:80"}}, {{"str", "udp::5353-:53"}}}}}));
+  EXPECT_EQ(nic.device.get("netdev"), "net-0250440a1b2c");
 }
 
 TEST(NicDevice, CommasInValuesAreDoubledOnlyOnTheCommandLine) {

@@ -202,7 +202,7 @@ TEST(QmpReplies, QomListReadsNamesAndTypes) {
 // --- NIC hot-plug commands ---
 
 NicDevice testNic() {
-  return nicDevice({"0250440a1b2c", "pdabcdt0a1b2c3d", "02:50:44:0a:1b:2c"}, "hp2");
+  return nicDevice({"0250440a1b2c", "pdabcdt0a1b2c3d", "02:50:44:0a:1b:2c", {}}, "hp2");
 }
 
 json deviceDeleted(const std::string& id) {

@@ -1,10 +1,19 @@
 #include "engine/qemu/nic_device.h"
 
+#include <set>
+
 #include <fmt/format.h>
 
 #include "engine/qemu/qemu_argv.h"
 
 namespace paddock {
+
+namespace {
+
+// Backend properties that QMP takes as lists of strings (NetdevUserOptions).
+const std::set<std::string> kListProperties = {"hostfwd", "guestfwd", "dnssearch"};
+
+}  // namespace
 
 std::string QemuProperties::toOption() const {
   std::string out;
@@ -20,7 +29,15 @@ std::string QemuProperties::toOption() const {
 
 nlohmann::json QemuProperties::toQmp() const {
   nlohmann::json args = nlohmann::json::object();
-  for (const auto& [name, value] : items) args[name] = value;
+  for (const auto& [name, value] : items) {
+    if (kListProperties.count(name)) {
+      // QAPI's ['String']: a list of {"str": ...}, one per repetition on the command line.
+      if (!args.contains(name)) args[name] = nlohmann::json::array();
+      args[name].push_back({{"str", value}});
+    } else {
+      args[name] = value;
+    }
+  }
   return args;
 }
 
@@ -40,11 +57,16 @@ std::string nicDeviceId(const std::string& nicId) {
 
 NicDevice nicDevice(const LaunchNic& nic, const std::string& bus) {
   NicDevice d;
-  d.netdev.items = {{"type", "tap"},
-                    {"id", nicNetdevId(nic.id)},
-                    {"ifname", nic.tap},
-                    {"script", "no"},
-                    {"downscript", "no"}};
+  if (nic.tap.empty()) {
+    d.netdev.items = {{"type", "user"}, {"id", nicNetdevId(nic.id)}};
+    d.netdev.items.insert(d.netdev.items.end(), nic.user.begin(), nic.user.end());
+  } else {
+    d.netdev.items = {{"type", "tap"},
+                      {"id", nicNetdevId(nic.id)},
+                      {"ifname", nic.tap},
+                      {"script", "no"},
+                      {"downscript", "no"}};
+  }
   d.device.items = {{"driver", "virtio-net-pci"},
                     {"netdev", nicNetdevId(nic.id)},
                     {"mac", nic.mac},

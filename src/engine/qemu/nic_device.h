@@ -19,14 +19,15 @@ struct QemuProperties {
 
   // "tap,id=net-1,ifname=..." for -netdev/-device: the first value bare, commas doubled.
   std::string toOption() const;
-  // {"type": "tap", "id": "net-1", ...} for netdev_add/device_add.
+  // {"type": "tap", "id": "net-1", ...} for netdev_add/device_add; the list-valued properties
+  // of the user backend (hostfwd, guestfwd, dnssearch) become [{"str": ...}, ...].
   nlohmann::json toQmp() const;
   // The value of `name`, or "" if absent.
   std::string get(const std::string& name) const;
 };
 
 struct NicDevice {
-  QemuProperties netdev;  // tap backend, id net-<id>
+  QemuProperties netdev;  // tap backend (user backend when the NIC has no TAP), id net-<id>
   QemuProperties device;  // virtio-net-pci frontend, id nic-<id>
 };
 

@@ -1,6 +1,7 @@
 // What the lifecycle needs from virtual networking, so it never touches host devices itself.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "common/result.h"
@@ -17,8 +18,8 @@ class NicProvider {
   virtual Status prepare(VmSpec& spec, const std::vector<VmRecord>& others) = 0;
   // Makes the VM's networks and TAP devices ready; returns what QEMU attaches to.
   virtual Result<std::vector<LaunchNic>> attach(const VmSpec& spec) = 0;
-  // One NIC of a running VM (hot-plug): its network up, its TAP made.
-  virtual Result<LaunchNic> attachNic(const NicSpec& nic) = 0;
+  // One NIC of running VM `vm` (hot-plug): its network up, its TAP made, its reservation known.
+  virtual Result<LaunchNic> attachNic(const std::string& vm, const NicSpec& nic) = 0;
   // Removes the VM's TAP devices (the VM's QEMU is gone).
   virtual void detach(const VmSpec& spec) = 0;
   virtual void detachNic(const NicSpec& nic) = 0;

@@ -207,7 +207,7 @@ namespace {
 LaunchNic attachedNic(const NicSpec& nic) {
   std::string id = nic.mac;
   std::erase(id, ':');
-  return LaunchNic{id, "", nic.mac};
+  return LaunchNic{id, "", nic.mac, {}};
 }
 
 // NICs of `a` not in `b`, compared whole: a NIC whose network, port group or IP changed is
@@ -236,7 +236,7 @@ Status VmService::replugNics(const std::string& name, VmProcess& process, const 
       nics_.detachNic(*it);
     }
     for (auto it = unplugged.rbegin(); it != unplugged.rend(); ++it) {
-      auto nic = nics_.attachNic(*it);
+      auto nic = nics_.attachNic(name, *it);
       auto s = nic ? process.hotplugNic(*nic) : Status(nic.error());
       if (!s) {
         spdlog::error("VM {}: cannot plug NIC {} back: {}", name, it->mac, s.error().message);
@@ -251,7 +251,7 @@ Status VmService::replugNics(const std::string& name, VmProcess& process, const 
     unplugged.push_back(nic);
   }
   for (const auto& nic : added) {
-    auto launch = nics_.attachNic(nic);
+    auto launch = nics_.attachNic(name, nic);
     if (!launch) return undo(launch.error());
     if (auto s = process.hotplugNic(*launch); !s) {
       nics_.detachNic(nic);

@@ -26,6 +26,19 @@ std::string gatewayCidr(const Ipv4Net& net) {
   return fmt::format("{}/{}", formatIpv4(net.first()), net.prefix);
 }
 
+// Paddock runs a dnsmasq (and a host address) only for the LANs it owns.
+bool runsDnsmasq(const NetworkSpec& spec) {
+  return spec.kind == NetworkKind::internal || spec.kind == NetworkKind::nat;
+}
+
+// The address guests reach the host at: the bridge's on internal and nat networks, QEMU's
+// virtual host (.2) on user networks; bridge networks have the segment's own router.
+std::string gatewayOf(const NetworkSpec& spec) {
+  auto net = parseCidr(spec.subnet);
+  if (!net || spec.kind == NetworkKind::bridge) return "";
+  return formatIpv4(spec.kind == NetworkKind::user ? net->address + 2 : net->first());
+}
+
 const PortGroup* findPortGroup(const NetworkSpec& spec, const std::string& name) {
   for (const auto& pg : spec.portGroups)
     if (pg.name == name) return &pg;
@@ -64,7 +77,7 @@ Result<std::string> NetworkService::pickSubnet() {
 
 Result<json> NetworkService::create(NetworkSpec spec) {
   std::lock_guard lock(mutex_);
-  if (spec.subnet.empty()) {
+  if (spec.subnet.empty() && runsDnsmasq(spec)) {
     auto s = pickSubnet();
     if (!s) return s.error();
     spec.subnet = *s;
@@ -78,13 +91,22 @@ Result<json> NetworkService::create(NetworkSpec spec) {
     if (other.name == spec.name)
       return makeError(Errc::conflict, fmt::format("network '{}' already exists", spec.name),
                        "name");
+    if (spec.kind == NetworkKind::bridge && other.kind == NetworkKind::bridge &&
+        other.uplink == spec.uplink)
+      return makeError(
+          Errc::conflict,
+          fmt::format("uplink {} is already used by network '{}'", spec.uplink, other.name),
+          "uplink");
+    // A user network's subnet exists only inside each QEMU, so it overlaps nothing.
+    if (spec.kind == NetworkKind::user || other.kind == NetworkKind::user) continue;
     auto theirs = parseCidr(other.subnet);
-    if (theirs && mine->overlaps(*theirs))
+    if (mine && theirs && mine->overlaps(*theirs))
       return makeError(Errc::conflict,
                        fmt::format("subnet {} overlaps {} of network '{}'", spec.subnet,
                                    other.subnet, other.name),
                        "subnet");
   }
+  if (spec.kind == NetworkKind::bridge) PADDOCK_TRY(checkUplink(spec));
   PADDOCK_TRY(store_.createNetwork(spec));
   if (auto s = bringUp(spec); !s) {
     tearDown(spec);
@@ -111,12 +133,15 @@ Result<std::vector<json>> NetworkService::list() {
 
 json NetworkService::describe(const NetworkSpec& spec) {
   json j = toJson(spec);
-  auto net = parseCidr(spec.subnet);
-  j["gateway"] = net ? formatIpv4(net->first()) : "";
-  j["bridge"] = names_.bridge(spec.name);
-  j["bridge_up"] = net_.linkExists(names_.bridge(spec.name));
-  auto pid = host::Dnsmasq::running(dir(spec.name));
+  j["gateway"] = gatewayOf(spec);
+  std::string sw = hasHostSwitch(spec) ? switchOf(spec) : "";
+  j["bridge"] = sw;
+  j["bridge_up"] = !sw.empty() && net_.linkExists(sw);
+  auto pid = runsDnsmasq(spec) ? host::Dnsmasq::running(dir(spec.name)) : std::nullopt;
   j["dnsmasq_pid"] = pid ? *pid : 0;
+  // Ready for guests: a user network always is; the others need their switch (and dnsmasq).
+  j["up"] = spec.kind == NetworkKind::user ||
+            (j["bridge_up"].get<bool>() && (!runsDnsmasq(spec) || pid.has_value()));
   json nics = json::array();
   if (auto vms = store_.listVms())
     for (const auto& vm : *vms)
@@ -132,7 +157,10 @@ json NetworkService::describe(const NetworkSpec& spec) {
         {{"forward", formatForward(f)},
          {"target", ip.empty() ? "" : fmt::format("{}:{}", ip, f.guestPort)},
          {"active", !ip.empty()},
-         {"reason", ip.empty() ? "VM has no NIC with a reserved ip on this network" : ""}});
+         {"reason", !ip.empty() ? ""
+                    : spec.kind == NetworkKind::user
+                        ? "VM has no NIC on this network"
+                        : "VM has no NIC with a reserved ip on this network"}});
   }
   j["forward_status"] = fwds;
   return j;
@@ -160,6 +188,16 @@ Status NetworkService::remove(const std::string& name) {
 Result<std::vector<host::Lease>> NetworkService::leases(const std::string& name) {
   auto spec = store_.getNetwork(name);
   if (!spec) return spec.error();
+  if (spec->kind == NetworkKind::user)
+    return makeError(Errc::unprocessable,
+                     fmt::format("network '{}' is a user network: QEMU's built-in DHCP server "
+                                 "keeps no lease table (each guest gets {})",
+                                 name, spec->dhcpStart));
+  if (spec->kind == NetworkKind::bridge)
+    return makeError(Errc::unprocessable,
+                     fmt::format("network '{}' is a bridge network: its leases are kept by the "
+                                 "DHCP server on {}'s segment, not by Paddock",
+                                 name, spec->uplink));
   auto l = host::Dnsmasq::leases(dir(name));
   if (!l) return std::vector<host::Lease>{};
   return l;
@@ -190,8 +228,11 @@ std::string NetworkService::forwardTarget(const NetworkSpec& spec, const Forward
                                           const std::vector<VmRecord>& vms) {
   for (const auto& vm : vms)
     if (vm.spec.name == f.vm)
-      for (const auto& n : vm.spec.nics)
+      for (const auto& n : vm.spec.nics) {
+        // On a user network every NIC has its own QEMU DHCP server: the guest gets dhcp_start.
+        if (n.network == spec.name && spec.kind == NetworkKind::user) return spec.dhcpStart;
         if (n.network == spec.name && !n.ip.empty()) return n.ip;
+      }
   return "";
 }
 
@@ -205,7 +246,71 @@ std::vector<host::PortForward> NetworkService::activeForwards(const NetworkSpec&
   return out;
 }
 
+// The bridge a network's TAPs join: Paddock's own, or on a bridge network whose uplink is
+// itself a bridge, that bridge.
+std::string NetworkService::switchOf(const NetworkSpec& spec) {
+  if (spec.kind == NetworkKind::bridge) {
+    auto info = net_.linkInfo(spec.uplink);
+    if (info && *info && (*info)->kind == "bridge") return spec.uplink;
+  }
+  return names_.bridge(spec.name);
+}
+
+Status NetworkService::checkUplink(const NetworkSpec& spec) {
+  auto info = net_.linkInfo(spec.uplink);
+  if (!info) return info.error();
+  if (!*info)
+    return makeError(Errc::invalid_argument,
+                     fmt::format("uplink interface '{}' does not exist on this host", spec.uplink),
+                     "uplink");
+  const auto& link = **info;
+  if (spec.uplink.rfind(names_.prefix(), 0) == 0)
+    return makeError(Errc::invalid_argument,
+                     fmt::format("uplink '{}' is an interface Paddock made itself", spec.uplink),
+                     "uplink");
+  if (link.kind == "bridge") {
+    if (!spec.portGroups.empty())
+      return makeError(Errc::invalid_argument,
+                       fmt::format("port groups need a switch Paddock manages, and uplink {} is "
+                                   "an existing bridge",
+                                   spec.uplink),
+                       "port_groups");
+    return {};
+  }
+  if (!spec.portGroups.empty())
+    return makeError(Errc::invalid_argument,
+                     "port groups on bridge networks are not supported yet (the uplink would "
+                     "have to carry them as a VLAN trunk)",
+                     "port_groups");
+  std::string mine = names_.bridge(spec.name);
+  if (!link.master.empty() && link.master != mine)
+    return makeError(
+        Errc::conflict,
+        fmt::format("uplink {} is already a port of bridge {}", spec.uplink, link.master),
+        "uplink");
+  if (!link.ipv4.empty())
+    return makeError(
+        Errc::conflict,
+        fmt::format("uplink {} has addresses ({}); as a bridge port it would lose them and the "
+                    "host its connection: give a bridge that holds the address instead (e.g. "
+                    "br0 with {} as its port)",
+                    spec.uplink, fmt::join(link.ipv4, ", "), spec.uplink),
+        "uplink");
+  return {};
+}
+
 Status NetworkService::bringUp(const NetworkSpec& spec) {
+  if (spec.kind == NetworkKind::user) return {};  // all of it lives inside each QEMU
+  if (spec.kind == NetworkKind::bridge) {
+    PADDOCK_TRY(checkUplink(spec));
+    std::string sw = switchOf(spec);
+    if (sw == spec.uplink) return {};
+    PADDOCK_TRY(net_.ensureBridge({sw, "", false}));
+    auto info = net_.linkInfo(spec.uplink);
+    if (!info) return info.error();
+    if (!*info || (*info)->master != sw) PADDOCK_TRY(net_.setMaster(spec.uplink, sw));
+    return {};
+  }
   auto net = parseCidr(spec.subnet);
   if (!net) return net.error();
   host::BridgeConfig bridge{names_.bridge(spec.name), gatewayCidr(*net), !spec.portGroups.empty()};
@@ -235,7 +340,7 @@ void NetworkService::reconcile(const std::vector<VmRecord>& vms) {
   std::set<std::string> keep;
   std::set<std::string> keepTables;
   for (const auto& n : *all) {
-    keep.insert(names_.bridge(n.name));
+    if (hasHostSwitch(n)) keep.insert(names_.bridge(n.name));
     if (n.kind == NetworkKind::nat) keepTables.insert(names_.natTable(n.name));
     if (auto s = bringUp(n); !s)
       spdlog::error("network {}: cannot bring it up: {}", n.name, s.error().message);
@@ -274,7 +379,7 @@ void NetworkService::superviseOnce() {
   auto all = store_.listNetworks();
   if (!all) return;
   for (const auto& n : *all) {
-    if (host::Dnsmasq::running(dir(n.name))) continue;
+    if (!runsDnsmasq(n) || host::Dnsmasq::running(dir(n.name))) continue;
     auto vms = store_.listVms();
     if (!vms) return;
     auto pid = host::Dnsmasq::start(dnsmasqConfig(n, *vms));
@@ -327,6 +432,17 @@ Status NetworkService::prepare(VmSpec& spec, const std::vector<VmRecord>& others
           Errc::invalid_argument,
           fmt::format("network '{}' has no port group '{}'", nic.network, nic.portGroup),
           field + ".port_group");
+    if (!nic.ip.empty() && !runsDnsmasq(*network))
+      return makeError(
+          Errc::invalid_argument,
+          network->kind == NetworkKind::user
+              ? fmt::format("network '{}' is a user network: QEMU gives each guest {}, so a NIC "
+                            "cannot reserve an address",
+                            nic.network, network->dhcpStart)
+              : fmt::format("network '{}' is a bridge network: addresses come from {}'s "
+                            "segment, so Paddock cannot reserve one (configure it in the guest)",
+                            nic.network, network->uplink),
+          field + ".ip");
     if (!nic.ip.empty()) {
       auto ip = parseIpv4(nic.ip);
       if (!ip) return makeError(Errc::invalid_argument, ip.error().message, field + ".ip");
@@ -361,27 +477,62 @@ Status NetworkService::prepare(VmSpec& spec, const std::vector<VmRecord>& others
   return {};
 }
 
-Result<LaunchNic> NetworkService::attachLocked(const NicSpec& nic) {
+Result<LaunchNic> NetworkService::attachLocked(const std::string& vm, const NicSpec& nic) {
   auto network = store_.getNetwork(nic.network);
   if (!network) return network.error();
-  std::string bridge = names_.bridge(nic.network);
+  // Device ids follow the MAC too, so hot-plugging never reuses the id of a removed NIC.
+  std::string id = nic.mac;
+  std::erase(id, ':');
+  if (network->kind == NetworkKind::user)
+    return LaunchNic{id, "", nic.mac, userBackend(*network, vm, nic.mac)};
+  std::string bridge = switchOf(*network);
   if (!net_.linkExists(bridge)) PADDOCK_TRY(bringUp(*network));
   host::TapConfig tap{names_.tap(nic.mac), bridge, std::nullopt};
   if (const PortGroup* pg = findPortGroup(*network, nic.portGroup)) tap.vlan = pg->vlan;
   PADDOCK_TRY(net_.ensureTap(tap));
-  // Device ids follow the MAC too, so hot-plugging never reuses the id of a removed NIC.
-  std::string id = nic.mac;
-  std::erase(id, ':');
-  return LaunchNic{id, tap.name, nic.mac};
+  // A reservation must be in dnsmasq before the guest's first DISCOVER: a hot-plugged NIC asks
+  // at once, and the store learns of the NIC only after the plug.
+  if (!nic.ip.empty() && runsDnsmasq(*network)) {
+    auto vms = store_.listVms();
+    if (!vms) return vms.error();
+    auto config = dnsmasqConfig(*network, *vms);
+    bool known = std::any_of(config.hosts.begin(), config.hosts.end(),
+                             [&](const host::DhcpHost& h) { return h.mac == nic.mac; });
+    if (!known) config.hosts.push_back({nic.mac, nic.ip, vm});
+    PADDOCK_TRY(host::Dnsmasq::updateHosts(config));
+  }
+  return LaunchNic{id, tap.name, nic.mac, {}};
+}
+
+// QEMU's user-mode network for one NIC of `vm`: the network's addresses and domain, and the
+// network's port forwards that lead to this VM.
+std::vector<std::pair<std::string, std::string>> NetworkService::userBackend(
+    const NetworkSpec& spec, const std::string& vm, const std::string& mac) {
+  std::vector<std::pair<std::string, std::string>> out{{"net", spec.subnet},
+                                                       {"dhcpstart", spec.dhcpStart}};
+  if (!spec.domain.empty()) out.emplace_back("domainname", spec.domain);
+  // A host port can be forwarded once: to the VM's first NIC on the network, or to a NIC
+  // hot-plugged into a VM that had none there.
+  if (auto rec = store_.getVm(vm))
+    for (const auto& other : rec->spec.nics)
+      if (other.network == spec.name) {
+        if (other.mac != mac) return out;
+        break;
+      }
+  for (const auto& f : spec.forwards)
+    if (f.vm == vm)
+      out.emplace_back("hostfwd", fmt::format("{}::{}-:{}", f.protocol, f.hostPort, f.guestPort));
+  return out;
 }
 
 Result<std::vector<LaunchNic>> NetworkService::attach(const VmSpec& spec) {
   std::lock_guard lock(mutex_);
   std::vector<LaunchNic> out;
   for (size_t i = 0; i < spec.nics.size(); ++i) {
-    auto nic = attachLocked(spec.nics[i]);
+    auto nic = attachLocked(spec.name, spec.nics[i]);
     if (!nic) {
-      for (const auto& made : out) (void)net_.removeLink(made.tap);
+      for (const auto& made : out)
+        if (!made.tap.empty()) (void)net_.removeLink(made.tap);
       return nic.error();
     }
     out.push_back(*nic);
@@ -389,9 +540,9 @@ Result<std::vector<LaunchNic>> NetworkService::attach(const VmSpec& spec) {
   return out;
 }
 
-Result<LaunchNic> NetworkService::attachNic(const NicSpec& nic) {
+Result<LaunchNic> NetworkService::attachNic(const std::string& vm, const NicSpec& nic) {
   std::lock_guard lock(mutex_);
-  return attachLocked(nic);
+  return attachLocked(vm, nic);
 }
 
 void NetworkService::detach(const VmSpec& spec) {
@@ -408,6 +559,7 @@ void NetworkService::nicsChanged() {
   auto vms = store_.listVms();
   if (!all || !vms) return;
   for (const auto& n : *all) {
+    if (!runsDnsmasq(n)) continue;
     if (auto s = host::Dnsmasq::updateHosts(dnsmasqConfig(n, *vms)); !s)
       spdlog::warn("network {}: cannot update DHCP reservations: {}", n.name, s.error().message);
     if (n.kind == NetworkKind::nat && !n.forwards.empty())
@@ -421,8 +573,15 @@ void NetworkService::nicsChanged() {
 json NetworkService::nicStats(const VmSpec& spec) {
   json out = json::array();
   for (size_t i = 0; i < spec.nics.size(); ++i) {
-    std::string tap = names_.tap(spec.nics[i].mac);
+    auto network = store_.getNetwork(spec.nics[i].network);
+    // A user-mode NIC has no TAP, and QEMU keeps no counters for it.
+    bool user = network && network->kind == NetworkKind::user;
+    std::string tap = user ? "" : names_.tap(spec.nics[i].mac);
     json s = {{"network", spec.nics[i].network}, {"mac", spec.nics[i].mac}, {"tap", tap}};
+    if (user) {
+      out.push_back(s);
+      continue;
+    }
     if (auto st = net_.linkStats(tap)) {
       // The TAP's receive is the guest's transmit and the other way round.
       s["rx_bytes"] = st->txBytes;

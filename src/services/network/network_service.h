@@ -41,7 +41,7 @@ class NetworkService : public NicProvider {
 
   Status prepare(VmSpec& spec, const std::vector<VmRecord>& others) override;
   Result<std::vector<LaunchNic>> attach(const VmSpec& spec) override;
-  Result<LaunchNic> attachNic(const NicSpec& nic) override;
+  Result<LaunchNic> attachNic(const std::string& vm, const NicSpec& nic) override;
   void detach(const VmSpec& spec) override;
   void detachNic(const NicSpec& nic) override;
   void nicsChanged() override;
@@ -52,7 +52,12 @@ class NetworkService : public NicProvider {
                             const std::vector<VmRecord>& vms);
   std::vector<host::PortForward> activeForwards(const NetworkSpec& spec,
                                                 const std::vector<VmRecord>& vms);
-  Result<LaunchNic> attachLocked(const NicSpec& nic);
+  Result<LaunchNic> attachLocked(const std::string& vm, const NicSpec& nic);
+  std::vector<std::pair<std::string, std::string>> userBackend(const NetworkSpec& spec,
+                                                               const std::string& vm,
+                                                               const std::string& mac);
+  std::string switchOf(const NetworkSpec& spec);
+  Status checkUplink(const NetworkSpec& spec);
   void tearDown(const NetworkSpec& spec);
   host::DnsmasqConfig dnsmasqConfig(const NetworkSpec& spec, const std::vector<VmRecord>& vms);
   std::string dir(const std::string& network) const;
