@@ -106,10 +106,13 @@ std::string renderDnsmasqConf(const DnsmasqConfig& c) {
       "bind-interfaces\n"
       "listen-address={}\n"
       "port=53\n"
-      // Names come from the reservations and leases only; nothing is forwarded upstream.
-      "no-resolv\n"
+      // Guest names come from the reservations and leases only, never from the host's files.
       "no-hosts\n",
       c.bridge, c.gatewayIp);
+  // Other names go to the resolvers of the host's /etc/resolv.conf (re-read when it changes)
+  // where the guests have a way out; never bare names or private reverse lookups. Elsewhere
+  // nothing is forwarded.
+  out += c.forwardDns ? "resolv-file=/etc/resolv.conf\ndomain-needed\nbogus-priv\n" : "no-resolv\n";
   if (!c.domain.empty()) out += fmt::format("domain={0}\nlocal=/{0}/\nexpand-hosts\n", c.domain);
   out += fmt::format("dhcp-range={},{},{},1h\n", c.rangeStart, c.rangeEnd, c.netmask);
   // An empty option 3 keeps dnsmasq from offering itself as router on internal networks.

@@ -90,9 +90,10 @@ struct DnsmasqConfig {
   std::string rangeStart;  // DHCP pool
   std::string rangeEnd;
   std::string netmask;
-  std::string domain;  // DNS domain for guest names; may be empty
-  bool router = true;  // advertise the gateway as default route (nat), not on internal LANs
-  std::string dir;     // holds dnsmasq.conf, hosts file, leases, pid and log
+  std::string domain;       // DNS domain for guest names; may be empty
+  bool router = true;       // advertise the gateway as default route (nat), not on internal LANs
+  bool forwardDns = false;  // forward other names to the host's resolvers (nat)
+  std::string dir;          // holds dnsmasq.conf, hosts file, leases, pid and log
   std::vector<DhcpHost> hosts;  // static reservations
 };
 

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,17 +47,27 @@ bool processAlive(pid_t pid) {
 }
 
 TestDaemon::TestDaemon(std::vector<std::string> extraArgs)
-    : TestDaemon(DaemonOptions{std::move(extraArgs), false}) {}
+    : TestDaemon(DaemonOptions{std::move(extraArgs), false, "", 0}) {}
 
-TestDaemon::TestDaemon(DaemonOptions options) : extraArgs_(std::move(options.extraArgs)) {
+TestDaemon::TestDaemon(DaemonOptions options)
+    : extraArgs_(std::move(options.extraArgs)), runAs_(options.runAs) {
   char tmpl[] = "/tmp/paddock-it-XXXXXX";
   stateDir_ = mkdtemp(tmpl);
+  if (runAs_ != 0) {
+    EXPECT_EQ(chown(stateDir_.c_str(), runAs_, runAs_), 0) << strerror(errno);
+  }
   if (options.ownNetns) {
     netns_ = "paddock-it-" + stateDir_.substr(stateDir_.rfind('-') + 1);
     auto r = runCommand({"ip", "netns", "add", netns_}, std::chrono::seconds(10));
     EXPECT_TRUE(r.ok() && r->exitCode == 0) << "cannot create netns " << netns_;
     (void)runCommand({"ip", "netns", "exec", netns_, "ip", "link", "set", "lo", "up"},
                      std::chrono::seconds(10));
+    // Whatever the daemon (and the dnsmasq it starts) resolves stays inside the test's world.
+    fs::create_directories("/etc/netns/" + netns_);
+    EXPECT_TRUE(writeFileAtomic("/etc/netns/" + netns_ + "/resolv.conf",
+                                options.resolvConf.empty() ? "# no resolver in this test\n"
+                                                           : options.resolvConf)
+                    .ok());
   }
   start();
 }
@@ -105,6 +116,7 @@ TestDaemon::~TestDaemon() {
       if (name != "lo") (void)inNetns({"ip", "link", "del", name});
     }
     (void)runCommand({"ip", "netns", "del", netns_}, std::chrono::seconds(10));
+    (void)removeAll("/etc/netns/" + netns_);
   }
   fs::remove_all(stateDir_, ec);
   // The daemon's log helps when a test failed; otherwise it goes too.
@@ -114,6 +126,10 @@ TestDaemon::~TestDaemon() {
 void TestDaemon::start() {
   std::vector<std::string> argv;
   if (!netns_.empty()) argv = {"ip", "netns", "exec", netns_};
+  if (runAs_ != 0) {
+    std::string id = std::to_string(runAs_);
+    argv.insert(argv.end(), {"setpriv", "--reuid=" + id, "--regid=" + id, "--clear-groups"});
+  }
   argv.insert(argv.end(), {PADDOCKD_BIN, "--state-dir", stateDir_, "--image-dir", imageDir()});
   argv.insert(argv.end(), extraArgs_.begin(), extraArgs_.end());
   auto pid = spawnDetached(argv, stateDir_ + ".log");

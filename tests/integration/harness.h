@@ -28,6 +28,11 @@ struct DaemonOptions {
   // Run paddockd in a network namespace of its own (created and removed by the harness), so
   // bridges, TAPs and dnsmasq never touch the host's network.
   bool ownNetns = false;
+  // With ownNetns: the daemon's /etc/resolv.conf (through /etc/netns/<ns>/, which `ip netns exec`
+  // binds over /etc); empty: a file with no servers.
+  std::string resolvConf;
+  // Run paddockd as this uid/gid (both) instead of root; 0: as root. The state dir is theirs.
+  uid_t runAs = 0;
 };
 
 class TestDaemon {
@@ -60,6 +65,7 @@ class TestDaemon {
 
  private:
   std::vector<std::string> extraArgs_;
+  uid_t runAs_ = 0;
   std::string netns_;
   std::string stateDir_;
   pid_t pid_ = 0;

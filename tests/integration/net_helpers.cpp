@@ -1,12 +1,15 @@
 #include "integration/net_helpers.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <regex>
 #include <sstream>
 #include <thread>
 
+#include "common/files.h"
 #include "http/websocket.h"
 
 namespace paddock::test {
@@ -82,9 +85,54 @@ std::vector<std::string> paddockLinks(TestDaemon& d) {
   return links;
 }
 
+namespace {
+
+CommandOutput runHere(const std::vector<std::string>& argv) {
+  auto r = runCommand(argv, std::chrono::seconds(30));
+  return r.ok() ? *r : CommandOutput{-1, "", r.error().message};
+}
+
+}  // namespace
+
+Outside::Outside(TestDaemon& d) : d_(d), ns_(d.netns() + "-out") {
+  runHere({"ip", "netns", "add", ns_});
+  d_.inNetns({"ip", "link", "add", "out0", "type", "veth", "peer", "name", "out1", "netns", ns_});
+  d_.inNetns({"ip", "addr", "add", "10.99.0.1/24", "dev", "out0"});
+  d_.inNetns({"ip", "link", "set", "out0", "up"});
+  d_.inNetns({"ip", "route", "add", "default", "via", "10.99.0.2"});
+  exec({"ip", "addr", "add", "10.99.0.2/24", "dev", "out1"});
+  exec({"ip", "link", "set", "out1", "up"});
+  exec({"ip", "link", "set", "lo", "up"});
+  std::string www = d.stateDir() + "/outside-www";
+  std::filesystem::create_directories(www);
+  (void)writeFileAtomic(www + "/index.html", "outside-page\n");
+  exec({"busybox", "httpd", "-p", "10.99.0.2:80", "-h", www});
+  auto dns =
+      exec({"dnsmasq", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+            "--listen-address=10.99.0.2", "--bind-interfaces", "--address=/outside.test/10.99.0.2",
+            "--pid-file=" + d.stateDir() + "/outside-dns.pid"});
+  EXPECT_EQ(dns.exitCode, 0) << "outside DNS server: " << dns.err;
+}
+
+Outside::~Outside() {
+  auto pids = runHere({"ip", "netns", "pids", ns_});
+  std::istringstream in(pids.out);
+  for (pid_t pid; in >> pid;) kill(pid, SIGKILL);
+  d_.inNetns({"ip", "link", "del", "out0"});
+  runHere({"ip", "netns", "del", ns_});
+}
+
+CommandOutput Outside::exec(std::vector<std::string> argv) {
+  argv.insert(argv.begin(), {"ip", "netns", "exec", ns_});
+  return runHere(argv);
+}
+
 void NetnsDaemonTest::SetUp() {
   if (geteuid() != 0) GTEST_SKIP() << "virtual networks need root (bridges, TAPs, namespaces)";
-  d_ = std::make_unique<TestDaemon>(DaemonOptions{{}, true});
+  DaemonOptions options;
+  options.ownNetns = true;
+  options.resolvConf = kTestResolvConf;
+  d_ = std::make_unique<TestDaemon>(options);
   // Never let a network test touch the host's own namespace.
   char mine[64] = {}, its[64] = {};
   ASSERT_GT(readlink("/proc/self/ns/net", mine, sizeof mine - 1), 0);

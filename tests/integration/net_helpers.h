@@ -20,6 +20,26 @@ std::string leaseIp(TestDaemon& d, const std::string& network, const std::string
 // The links in the daemon's namespace that a paddockd made (bridges and TAPs), sorted.
 std::vector<std::string> paddockLinks(TestDaemon& d);
 
+// "The outside world" for NAT tests: a namespace behind a veth pair, 10.99.0.1 on the daemon's
+// side (its default route points at the other end), 10.99.0.2 in the namespace with a web server
+// ("outside-page") and a DNS server that knows one name, outside.test → 10.99.0.2.
+class Outside {
+ public:
+  explicit Outside(TestDaemon& d);
+  ~Outside();
+  // Runs argv in the outside namespace.
+  CommandOutput exec(std::vector<std::string> argv);
+  const std::string& ns() const { return ns_; }
+
+ private:
+  TestDaemon& d_;
+  std::string ns_;
+};
+
+// What the daemons of NetnsDaemonTest find in /etc/resolv.conf: the Outside's DNS server, so a
+// test namespace never sends a query to the machine's real resolver.
+inline constexpr const char* kTestResolvConf = "nameserver 10.99.0.2\n";
+
 // A fixture whose paddockd runs in a network namespace of its own (and checks that it does).
 class NetnsDaemonTest : public ::testing::Test {
  protected:

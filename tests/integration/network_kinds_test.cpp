@@ -1,6 +1,7 @@
 // Bridge networks (guests join a host interface's L2 segment) and user networks (QEMU's
 // user-mode stack), with real guests, inside network namespaces of the test's own.
 #include <signal.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <sstream>
@@ -227,6 +228,44 @@ TEST_F(NetworkKinds, AUserNetworkNeedsNoHostDevicesAndForwardsPortsToItsGuest) {
   auto stats = d.vm("solo")["nic_stats"];
   ASSERT_EQ(stats.size(), 2u);
   EXPECT_EQ(stats[1]["tap"], "");
+}
+
+// The point of user networks: a paddockd that is not root runs guests with a network all the
+// same, and says clearly why it cannot make the other kinds.
+TEST(UnprivilegedDaemon, RunsGuestsOnUserNetworksAndRefusesHostNetworksClearly) {
+  if (geteuid() != 0) GTEST_SKIP() << "SKIPPED: needs root to start paddockd as another user";
+  DaemonOptions options;
+  options.extraArgs = {"--accel", "tcg"};  // the KVM probe would want to cache into the image dir
+  options.ownNetns = true;
+  options.resolvConf = kTestResolvConf;
+  options.runAs = 65534;  // nobody
+  TestDaemon d(options);
+  auto lan = d.cli({"network", "create", "lan"});
+  EXPECT_NE(lan.code, 0);
+  EXPECT_NE(lan.err.find("Operation not permitted"), std::string::npos) << lan.err;
+  EXPECT_NE(lan.err.find("user networks do not"), std::string::npos) << lan.err;
+  EXPECT_TRUE(paddockLinks(d).empty());
+  EXPECT_TRUE(d.api().call("GET", "/v1/networks").value()["networks"].empty());
+
+  ASSERT_EQ(
+      d.cli({"network", "create", "un", "--kind", "user", "--forward", "tcp:18080:nb:80"}).code, 0);
+  ASSERT_EQ(d.cli({"vm", "create", "nb", "--memory", "128M", "--nic", "un"}).code, 0);
+  d.startVm("nb");
+  auto status = d.inNetns({"ps", "-o", "user=", "-C", "qemu-system-x86_64"});
+  EXPECT_EQ(status.out, "nobody\n") << "QEMU should run as the daemon's user";
+  ASSERT_TRUE(waitFor(
+      [&] {
+        return d.cli({"vm", "console", "nb", "--log"}).out.find("PADDOCK-NET eth0 ip=10.0.2.15") !=
+               std::string::npos;
+      },
+      60s));
+  std::string out;
+  ASSERT_EQ(
+      guestRun(d, "nb", "mkdir -p /www && echo nb-page > /www/index.html && httpd -p 80 -h /www",
+               &out),
+      0)
+      << out;
+  EXPECT_EQ(d.inNetns({"curl", "-s", "-m", "10", "http://127.0.0.1:18080/"}).out, "nb-page\n");
 }
 
 }  // namespace

@@ -165,41 +165,6 @@ TEST_F(Networks, DaemonAndDnsmasqCrashesLeaveNoLeaksAndLeasesSurvive) {
 
 // The "outside" is one more namespace on this machine behind a veth pair: the daemon's namespace
 // routes to it by default, so a NAT network's guests reach it and nothing else.
-class Outside {
- public:
-  explicit Outside(TestDaemon& d) : d_(d), ns_(d.netns() + "-out") {
-    run({"ip", "netns", "add", ns_});
-    d_.inNetns({"ip", "link", "add", "out0", "type", "veth", "peer", "name", "out1", "netns", ns_});
-    d_.inNetns({"ip", "addr", "add", "10.99.0.1/24", "dev", "out0"});
-    d_.inNetns({"ip", "link", "set", "out0", "up"});
-    d_.inNetns({"ip", "route", "add", "default", "via", "10.99.0.2"});
-    run({"ip", "netns", "exec", ns_, "ip", "addr", "add", "10.99.0.2/24", "dev", "out1"});
-    run({"ip", "netns", "exec", ns_, "ip", "link", "set", "out1", "up"});
-    run({"ip", "netns", "exec", ns_, "ip", "link", "set", "lo", "up"});
-    www_ = d.stateDir() + "/outside-www";
-    std::filesystem::create_directories(www_);
-    (void)writeFileAtomic(www_ + "/index.html", "outside-page\n");
-    run({"ip", "netns", "exec", ns_, "busybox", "httpd", "-p", "10.99.0.2:80", "-h", www_});
-  }
-  ~Outside() {
-    auto pids = run({"ip", "netns", "pids", ns_});
-    std::istringstream in(pids.out);
-    for (pid_t pid; in >> pid;) kill(pid, SIGKILL);
-    d_.inNetns({"ip", "link", "del", "out0"});
-    run({"ip", "netns", "del", ns_});
-  }
-  CommandOutput run(const std::vector<std::string>& argv) {
-    auto r = runCommand(argv, std::chrono::seconds(30));
-    return r.ok() ? *r : CommandOutput{-1, "", r.error().message};
-  }
-  const std::string& ns() const { return ns_; }
-
- private:
-  TestDaemon& d_;
-  std::string ns_;
-  std::string www_;
-};
-
 TEST_F(Networks, NatReachesTheOutsideAndAPortForwardReachesAGuest) {
   auto& d = *d_;
   Outside outside(d);
@@ -217,9 +182,11 @@ TEST_F(Networks, NatReachesTheOutsideAndAPortForwardReachesAGuest) {
       },
       60s));
   std::string out;
-  // Out through NAT to the outside namespace.
-  EXPECT_EQ(guestRun(d, "web", "wget -q -O - http://10.99.0.2/", &out), 0) << out;
+  // Out through NAT to the outside namespace, by a name the network's dnsmasq asks the host's
+  // resolver (the outside's DNS server) for.
+  EXPECT_EQ(guestRun(d, "web", "wget -q -O - http://outside.test/", &out), 0) << out;
   EXPECT_NE(out.find("outside-page"), std::string::npos) << out;
+  EXPECT_EQ(guestRun(d, "web", "nslookup -type=a outside.test", &out), 0) << out;
   // In through the port forward to the guest's web server.
   ASSERT_EQ(
       guestRun(d, "web",
@@ -229,8 +196,7 @@ TEST_F(Networks, NatReachesTheOutsideAndAPortForwardReachesAGuest) {
   auto net = d.api().call("GET", "/v1/networks/wan").value();
   ASSERT_TRUE(net["forward_status"].is_array() && net["forward_status"].size() == 1) << net.dump();
   EXPECT_TRUE(net["forward_status"][0].value("active", false)) << net.dump();
-  auto fetched = outside.run(
-      {"ip", "netns", "exec", outside.ns(), "curl", "-s", "-m", "10", "http://10.99.0.1:8080/"});
+  auto fetched = outside.exec({"curl", "-s", "-m", "10", "http://10.99.0.1:8080/"});
   EXPECT_NE(fetched.out.find("guest-page"), std::string::npos) << fetched.out << fetched.err;
   // An internal network's guest has no way out.
   ASSERT_EQ(d.cli({"network", "create", "inside", "--subnet", "10.56.0.0/24"}).code, 0);
@@ -243,6 +209,8 @@ TEST_F(Networks, NatReachesTheOutsideAndAPortForwardReachesAGuest) {
       },
       60s));
   EXPECT_NE(guestRun(d, "hermit", "wget -q -T 3 -O - http://10.99.0.2/", &out), 0) << out;
+  // Nor a name from outside: an internal network's dnsmasq forwards nothing.
+  EXPECT_NE(guestRun(d, "hermit", "nslookup -type=a outside.test", &out), 0) << out;
 }
 
 TEST_F(Networks, AKilledDnsmasqIsRestartedWithItsLeases) {

@@ -111,7 +111,11 @@ Result<json> NetworkService::create(NetworkSpec spec) {
   if (auto s = bringUp(spec); !s) {
     tearDown(spec);
     (void)store_.deleteNetwork(spec.name);
-    return s.error();
+    Error e = s.error();
+    if (e.message.find("Operation not permitted") != std::string::npos)
+      e.message += fmt::format(" ({} networks need root or CAP_NET_ADMIN; user networks do not)",
+                               networkKindName(spec.kind));
+    return e;
   }
   events_.publish("network.created", netObject(spec.name), toJson(spec));
   return describe(spec);
@@ -153,14 +157,13 @@ json NetworkService::describe(const NetworkSpec& spec) {
   auto vms = store_.listVms();
   for (const auto& f : spec.forwards) {
     std::string ip = vms ? forwardTarget(spec, f, *vms) : "";
-    fwds.push_back(
-        {{"forward", formatForward(f)},
-         {"target", ip.empty() ? "" : fmt::format("{}:{}", ip, f.guestPort)},
-         {"active", !ip.empty()},
-         {"reason", !ip.empty() ? ""
-                    : spec.kind == NetworkKind::user
-                        ? "VM has no NIC on this network"
-                        : "VM has no NIC with a reserved ip on this network"}});
+    fwds.push_back({{"forward", formatForward(f)},
+                    {"target", ip.empty() ? "" : fmt::format("{}:{}", ip, f.guestPort)},
+                    {"active", !ip.empty()},
+                    {"reason", !ip.empty() ? ""
+                               : spec.kind == NetworkKind::user
+                                   ? "VM has no NIC on this network"
+                                   : "VM has no NIC with a reserved ip on this network"}});
   }
   j["forward_status"] = fwds;
   return j;
@@ -215,6 +218,7 @@ host::DnsmasqConfig NetworkService::dnsmasqConfig(const NetworkSpec& spec,
   c.netmask = formatIpv4(net->mask());
   c.domain = spec.domain;
   c.router = spec.kind == NetworkKind::nat;
+  c.forwardDns = spec.kind == NetworkKind::nat;
   c.dir = dir(spec.name);
   for (const auto& vm : vms)
     for (const auto& n : vm.spec.nics)
