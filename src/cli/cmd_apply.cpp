@@ -1,27 +1,47 @@
 // paddock apply -f FILE [--dry-run]
+#include <optional>
+
 #include <fmt/format.h>
 
 #include "cli/cli_context.h"
 #include "cli/output.h"
-#include "directory_file/directory_file.h"
+#include "directory_file/apply_request.h"
 
 namespace paddock::cli {
 
 namespace {
 
-// Maps a daemon error whose field is "vms.NAME.FIELD" back to the file's line.
+// The line of `field` ("subnet", "nics[0].network") in a network or VM of the file, else the line
+// of its name.
+template <typename Desired>
+int lineOf(const Desired& d, const std::string& field) {
+  for (std::string probe = field; !probe.empty();) {
+    if (auto it = d.fieldLines.find(probe); it != d.fieldLines.end()) return it->second;
+    auto cut = probe.find_last_of(".[");
+    probe = cut == std::string::npos ? "" : probe.substr(0, cut);
+  }
+  return d.line;
+}
+
+// Maps a daemon error whose field is "vms.NAME.FIELD" or "networks.NAME.FIELD" back to the file's
+// line.
 Error withLine(const Error& e, const DirectoryFile& file) {
-  const std::string prefix = "vms.";
-  if (e.field.rfind(prefix, 0) != 0) return e;
-  std::string rest = e.field.substr(prefix.size());
-  auto dot = rest.find('.');
-  std::string vm = rest.substr(0, dot);
-  std::string field = dot == std::string::npos ? "" : rest.substr(dot + 1);
-  for (const auto& d : file.vms) {
-    if (d.spec.name != vm) continue;
-    int line = d.line;
-    if (auto it = d.fieldLines.find(field); it != d.fieldLines.end()) line = it->second;
-    return makeError(e.code, fmt::format("{}:{}: {}", file.path, line, e.message), e.field);
+  for (std::string prefix : {"vms.", "networks."}) {
+    if (e.field.rfind(prefix, 0) != 0) continue;
+    std::string rest = e.field.substr(prefix.size());
+    auto dot = rest.find('.');
+    std::string name = rest.substr(0, dot);
+    std::string field = dot == std::string::npos ? "" : rest.substr(dot + 1);
+    std::optional<int> line;
+    if (prefix == "vms.") {
+      for (const auto& d : file.vms)
+        if (d.spec.name == name) line = lineOf(d, field);
+    } else {
+      for (const auto& d : file.networks)
+        if (d.spec.name == name) line = lineOf(d, field);
+    }
+    if (line)
+      return makeError(e.code, fmt::format("{}:{}: {}", file.path, *line, e.message), e.field);
   }
   return e;
 }
@@ -29,7 +49,7 @@ Error withLine(const Error& e, const DirectoryFile& file) {
 }  // namespace
 
 void addApplyCommand(CLI::App& app, CliContext& ctx) {
-  auto* c = app.add_subcommand("apply", "Converge VMs to a directory file (profiles + VMs, YAML)");
+  auto* c = app.add_subcommand("apply", "Converge networks and VMs to a directory file (YAML)");
   auto file = std::make_shared<std::string>();
   auto dryRun = std::make_shared<bool>(false);
   auto noWaitReady = std::make_shared<bool>(false);

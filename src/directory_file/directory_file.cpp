@@ -1,7 +1,6 @@
 #include "directory_file/directory_file.h"
 
 #include <algorithm>
-#include <charconv>
 #include <filesystem>
 #include <limits>
 #include <set>
@@ -12,6 +11,8 @@
 #include "common/files.h"
 #include "common/names.h"
 #include "common/units.h"
+#include "directory_file/network_section.h"
+#include "directory_file/yaml_reader.h"
 
 namespace paddock {
 
@@ -26,19 +27,6 @@ constexpr const char* kVmFields =
 constexpr const char* kProfileFields =
     "include, vcpus, memory, disks, nics, image, kernel, initrd, cmdline, description, accel, "
     "labels";
-
-// yaml-cpp marks are 0-based; editors count from 1.
-int lineOf(const YAML::Node& n) {
-  return n.Mark().line >= 0 ? n.Mark().line + 1 : 1;
-}
-
-// One map entry with the line of its key: a null value's own mark points at the next token, so
-// the key is the only reliable place to blame.
-struct Entry {
-  std::string key;
-  int line = 0;
-  YAML::Node value;
-};
 
 // What one profile or VM body says, before includes are applied. Field names are the JSON ones
 // (memory_mib, disks[].size_mib) so merged results can be mapped onto VmSpec errors directly.
@@ -61,23 +49,13 @@ struct Merged {
   std::map<std::string, std::string> origins;
 };
 
-class Parser {
+class Parser : private YamlReader {
  public:
-  explicit Parser(std::string file) : file_(std::move(file)) {}
+  explicit Parser(std::string file) : YamlReader(std::move(file)) {}
 
   Result<DirectoryFile> parse(const std::string& text);
 
  private:
-  Error error(int line, const std::string& path, const std::string& message) const {
-    if (path.empty())
-      return makeError(Errc::invalid_argument, fmt::format("{}:{}: {}", file_, line, message));
-    return makeError(Errc::invalid_argument,
-                     fmt::format("{}:{}: {}: {}", file_, line, path, message), path);
-  }
-
-  Result<std::vector<Entry>> entries(const YAML::Node& node, int line, const std::string& path,
-                                     const char* what) const;
-  Result<std::string> scalar(const Entry& e, const std::string& path, const char* what) const;
   Result<Layer> parseLayer(const Entry& e, const std::string& section, bool isVm) const;
   Result<json> parseNics(const Entry& e, const std::string& path,
                          std::map<std::string, int>& lines) const;
@@ -87,50 +65,10 @@ class Parser {
   Result<Merged> resolveInclude(const Layer& layer, std::vector<std::string>& stack);
   Result<DesiredVm> buildVm(const Layer& vm, const std::string& directory);
 
-  std::string file_;
   std::map<std::string, Layer> profiles_;
   std::vector<std::string> profileOrder_;
   std::map<std::string, Merged> resolved_;
 };
-
-Result<std::vector<Entry>> Parser::entries(const YAML::Node& node, int line,
-                                           const std::string& path, const char* what) const {
-  std::vector<Entry> out;
-  if (!node || node.IsNull()) return out;
-  if (!node.IsMap()) return error(line, path, fmt::format("expected {}", what));
-  // yaml-cpp keeps both entries of a duplicated key and lookups see only the first, so a second
-  // `web1:` would silently vanish; refuse it instead.
-  std::map<std::string, int> seen;
-  for (auto it = node.begin(); it != node.end(); ++it) {
-    int keyLine = lineOf(it->first);
-    if (!it->first.IsScalar())
-      return error(keyLine, path, "keys must be plain names, not lists or maps");
-    std::string key = it->first.Scalar();
-    std::string keyPath = path.empty() ? key : path + "." + key;
-    if (auto [pos, inserted] = seen.emplace(key, keyLine); !inserted)
-      return error(keyLine, keyPath,
-                   fmt::format("duplicate key '{}' (first at line {})", key, pos->second));
-    out.push_back(Entry{key, keyLine, it->second});
-  }
-  return out;
-}
-
-Result<std::string> Parser::scalar(const Entry& e, const std::string& path,
-                                   const char* what) const {
-  if (!e.value || e.value.IsNull()) return error(e.line, path, fmt::format("needs {}", what));
-  if (!e.value.IsScalar()) return error(e.line, path, fmt::format("expected {}", what));
-  return e.value.Scalar();
-}
-
-Result<int64_t> parseInteger(const std::string& s) {
-  int64_t v = 0;
-  const char* begin = s.data();
-  if (!s.empty() && s.front() == '+') ++begin;
-  auto [ptr, ec] = std::from_chars(begin, s.data() + s.size(), v);
-  if (ec != std::errc() || ptr != s.data() + s.size() || begin == s.data() + s.size())
-    return makeError(Errc::invalid_argument, fmt::format("'{}' is not a whole number", s));
-  return v;
-}
 
 Result<json> Parser::parseNics(const Entry& e, const std::string& path,
                                std::map<std::string, int>& lines) const {
@@ -453,19 +391,23 @@ Result<DirectoryFile> Parser::parse(const std::string& text) {
   }
   if (!root || root.IsNull())
     return error(1, "",
-                 "the file is empty; expected 'vms:' (and optionally 'directory:' and "
-                 "'profiles:')");
-  auto top = entries(root, lineOf(root), "", "a map with 'directory', 'profiles' and 'vms'");
+                 "the file is empty; expected 'vms:' (and optionally 'directory:', 'networks:' "
+                 "and 'profiles:')");
+  auto top =
+      entries(root, lineOf(root), "", "a map with 'directory', 'networks', 'profiles' and 'vms'");
   if (!top) return top.error();
 
   DirectoryFile out;
-  out.path = file_;
+  out.path = file();
   const Entry* vmsEntry = nullptr;
+  const Entry* networksEntry = nullptr;
   const Entry* profilesEntry = nullptr;
   const Entry* nameEntry = nullptr;
   for (const auto& e : *top) {
     if (e.key == "directory") {
       nameEntry = &e;
+    } else if (e.key == "networks") {
+      networksEntry = &e;
     } else if (e.key == "profiles") {
       profilesEntry = &e;
     } else if (e.key == "vms") {
@@ -473,7 +415,8 @@ Result<DirectoryFile> Parser::parse(const std::string& text) {
     } else {
       return error(
           e.line, e.key,
-          fmt::format("unknown top-level key '{}' (known: directory, profiles, vms)", e.key));
+          fmt::format("unknown top-level key '{}' (known: directory, networks, profiles, vms)",
+                      e.key));
     }
   }
 
@@ -484,7 +427,7 @@ Result<DirectoryFile> Parser::parse(const std::string& text) {
       return error(nameEntry->line, "directory", v.error().message);
     out.name = *s;
   } else {
-    out.name = defaultDirectoryName(file_);
+    out.name = defaultDirectoryName(file());
     if (auto v = validateName(out.name, "directory name"); !v)
       return error(1, "directory",
                    v.error().message + " (taken from the file name; set 'directory:' in the file)");
@@ -493,6 +436,13 @@ Result<DirectoryFile> Parser::parse(const std::string& text) {
   // A missing `vms:` most likely means a truncated or wrong file; applying it would delete every
   // VM of the directory, so the empty set has to be written out.
   if (!vmsEntry) return error(1, "vms", "missing 'vms' (write 'vms: {}' to manage no VMs)");
+
+  out.managesNetworks = networksEntry != nullptr;
+  if (networksEntry) {
+    auto networks = parseNetworkSection(*this, *networksEntry, out.name);
+    if (!networks) return networks.error();
+    out.networks = std::move(*networks);
+  }
 
   if (profilesEntry) {
     auto list = entries(profilesEntry->value, profilesEntry->line, "profiles",
@@ -549,85 +499,6 @@ Result<DirectoryFile> parseDirectoryFile(const std::string& path) {
   auto text = readFile(path);
   if (!text) return text.error();
   return parseDirectoryText(*text, path);
-}
-
-json toApplyRequest(const DirectoryFile& file, bool dryRun) {
-  json vms = json::array();
-  for (const auto& vm : file.vms)
-    vms.push_back({{"spec", toJson(vm.spec)},
-                   {"state", vm.state ? json(vmStateName(*vm.state)) : json(nullptr)}});
-  return {{"directory", file.name}, {"dry_run", dryRun}, {"vms", std::move(vms)}};
-}
-
-Result<std::pair<std::string, std::vector<DesiredVm>>> desiredFromApplyRequest(
-    const json& request) {
-  auto fail = [](const std::string& field, const std::string& message) {
-    return makeError(Errc::invalid_argument, message, field);
-  };
-  if (!request.is_object()) return fail("", "an apply request must be a JSON object");
-  for (auto it = request.begin(); it != request.end(); ++it)
-    if (it.key() != "directory" && it.key() != "dry_run" && it.key() != "vms")
-      return fail(it.key(), fmt::format("unknown field '{}'", it.key()));
-  if (!request.contains("directory")) return fail("directory", "field 'directory' is required");
-  if (!request["directory"].is_string())
-    return fail("directory", "field 'directory' must be a string");
-  std::string directory = request["directory"].get<std::string>();
-  if (auto v = validateName(directory, "directory name"); !v)
-    return fail("directory", v.error().message);
-  if (request.contains("dry_run") && !request["dry_run"].is_boolean())
-    return fail("dry_run", "field 'dry_run' must be a boolean");
-  if (!request.contains("vms")) return fail("vms", "field 'vms' is required");
-  const json& vms = request["vms"];
-  if (!vms.is_array()) return fail("vms", "field 'vms' must be an array");
-
-  std::vector<DesiredVm> out;
-  std::map<std::string, size_t> seen;
-  for (size_t i = 0; i < vms.size(); ++i) {
-    std::string where = fmt::format("vms[{}]", i);
-    const json& item = vms[i];
-    if (!item.is_object()) return fail(where, fmt::format("{} must be an object", where));
-    for (auto it = item.begin(); it != item.end(); ++it)
-      if (it.key() != "spec" && it.key() != "state")
-        return fail(where + "." + it.key(), fmt::format("unknown field '{}.{}'", where, it.key()));
-    if (!item.contains("spec"))
-      return fail(where + ".spec", fmt::format("{}.spec is required", where));
-    auto spec = vmSpecFromJson(item["spec"]);
-    if (!spec) {
-      std::string field =
-          where + ".spec" + (spec.error().field.empty() ? "" : "." + spec.error().field);
-      return fail(field, fmt::format("{}: {}", where, spec.error().message));
-    }
-    if (auto s = validateVmSpec(*spec, nullptr); !s)
-      return fail(where + ".spec." + s.error().field,
-                  fmt::format("{}: {}", where, s.error().message));
-    auto label = spec->labels.find(kDirectoryLabel);
-    if (label == spec->labels.end()) {
-      spec->labels[kDirectoryLabel] = directory;
-    } else if (label->second != directory) {
-      return fail(where + ".spec.labels." + kDirectoryLabel,
-                  fmt::format("{}: label {} is '{}' but the directory is '{}'", where,
-                              kDirectoryLabel, label->second, directory));
-    }
-    if (auto [pos, inserted] = seen.emplace(spec->name, i); !inserted)
-      return fail(where + ".spec.name", fmt::format("VM '{}' appears twice (vms[{}] and {})",
-                                                    spec->name, pos->second, where));
-    DesiredVm vm;
-    vm.spec = std::move(*spec);
-    if (item.contains("state") && !item["state"].is_null()) {
-      const json& st = item["state"];
-      std::string name = st.is_string() ? st.get<std::string>() : "";
-      if (name == "running") {
-        vm.state = VmState::running;
-      } else if (name == "stopped") {
-        vm.state = VmState::stopped;
-      } else {
-        return fail(where + ".state",
-                    fmt::format("{}.state must be \"running\", \"stopped\" or null", where));
-      }
-    }
-    out.push_back(std::move(vm));
-  }
-  return std::pair{std::move(directory), std::move(out)};
 }
 
 }  // namespace paddock

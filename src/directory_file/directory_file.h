@@ -1,7 +1,9 @@
-// The directory file: z/VM's USER DIRECT with PROFILE/INCLUDE, as YAML. It declares the VMs one
-// directory manages; `paddock apply` makes the daemon's VMs match it.
+// The directory file: z/VM's USER DIRECT with PROFILE/INCLUDE, as YAML. It declares the networks
+// and VMs one directory manages; `paddock apply` makes the daemon's match it.
 //
 //   directory: lab            # optional; defaults to the file's base name without extension
+//   networks:                 # optional; NetworkSpec fields, `dhcp_range: A-B` for start and end
+//     lan: {kind: nat, subnet: 10.7.0.0/24, forwards: [tcp:8080:web1:80]}
 //   profiles:
 //     small: {vcpus: 1, memory: 256M, image: tiny, disks: [{name: root, size: 1G}]}
 //     big:   {include: small, memory: 1G}
@@ -27,12 +29,14 @@
 #include <nlohmann/json.hpp>
 
 #include "common/result.h"
+#include "model/network_spec.h"
 #include "model/vm_spec.h"
 #include "model/vm_state.h"
 
 namespace paddock {
 
-// The label that marks a VM as managed by a directory; apply only ever deletes VMs carrying it.
+// The label that marks a VM or network as managed by a directory; apply only ever deletes those
+// carrying it.
 inline constexpr const char* kDirectoryLabel = "paddock.directory";
 
 struct DesiredVm {
@@ -44,10 +48,23 @@ struct DesiredVm {
   std::map<std::string, int> fieldLines;
 };
 
+struct DesiredNetwork {
+  NetworkSpec spec;  // as written (empty fields are filled by the daemon); labels include
+                     // kDirectoryLabel = the directory's name
+  int line = 0;      // 1-based line of the network's key; 0 when not from a file
+  // JSON field name ("subnet", "dhcp_start", "port_groups[0].vlan", "forwards[1]") -> line that
+  // set it. Empty when not from a file.
+  std::map<std::string, int> fieldLines;
+};
+
 struct DirectoryFile {
   std::string name;  // the directory's name, also the kDirectoryLabel value
   std::string path;
-  std::vector<DesiredVm> vms;  // in file order
+  // Whether the file has a `networks:` key. Without one the directory leaves networks alone
+  // (creates none, deletes none); `networks: {}` manages zero networks.
+  bool managesNetworks = false;
+  std::vector<DesiredNetwork> networks;  // in file order
+  std::vector<DesiredVm> vms;            // in file order
 };
 
 // Reads and parses a directory file. A missing `vms` key is an error (write `vms: {}` to really
@@ -56,14 +73,5 @@ Result<DirectoryFile> parseDirectoryFile(const std::string& path);
 // Same, from text; `pathForMessages` is used in error messages and for the default name.
 Result<DirectoryFile> parseDirectoryText(const std::string& text,
                                          const std::string& pathForMessages);
-
-// {"directory": name, "dry_run": bool, "vms": [{"spec": {...}, "state": "running"|"stopped"|null}]}
-nlohmann::json toApplyRequest(const DirectoryFile& file, bool dryRun);
-// The daemon's side of toApplyRequest. Strict: unknown fields, wrong types, invalid specs and
-// duplicate VM names are invalid_argument errors whose field names the JSON path
-// ("vms[1].spec.memory_mib"). A spec without the directory label gets it; one with a different
-// value is refused. The returned DesiredVms have line 0 and no fieldLines.
-Result<std::pair<std::string, std::vector<DesiredVm>>> desiredFromApplyRequest(
-    const nlohmann::json& request);
 
 }  // namespace paddock

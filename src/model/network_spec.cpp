@@ -242,7 +242,8 @@ json toJson(const NetworkSpec& spec) {
           {"description", spec.description},
           {"uplink", spec.uplink},
           {"port_groups", pgs},
-          {"forwards", fwds}};
+          {"forwards", fwds},
+          {"labels", spec.labels}};
 }
 
 Result<NetworkSpec> networkSpecFromJson(const json& j) {
@@ -296,6 +297,14 @@ Result<NetworkSpec> networkSpecFromJson(const json& j) {
         auto f = parseForward(v[i].get<std::string>());
         if (!f) return fieldError(where, f.error().message);
         spec.forwards.push_back(*f);
+      }
+    } else if (key == "labels") {
+      if (!v.is_object()) return fieldError(key, "field 'labels' must be an object of strings");
+      for (auto l = v.begin(); l != v.end(); ++l) {
+        if (!l.value().is_string())
+          return fieldError("labels." + l.key(),
+                            fmt::format("label '{}' must be a string", l.key()));
+        spec.labels[l.key()] = l.value().get<std::string>();
       }
     } else if (key == "name" || key == "subnet" || key == "dhcp_start" || key == "dhcp_end" ||
                key == "domain" || key == "description" || key == "uplink") {

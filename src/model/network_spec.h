@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,7 +47,8 @@ struct NetworkSpec {
   std::string description;
   std::string uplink;  // bridge networks: the host interface (or existing bridge) guests join
   std::vector<PortGroup> portGroups;
-  std::vector<Forward> forwards;  // nat networks only
+  std::vector<Forward> forwards;              // nat and user networks only
+  std::map<std::string, std::string> labels;  // e.g. paddock.directory = the file that manages it
   bool operator==(const NetworkSpec&) const = default;
 };
 

@@ -1,8 +1,10 @@
-// Declarative directory: plan, dry run, converge, idempotence, and files that change nothing.
+// Declarative directory: plan, dry run, converge, idempotence, files that change nothing, and
+// networks declared beside the VMs.
 #include <gtest/gtest.h>
 
 #include "common/files.h"
 #include "integration/harness.h"
+#include "integration/net_helpers.h"
 
 namespace paddock::test {
 namespace {
@@ -127,6 +129,85 @@ TEST(Apply, BrokenFilesChangeNothingAndNameFileLineAndField) {
   EXPECT_NE(r.err.find("vcpus"), std::string::npos) << r.err;
 
   EXPECT_EQ(vmList(d), before);
+}
+
+// Networks make bridges, so this daemon runs in a network namespace of its own.
+class ApplyNetworks : public NetnsDaemonTest {};
+
+TEST_F(ApplyNetworks, CreatesANetworkBeforeItsVmAndDeletesItAfterTheVm) {
+  auto& d = *d_;
+  auto file = writeSite(d, "lab.yaml", R"(directory: lab
+networks:
+  back: {kind: internal, subnet: 10.58.0.0/24, dhcp_range: 10.58.0.50-10.58.0.99}
+vms:
+  db1:
+    image: tiny
+    memory: 128M
+    nics: [{network: back, ip: 10.58.0.20}]
+)");
+  auto dry = d.cli({"apply", "-f", file, "--dry-run"});
+  ASSERT_EQ(dry.code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("+ create network back (internal, 10.58.0.0/24)\n+ create db1"),
+            std::string::npos)
+      << dry.out;
+  EXPECT_NE(dry.out.find("; networks: 1 to create, 0 to delete."), std::string::npos) << dry.out;
+  EXPECT_EQ(d.cli({"network", "show", "back"}).code, 3);
+
+  auto r = d.cli({"apply", "-f", file});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto net = d.api().call("GET", "/v1/networks/back");
+  ASSERT_TRUE(net.ok()) << net.error().message;
+  EXPECT_EQ((*net)["labels"]["paddock.directory"], "lab");
+  EXPECT_EQ((*net)["subnet"], "10.58.0.0/24");
+  EXPECT_EQ((*net)["dhcp_start"], "10.58.0.50");
+  EXPECT_EQ((*net)["bridge_up"], true) << net->dump();
+  auto vm = d.vm("db1");
+  ASSERT_EQ(vm["nics"].size(), 1u) << vm.dump();
+  EXPECT_EQ(vm["nics"][0]["network"], "back");
+  EXPECT_EQ(vm["nics"][0]["ip"], "10.58.0.20");
+  EXPECT_EQ(vm["nics"][0]["mac"].get<std::string>().substr(0, 9), "02:50:44:");
+  net = d.api().call("GET", "/v1/networks/back");
+  ASSERT_EQ((*net)["nics"].size(), 1u) << net->dump();
+  EXPECT_EQ((*net)["nics"][0]["vm"], "db1");
+
+  auto again = d.cli({"apply", "-f", file});
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_NE(again.out.find("Nothing to do: 1 network and 1 VM match the directory."),
+            std::string::npos)
+      << again.out;
+
+  std::string moved = R"(directory: lab
+networks:
+  back: {kind: internal, subnet: 10.59.0.0/24}
+vms: {}
+)";
+  auto changed = d.cli({"apply", "-f", writeSite(d, "moved.yaml", moved)});
+  EXPECT_NE(changed.code, 0);
+  EXPECT_NE(changed.err.find("moved.yaml:3: network 'back' differs from the file (subnet "
+                             "10.58.0.0/24 → 10.59.0.0/24, dhcp_range"),
+            std::string::npos)
+      << changed.err;
+  EXPECT_EQ(d.vm("db1")["nics"].size(), 1u);
+
+  // A file without a networks: key leaves the directory's networks alone.
+  auto noSection =
+      d.cli({"apply", "-f", writeSite(d, "nonet.yaml", "directory: lab\nvms: {}\n"), "--dry-run"});
+  ASSERT_EQ(noSection.code, 0) << noSection.err;
+  EXPECT_NE(noSection.out.find("- delete db1\n"), std::string::npos) << noSection.out;
+  EXPECT_EQ(noSection.out.find("network"), std::string::npos) << noSection.out;
+
+  auto empty = writeSite(d, "empty.yaml", "directory: lab\nnetworks: {}\nvms: {}\n");
+  auto plan = d.cli({"apply", "-f", empty, "--dry-run"});
+  ASSERT_EQ(plan.code, 0) << plan.err;
+  EXPECT_NE(plan.out.find("- delete db1\n- delete network back\n"), std::string::npos) << plan.out;
+  auto removed = d.cli({"apply", "-f", empty});
+  ASSERT_EQ(removed.code, 0) << removed.err;
+  EXPECT_EQ(d.cli({"vm", "show", "db1"}).code, 3);
+  EXPECT_EQ(d.cli({"network", "show", "back"}).code, 3);
+  EXPECT_EQ(paddockLinks(d), std::vector<std::string>{});
+  auto last = d.cli({"apply", "-f", empty});
+  EXPECT_NE(last.out.find("Nothing to do: 0 VMs match the directory."), std::string::npos)
+      << last.out;
 }
 
 }  // namespace

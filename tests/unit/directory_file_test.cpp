@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <fstream>
 
+#include "directory_file/apply_request.h"
+
 namespace paddock {
 namespace {
 
@@ -307,6 +309,146 @@ TEST(DirectoryFile, BadAccelIsRefused) {
   EXPECT_EQ(e.message, "site.yaml:4: vms.a.accel: accel must be auto, kvm or tcg (got 'hvf')");
 }
 
+const std::string kNetworks = yaml(R"(
+directory: lab
+networks:
+  lan:  {kind: nat, subnet: 10.7.0.0/24, forwards: [tcp:8080:web1:80], description: front}
+  back:
+    kind: internal
+    subnet: 10.8.0.0/24
+    dhcp_range: 10.8.0.50-10.8.0.99
+    domain: back.lab
+    port_groups: [{name: db, vlan: 20}]
+    labels: {tier: db}
+  seg:  {kind: bridge, uplink: eth1}
+  usr:  {kind: user}
+vms:
+  web1: {image: tiny, nics: [{network: lan, ip: 10.7.0.20}]}
+)");
+
+const DesiredNetwork* findNetwork(const DirectoryFile& f, const std::string& name) {
+  for (const auto& n : f.networks)
+    if (n.spec.name == name) return &n;
+  return nullptr;
+}
+
+TEST(DirectoryFileNetworks, FieldsMapOntoNetworkSpecsInFileOrder) {
+  auto file = parseOk(kNetworks);
+  ASSERT_EQ(file.networks.size(), 4u);
+  EXPECT_EQ(file.networks[0].spec.name, "lan");
+  EXPECT_EQ(file.networks[3].spec.name, "usr");
+
+  const DesiredNetwork* lan = findNetwork(file, "lan");
+  EXPECT_EQ(lan->line, 3);
+  EXPECT_EQ(lan->spec.kind, NetworkKind::nat);
+  EXPECT_EQ(lan->spec.subnet, "10.7.0.0/24");
+  EXPECT_EQ(lan->spec.forwards, (std::vector<Forward>{{"tcp", 8080, "web1", 80}}));
+  EXPECT_EQ(lan->spec.description, "front");
+  EXPECT_EQ(lan->spec.labels, (std::map<std::string, std::string>{{"paddock.directory", "lab"}}));
+  // Left empty: the daemon fills them when it creates the network.
+  EXPECT_EQ(lan->spec.dhcpStart, "");
+  EXPECT_EQ(lan->spec.domain, "");
+
+  const DesiredNetwork* back = findNetwork(file, "back");
+  EXPECT_EQ(back->spec.kind, NetworkKind::internal);
+  EXPECT_EQ(back->spec.dhcpStart, "10.8.0.50");
+  EXPECT_EQ(back->spec.dhcpEnd, "10.8.0.99");
+  EXPECT_EQ(back->spec.domain, "back.lab");
+  EXPECT_EQ(back->spec.portGroups, (std::vector<PortGroup>{{"db", 20}}));
+  EXPECT_EQ(back->spec.labels,
+            (std::map<std::string, std::string>{{"paddock.directory", "lab"}, {"tier", "db"}}));
+  EXPECT_EQ(back->fieldLines.at("dhcp_start"), 7);
+  EXPECT_EQ(back->fieldLines.at("dhcp_end"), 7);
+  EXPECT_EQ(back->fieldLines.at("port_groups[0].vlan"), 9);
+
+  EXPECT_EQ(findNetwork(file, "seg")->spec.kind, NetworkKind::bridge);
+  EXPECT_EQ(findNetwork(file, "seg")->spec.uplink, "eth1");
+  EXPECT_EQ(findNetwork(file, "usr")->spec.kind, NetworkKind::user);
+  EXPECT_EQ(file.vms.at(0).spec.nics.at(0).network, "lan");
+}
+
+TEST(DirectoryFileNetworks, KindDefaultsToInternalAndAMissingSectionLeavesNetworksAlone) {
+  auto file = parseOk("networks:\n  lan: {subnet: 10.7.0.0/24}\nvms: {}\n");
+  EXPECT_EQ(file.networks.at(0).spec.kind, NetworkKind::internal);
+  EXPECT_TRUE(file.managesNetworks);
+  auto without = parseOk("vms: {}\n");
+  EXPECT_TRUE(without.networks.empty());
+  EXPECT_FALSE(without.managesNetworks);
+  auto empty = parseOk("networks: {}\nvms: {}\n");
+  EXPECT_TRUE(empty.networks.empty());
+  EXPECT_TRUE(empty.managesNetworks);
+}
+
+TEST(DirectoryFileNetworks, BadValueNamesFileLineAndField) {
+  auto e = parseFails("networks:\n  lan:\n    kind: nat\n    subnet: 10.7.0.1/24\nvms: {}\n");
+  EXPECT_EQ(e.message,
+            "site.yaml:4: networks.lan.subnet: '10.7.0.1/24' has host bits set (did you mean "
+            "10.7.0.0/24?)");
+  EXPECT_EQ(e.field, "networks.lan.subnet");
+}
+
+TEST(DirectoryFileNetworks, DhcpRangeIsCheckedAgainstTheSubnetOnItsOwnLine) {
+  auto e = parseFails(yaml(R"(
+networks:
+  back:
+    subnet: 10.8.0.0/24
+    dhcp_range: 10.9.0.50-10.9.0.99
+vms: {}
+)"));
+  EXPECT_EQ(e.message,
+            "site.yaml:4: networks.back.dhcp_range: DHCP range 10.9.0.50–10.9.0.99 is outside "
+            "the subnet 10.8.0.0/24");
+  EXPECT_EQ(e.field, "networks.back.dhcp_range");
+}
+
+TEST(DirectoryFileNetworks, DhcpRangeMustBeFirstDashLastAndNeedsASubnet) {
+  EXPECT_EQ(
+      parseFails("networks:\n  a: {subnet: 10.8.0.0/24, dhcp_range: 10.8.0.50}\nvms: {}\n").message,
+      "site.yaml:2: networks.a.dhcp_range: '10.8.0.50' is not a range (use FIRST-LAST, "
+      "e.g. 10.7.0.10-10.7.0.99)");
+  EXPECT_EQ(parseFails("networks:\n  a:\n    dhcp_range: 10.8.0.50-10.8.0.99\nvms: {}\n").message,
+            "site.yaml:3: networks.a.dhcp_range: a DHCP range needs a subnet to lie in: give the "
+            "subnet too");
+}
+
+TEST(DirectoryFileNetworks, UnknownFieldIsNamedWithItsLine) {
+  auto e = parseFails("networks:\n  lan:\n    kind: nat\n    subnett: 10.7.0.0/24\nvms: {}\n");
+  EXPECT_EQ(e.message,
+            "site.yaml:4: networks.lan.subnett: unknown field 'subnett' (known: kind, subnet, "
+            "dhcp_range, domain, description, uplink, port_groups, forwards, labels)");
+  EXPECT_EQ(e.field, "networks.lan.subnett");
+  EXPECT_THAT(
+      parseFails("networks:\n  lan:\n    port_groups:\n      - {name: db, vlan: 20, tag: x}\n"
+                 "vms: {}\n")
+          .message,
+      StartsWith("site.yaml:4: networks.lan.port_groups[0].tag: unknown field 'tag'"));
+}
+
+TEST(DirectoryFileNetworks, WrongKindsFormsAndValuesAreNamed) {
+  EXPECT_EQ(parseFails("networks:\n  lan: {kind: vswitch}\nvms: {}\n").message,
+            "site.yaml:2: networks.lan.kind: kind must be internal, nat, bridge or user (got "
+            "'vswitch')");
+  EXPECT_THAT(parseFails("networks:\n  lan:\n    kind: nat\n    forwards:\n      - tcp:80:web1\n"
+                         "vms: {}\n")
+                  .message,
+              StartsWith("site.yaml:5: networks.lan.forwards[0]: forward 'tcp:80:web1' has the "
+                         "wrong form"));
+  EXPECT_EQ(parseFails("networks:\n  lan:\n    port_groups:\n      - name: db\n        vlan: 5000\n"
+                       "vms: {}\n")
+                .message,
+            "site.yaml:5: networks.lan.port_groups[0].vlan: VLAN id 5000 is outside 1–4094");
+  EXPECT_EQ(parseFails("networks:\n  seg: {kind: bridge}\nvms: {}\n").message,
+            "site.yaml:2: networks.seg.uplink: a bridge network needs an uplink: the host "
+            "interface to join");
+  EXPECT_THAT(parseFails("networks:\n  Lan_1: {}\nvms: {}\n").message,
+              StartsWith("site.yaml:2: networks.Lan_1: network name 'Lan_1' contains"));
+  EXPECT_THAT(parseFails("networks: [lan]\nvms: {}\n").message,
+              StartsWith("site.yaml:1: networks: expected a map"));
+  EXPECT_THAT(
+      parseFails("networks:\n  lan:\n    labels: {paddock.directory: x}\nvms: {}\n").message,
+      StartsWith("site.yaml:3: networks.lan.labels.paddock.directory: label "));
+}
+
 TEST(DirectoryFile, ParseFileReadsFromDiskAndReportsAMissingFile) {
   std::string path = ::testing::TempDir() + "paddock-directory-test-lab.yaml";
   {
@@ -333,11 +475,14 @@ TEST(ApplyRequest, RoundTripsThroughJson) {
 
   auto back = desiredFromApplyRequest(json::parse(request.dump()));
   ASSERT_TRUE(back.ok()) << back.error().message;
-  EXPECT_EQ(back->first, "lab");
-  ASSERT_EQ(back->second.size(), file.vms.size());
+  EXPECT_EQ(back->name, "lab");
+  EXPECT_FALSE(request.contains("networks"));  // the file has no networks: key
+  EXPECT_FALSE(back->managesNetworks);
+  EXPECT_TRUE(back->networks.empty());
+  ASSERT_EQ(back->vms.size(), file.vms.size());
   for (size_t i = 0; i < file.vms.size(); ++i) {
-    EXPECT_EQ(back->second[i].spec, file.vms[i].spec);
-    EXPECT_EQ(back->second[i].state, file.vms[i].state);
+    EXPECT_EQ(back->vms[i].spec, file.vms[i].spec);
+    EXPECT_EQ(back->vms[i].state, file.vms[i].state);
   }
 }
 
@@ -357,8 +502,8 @@ Error requestFails(const json& request) {
 TEST(ApplyRequest, AddsTheDirectoryLabelWhenMissing) {
   auto r = desiredFromApplyRequest(minimalRequest());
   ASSERT_TRUE(r.ok()) << r.error().message;
-  EXPECT_EQ(r->second.at(0).spec.labels.at("paddock.directory"), "lab");
-  EXPECT_FALSE(r->second.at(0).state.has_value());
+  EXPECT_EQ(r->vms.at(0).spec.labels.at("paddock.directory"), "lab");
+  EXPECT_FALSE(r->vms.at(0).state.has_value());
 }
 
 TEST(ApplyRequest, StrictAboutUnknownFieldsTypesAndValues) {
@@ -400,6 +545,60 @@ TEST(ApplyRequest, RefusesAForeignDirectoryLabelAndDuplicateNames) {
   j["vms"].push_back(j["vms"][0]);
   auto e = requestFails(j);
   EXPECT_EQ(e.field, "vms[1].spec.name");
+  EXPECT_THAT(e.message, HasSubstr("appears twice"));
+}
+
+TEST(ApplyRequest, CarriesNetworksAndRoundTripsThem) {
+  auto file = parseOk(kNetworks);
+  json request = toApplyRequest(file, false);
+  ASSERT_EQ(request["networks"].size(), 4u);
+  EXPECT_EQ(request["networks"][1]["dhcp_start"], "10.8.0.50");
+  EXPECT_EQ(request["networks"][1]["labels"]["paddock.directory"], "lab");
+
+  auto back = desiredFromApplyRequest(json::parse(request.dump()));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_TRUE(back->managesNetworks);
+  ASSERT_EQ(back->networks.size(), file.networks.size());
+  for (size_t i = 0; i < file.networks.size(); ++i)
+    EXPECT_EQ(back->networks[i].spec, file.networks[i].spec);
+  EXPECT_EQ(back->vms.size(), 1u);
+}
+
+json networkRequest() {
+  json j = minimalRequest();
+  j["networks"] = {{{"name", "lan"}, {"kind", "nat"}, {"subnet", "10.7.0.0/24"}}};
+  return j;
+}
+
+TEST(ApplyRequest, NetworksAreStrictLikeVms) {
+  auto ok = desiredFromApplyRequest(networkRequest());
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(ok->networks.at(0).spec.labels.at("paddock.directory"), "lab");
+
+  json j = networkRequest();
+  j["networks"][0]["subnet"] = "10.7.0.1/24";
+  EXPECT_EQ(requestFails(j).field, "networks[0].subnet");
+
+  j = networkRequest();
+  j["networks"][0]["vlan"] = 3;
+  EXPECT_EQ(requestFails(j).field, "networks[0].vlan");
+
+  j = networkRequest();
+  j["networks"][0]["subnet"] = 7;
+  EXPECT_EQ(requestFails(j).field, "networks[0].subnet");
+
+  j = networkRequest();
+  j["networks"] = {{"name", "lan"}};
+  EXPECT_EQ(requestFails(j).field, "networks");
+
+  j = networkRequest();
+  j["networks"][0]["labels"] = {{"paddock.directory", "other"}};
+  EXPECT_EQ(requestFails(j).field, "networks[0].labels.paddock.directory");
+
+  j = networkRequest();
+  j["networks"].push_back(j["networks"][0]);
+  auto e = requestFails(j);
+  EXPECT_EQ(e.field, "networks[1].name");
   EXPECT_THAT(e.message, HasSubstr("appears twice"));
 }
 

@@ -5,6 +5,8 @@
 namespace paddock {
 namespace {
 
+using nlohmann::json;
+
 NetworkSpec net(const std::string& name, NetworkKind kind, const std::string& subnet = "",
                 const std::string& uplink = "") {
   NetworkSpec spec;
@@ -96,6 +98,30 @@ TEST(NetworkSpec, JsonRoundTripKeepsEveryKindAndTheUplink) {
   auto bad = networkSpecFromJson({{"name", "n"}, {"kind", "vswitch"}});
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().field, "kind");
+}
+
+TEST(NetworkSpec, LabelsRoundTripThroughJsonAndMustBeStrings) {
+  NetworkSpec spec = net("n", NetworkKind::internal, "10.9.0.0/24");
+  spec.labels = {{"paddock.directory", "lab"}, {"tier", "web"}};
+  json j = toJson(spec);
+  EXPECT_EQ(j["labels"], json({{"paddock.directory", "lab"}, {"tier", "web"}}));
+  auto back = networkSpecFromJson(j);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(*back, spec);
+
+  NetworkSpec other = spec;
+  other.labels["tier"] = "db";
+  EXPECT_NE(other, spec);
+
+  j["labels"]["tier"] = 3;
+  auto bad = networkSpecFromJson(j);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().field, "labels.tier");
+  j["labels"] = json::array();
+  EXPECT_EQ(networkSpecFromJson(j).error().field, "labels");
+  // Networks stored before labels existed have none.
+  j.erase("labels");
+  EXPECT_TRUE(networkSpecFromJson(j)->labels.empty());
 }
 
 TEST(NetworkSpec, ForwardsParseAndRefuseWhatIsNotOne) {

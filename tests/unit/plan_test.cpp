@@ -32,7 +32,7 @@ VmRecord have(VmSpec s, VmState state) {
 }
 
 Plan planOk(const std::vector<DesiredVm>& desired, const std::vector<VmRecord>& current) {
-  auto p = computePlan("lab", desired, current);
+  auto p = computePlan("lab", {}, desired, {}, current);
   EXPECT_TRUE(p.ok()) << (p.ok() ? "" : p.error().message);
   return p.ok() ? *p : Plan{};
 }
@@ -180,7 +180,7 @@ TEST(Plan, DeletesOnlyVmsCarryingItsOwnLabel) {
 TEST(Plan, UnmanagedVmWithTheSameNameIsRefused) {
   VmSpec handMade = spec("web1");
   handMade.labels.clear();
-  auto p = computePlan("lab", {want(spec("web1"))}, {have(handMade, VmState::running)});
+  auto p = computePlan("lab", {}, {want(spec("web1"))}, {}, {have(handMade, VmState::running)});
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.error().code, Errc::conflict);
   EXPECT_EQ(p.error().field, "web1");
@@ -192,7 +192,7 @@ TEST(Plan, VmOfAnotherDirectoryWithTheSameNameIsRefusedNamingThatDirectory) {
   theirs.labels[kDirectoryLabel] = "prod";
   VmSpec also = spec("web2");
   also.labels.clear();
-  auto p = computePlan("lab", {want(spec("web1")), want(spec("web2"))},
+  auto p = computePlan("lab", {}, {want(spec("web1")), want(spec("web2"))}, {},
                        {have(theirs, VmState::running), have(also, VmState::stopped)});
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.error().code, Errc::conflict);
@@ -201,7 +201,7 @@ TEST(Plan, VmOfAnotherDirectoryWithTheSameNameIsRefusedNamingThatDirectory) {
 }
 
 TEST(Plan, DuplicateDesiredNamesAreRefused) {
-  auto p = computePlan("lab", {want(spec("a")), want(spec("a"))}, {});
+  auto p = computePlan("lab", {}, {want(spec("a")), want(spec("a"))}, {}, {});
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.error().code, Errc::invalid_argument);
 }
@@ -272,7 +272,9 @@ TEST(Plan, JsonFormCarriesStepsSummaryAndText) {
                                 {"delete", 1},
                                 {"start", 1},
                                 {"stop", 0},
-                                {"unchanged", 0}}));
+                                {"unchanged", 0},
+                                {"networks", {{"create", 0}, {"delete", 0}, {"unchanged", 0}}}}));
+  EXPECT_EQ(j["network_steps"], json::array());
   EXPECT_EQ(j["nothing_to_do"], false);
   EXPECT_EQ(j["text"], formatPlan(plan));
 }
@@ -281,6 +283,194 @@ TEST(Plan, EmptyDirectoryWithNoVmsIsNothingToDo) {
   auto plan = planOk({}, {});
   EXPECT_TRUE(plan.nothingToDo());
   EXPECT_EQ(formatPlan(plan), "Nothing to do: 0 VMs match the directory.\n");
+}
+
+NetworkSpec network(const std::string& name, NetworkKind kind, const std::string& subnet) {
+  NetworkSpec s;
+  s.name = name;
+  s.kind = kind;
+  s.subnet = subnet;
+  s.labels[kDirectoryLabel] = "lab";
+  return s;
+}
+
+DesiredNetwork wantNet(NetworkSpec s) {
+  DesiredNetwork d;
+  d.spec = std::move(s);
+  return d;
+}
+
+// What the daemon stores once it has created `s`: the defaults filled in.
+NetworkSpec created(NetworkSpec s) {
+  EXPECT_TRUE(completeNetworkSpec(s).ok());
+  return s;
+}
+
+VmSpec withNic(VmSpec s, const std::string& network) {
+  s.nics.push_back(NicSpec{network, "", "", ""});
+  return s;
+}
+
+Result<Plan> planWith(const std::vector<DesiredNetwork>& networks,
+                      const std::vector<DesiredVm>& vms,
+                      const std::vector<NetworkSpec>& currentNetworks,
+                      const std::vector<VmRecord>& currentVms) {
+  return computePlan("lab", networks, vms, currentNetworks, currentVms);
+}
+
+TEST(PlanNetworks, NewNetworkIsCreatedWithTheDirectoryLabelBeforeTheVmsThatUseIt) {
+  NetworkSpec lan = network("lan", NetworkKind::nat, "10.7.0.0/24");
+  lan.labels.clear();  // the plan must add it, or apply could never delete the network again
+  auto p = planWith({wantNet(lan)}, {want(withNic(spec("web1"), "lan"))}, {}, {});
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  ASSERT_EQ(p->networks.size(), 1u);
+  EXPECT_EQ(p->networks[0].network, "lan");
+  EXPECT_EQ(p->networks[0].action, NetworkAction::create);
+  EXPECT_EQ(p->networks[0].spec.labels,
+            (std::map<std::string, std::string>{{kDirectoryLabel, "lab"}}));
+  EXPECT_EQ(p->networks[0].spec.subnet, "10.7.0.0/24");
+  EXPECT_EQ(p->counts().networkCreate, 1);
+  EXPECT_FALSE(p->nothingToDo());
+  EXPECT_EQ(formatPlan(*p),
+            "+ create network lan (nat, 10.7.0.0/24)\n"
+            "+ create web1 (1 vCPU, 256M, tiny)\n"
+            "\n"
+            "Plan: 1 to create, 0 to update, 0 to delete, 0 to start, 0 to stop; networks: 1 to "
+            "create, 0 to delete.\n");
+}
+
+TEST(PlanNetworks, CreateLinesSayKindAndSubnetOrUplink) {
+  NetworkSpec seg = network("seg", NetworkKind::bridge, "");
+  seg.uplink = "eth1";
+  auto p = planWith({wantNet(network("any", NetworkKind::internal, "")), wantNet(seg),
+                     wantNet(network("usr", NetworkKind::user, ""))},
+                    {}, {}, {});
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_EQ(formatPlan(*p),
+            "+ create network any (internal, any free subnet)\n"
+            "+ create network seg (bridge, uplink eth1)\n"
+            "+ create network usr (user)\n"
+            "\n"
+            "Plan: 0 to create, 0 to update, 0 to delete, 0 to start, 0 to stop; networks: 3 to "
+            "create, 0 to delete.\n");
+}
+
+TEST(PlanNetworks, NetworkOfThisDirectoryMissingFromTheFileIsDeletedAfterEveryVmStep) {
+  auto p = planWith({}, {want(spec("new1"))},
+                    {created(network("lan", NetworkKind::internal, "10.7.0.0/24"))},
+                    {have(withNic(spec("old1"), "lan"), VmState::running)});
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  ASSERT_EQ(p->networks.size(), 1u);
+  EXPECT_EQ(p->networks[0].action, NetworkAction::delete_network);
+  EXPECT_EQ(p->counts().networkDestroy, 1);
+  EXPECT_EQ(formatPlan(*p),
+            "- delete old1\n"
+            "+ create new1 (1 vCPU, 256M, tiny)\n"
+            "- delete network lan\n"
+            "\n"
+            "Plan: 1 to create, 0 to update, 1 to delete, 0 to start, 0 to stop; networks: 0 to "
+            "create, 1 to delete.\n");
+  json j = toJson(*p);
+  EXPECT_EQ(j["network_steps"][0]["network"], "lan");
+  EXPECT_EQ(j["network_steps"][0]["action"], "delete");
+  EXPECT_EQ(j["summary"]["networks"], json({{"create", 0}, {"delete", 1}, {"unchanged", 0}}));
+}
+
+TEST(PlanNetworks, DeletesOnlyNetworksCarryingItsOwnLabel) {
+  NetworkSpec theirs = network("prod-lan", NetworkKind::internal, "10.1.0.0/24");
+  theirs.labels[kDirectoryLabel] = "prod";
+  NetworkSpec handMade = network("pets", NetworkKind::internal, "10.2.0.0/24");
+  handMade.labels.clear();
+  auto p = planWith({}, {}, {theirs, handMade, network("old", NetworkKind::user, "")}, {});
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  ASSERT_EQ(p->networks.size(), 1u);
+  EXPECT_EQ(p->networks[0].network, "old");
+  EXPECT_EQ(p->networks[0].action, NetworkAction::delete_network);
+}
+
+TEST(PlanNetworks, NetworksAsTheDaemonMadeThemAreUnchangedAndASecondApplyHasNothingToDo) {
+  NetworkSpec back = network("back", NetworkKind::internal, "10.8.0.0/24");
+  back.dhcpStart = "10.8.0.50";
+  back.dhcpEnd = "10.8.0.99";
+  back.domain = "back.lab";
+  back.portGroups = {{"db", 20}};
+  NetworkSpec lan = network("lan", NetworkKind::nat, "10.7.0.0/24");
+  lan.forwards = {Forward{"tcp", 8080, "web1", 80}};
+  NetworkSpec any = network("any", NetworkKind::nat, "");  // the daemon picked 10.100.0.0/24
+  NetworkSpec picked = any;
+  picked.subnet = "10.100.0.0/24";
+  NetworkSpec usr = network("usr", NetworkKind::user, "");
+  NetworkSpec seg = network("seg", NetworkKind::bridge, "");
+  seg.uplink = "eth1";
+  std::vector<DesiredNetwork> desired = {wantNet(back), wantNet(lan), wantNet(any), wantNet(usr),
+                                         wantNet(seg)};
+  auto p = planWith(desired, {want(withNic(spec("web1"), "lan"))},
+                    {created(back), created(lan), created(picked), created(usr), created(seg)},
+                    {have(withNic(spec("web1"), "lan"), VmState::stopped)});
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  ASSERT_EQ(p->networks.size(), 5u);
+  for (const auto& n : p->networks) EXPECT_EQ(n.action, NetworkAction::unchanged) << n.network;
+  EXPECT_TRUE(p->nothingToDo());
+  EXPECT_EQ(formatPlan(*p), "Nothing to do: 5 networks and 1 VM match the directory.\n");
+}
+
+TEST(PlanNetworks, ChangedNetworkIsRefusedNamingTheFieldsThatDiffer) {
+  NetworkSpec now = created(network("lan", NetworkKind::nat, "10.7.0.0/24"));
+  NetworkSpec then = network("lan", NetworkKind::nat, "10.9.0.0/24");
+  auto p = planWith({wantNet(then)}, {}, {now}, {});
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.error().code, Errc::unprocessable);
+  EXPECT_EQ(p.error().message,
+            "network 'lan' differs from the file (subnet 10.7.0.0/24 → 10.9.0.0/24): Paddock "
+            "cannot change a network in place yet; delete it first");
+  EXPECT_EQ(p.error().field, "networks.lan.subnet");
+
+  then = network("lan", NetworkKind::nat, "10.7.0.0/24");
+  then.dhcpStart = "10.7.0.100";
+  then.dhcpEnd = "10.7.0.199";
+  then.description = "front";
+  p = planWith({wantNet(then)}, {}, {now}, {});
+  ASSERT_FALSE(p.ok());
+  EXPECT_THAT(p.error().message,
+              HasSubstr("(dhcp_range 10.7.0.10-10.7.0.253 → 10.7.0.100-10.7.0.199, description "
+                        "(none) → front)"));
+  EXPECT_EQ(p.error().field, "networks.lan.dhcp_start");
+}
+
+TEST(PlanNetworks, NetworkWithTheSameNameNotOwnedByTheDirectoryIsAConflict) {
+  NetworkSpec handMade = created(network("lan", NetworkKind::internal, "10.7.0.0/24"));
+  handMade.labels.clear();
+  auto p =
+      planWith({wantNet(network("lan", NetworkKind::internal, "10.7.0.0/24"))}, {}, {handMade}, {});
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.error().code, Errc::conflict);
+  EXPECT_EQ(p.error().field, "networks.lan");
+  EXPECT_THAT(p.error().message,
+              HasSubstr("network 'lan' (not managed by any directory) already exists and "
+                        "directory 'lab' will not take it over"));
+
+  NetworkSpec theirs = handMade;
+  theirs.labels[kDirectoryLabel] = "prod";
+  p = planWith({wantNet(network("lan", NetworkKind::internal, "10.7.0.0/24"))}, {}, {theirs}, {});
+  ASSERT_FALSE(p.ok());
+  EXPECT_THAT(p.error().message, HasSubstr("(managed by directory 'prod')"));
+}
+
+TEST(PlanNetworks, DroppingANetworkThatAVmOfTheFileStillUsesIsRefused) {
+  auto p = planWith({}, {want(withNic(spec("web1"), "lan"))},
+                    {created(network("lan", NetworkKind::internal, "10.7.0.0/24"))},
+                    {have(withNic(spec("web1"), "lan"), VmState::stopped)});
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.error().code, Errc::unprocessable);
+  EXPECT_EQ(p.error().field, "vms.web1.nics[0].network");
+  EXPECT_THAT(p.error().message, HasSubstr("network 'lan' is no longer in the file"));
+}
+
+TEST(PlanNetworks, DuplicateDesiredNetworkNamesAreRefused) {
+  NetworkSpec lan = network("lan", NetworkKind::user, "");
+  auto p = planWith({wantNet(lan), wantNet(lan)}, {}, {}, {});
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.error().code, Errc::invalid_argument);
 }
 
 }  // namespace

@@ -14,11 +14,16 @@ Error inStep(const std::string& vm, const char* what, const Error& e) {
 
 }  // namespace
 
-Result<Plan> ApplyService::plan(const std::string& directory,
-                                const std::vector<DesiredVm>& desired) {
-  auto current = vms_.list();
-  if (!current) return current.error();
-  return computePlan(directory, desired, *current);
+Result<Plan> ApplyService::plan(const std::string& directory, bool managesNetworks,
+                                const std::vector<DesiredNetwork>& networks,
+                                const std::vector<DesiredVm>& vms) {
+  auto currentNetworks = networks_.specs();
+  if (!currentNetworks) return currentNetworks.error();
+  // A file without `networks:` leaves every network out of the plan.
+  if (!managesNetworks) currentNetworks->clear();
+  auto currentVms = vms_.list();
+  if (!currentVms) return currentVms.error();
+  return computePlan(directory, networks, vms, *currentNetworks, *currentVms);
 }
 
 Result<nlohmann::json> ApplyService::execute(const Plan& plan,
@@ -29,12 +34,23 @@ Result<nlohmann::json> ApplyService::execute(const Plan& plan,
   auto timeout = vms_.config().defaultShutdownTimeout;
   std::vector<std::string> toStart;
   nlohmann::json done = nlohmann::json::array();
-  size_t total = plan.steps.size(), index = 0;
-  for (const auto& step : plan.steps) {
+  PlanCounts counts = plan.counts();
+  size_t total = plan.steps.size() + counts.networkCreate + counts.networkDestroy, index = 0;
+  auto next = [&](const std::string& what) -> Status {
     ++index;
     if (op.cancelled()) return makeError(Errc::conflict, "apply cancelled");
-    int pct = static_cast<int>(80 * index / std::max<size_t>(total, 1));
-    op.progress(pct, fmt::format("{} {}", planActionName(step.action), step.vm));
+    op.progress(static_cast<int>(80 * index / std::max<size_t>(total, 1)), what);
+    return {};
+  };
+  for (const auto& n : plan.networks) {
+    if (n.action != NetworkAction::create) continue;
+    PADDOCK_TRY(next("create network " + n.network));
+    if (auto r = networks_.create(n.spec); !r)
+      return inStep(n.network, "create network", r.error());
+    done.push_back({{"network", n.network}, {"action", networkActionName(n.action)}});
+  }
+  for (const auto& step : plan.steps) {
+    PADDOCK_TRY(next(fmt::format("{} {}", planActionName(step.action), step.vm)));
     bool wantRunning = step.targetState && *step.targetState == VmState::running;
     bool wantStopped = step.targetState && *step.targetState == VmState::stopped;
     switch (step.action) {
@@ -83,6 +99,13 @@ Result<nlohmann::json> ApplyService::execute(const Plan& plan,
   for (const auto& name : toStart) {
     op.progress(85, "start " + name);
     if (auto r = vms_.start(name); !r) return inStep(name, "start", r.error());
+  }
+  for (const auto& n : plan.networks) {
+    if (n.action != NetworkAction::delete_network) continue;
+    PADDOCK_TRY(next("delete network " + n.network));
+    if (auto s = networks_.remove(n.network); !s)
+      return inStep(n.network, "delete network", s.error());
+    done.push_back({{"network", n.network}, {"action", networkActionName(n.action)}});
   }
   nlohmann::json ready = nlohmann::json::object();
   if (waitReady) {

@@ -1,4 +1,5 @@
-// Converges the VMs of a directory file to what it declares: plan, then carry the plan out.
+// Converges the networks and VMs of a directory file to what it declares: plan, then carry the
+// plan out.
 #pragma once
 
 #include <vector>
@@ -6,22 +7,27 @@
 #include "directory_file/directory_file.h"
 #include "services/directory/plan.h"
 #include "services/lifecycle/vm_service.h"
+#include "services/network/network_service.h"
 #include "services/operations.h"
 
 namespace paddock {
 
 class ApplyService {
  public:
-  explicit ApplyService(VmService& vms) : vms_(vms) {}
+  ApplyService(VmService& vms, NetworkService& networks) : vms_(vms), networks_(networks) {}
 
-  Result<Plan> plan(const std::string& directory, const std::vector<DesiredVm>& desired);
-  // Carries out `plan`; stops at the first failing step (a later apply continues from there).
-  // With `waitReady`, VMs it starts must also report ready.
+  // Without `managesNetworks` (a file with no `networks:` key) no network is planned at all.
+  Result<Plan> plan(const std::string& directory, bool managesNetworks,
+                    const std::vector<DesiredNetwork>& networks, const std::vector<DesiredVm>& vms);
+  // Carries out `plan`: network creates, VM steps, VM starts, network deletes. Stops at the first
+  // failing step (a later apply continues from there). With `waitReady`, VMs it starts must also
+  // report ready.
   Result<nlohmann::json> execute(const Plan& plan, const std::vector<DesiredVm>& desired,
                                  bool waitReady, OperationContext& op);
 
  private:
   VmService& vms_;
+  NetworkService& networks_;
 };
 
 }  // namespace paddock

@@ -153,15 +153,40 @@ std::string describeChanges(const PlanStep& step) {
   return out;
 }
 
+// A network the file drops while one of its VMs keeps a NIC on it could only fail to delete
+// after every VM step has run; say so before anything changes.
+Status checkDeletedNetworksUnused(const std::vector<NetworkStep>& networks,
+                                  const std::vector<DesiredVm>& desired) {
+  for (const auto& n : networks) {
+    if (n.action != NetworkAction::delete_network) continue;
+    for (const auto& d : desired)
+      for (size_t i = 0; i < d.spec.nics.size(); ++i)
+        if (d.spec.nics[i].network == n.network)
+          return makeError(Errc::unprocessable,
+                           fmt::format("network '{}' is no longer in the file but VM '{}' still "
+                                       "has a NIC on it; keep the network or remove the NIC",
+                                       n.network, d.spec.name),
+                           fmt::format("vms.{}.nics[{}].network", d.spec.name, i));
+  }
+  return {};
+}
+
 }  // namespace
 
 bool Plan::nothingToDo() const {
   return std::all_of(steps.begin(), steps.end(),
-                     [](const PlanStep& s) { return s.action == PlanAction::unchanged; });
+                     [](const PlanStep& s) { return s.action == PlanAction::unchanged; }) &&
+         std::all_of(networks.begin(), networks.end(),
+                     [](const NetworkStep& n) { return n.action == NetworkAction::unchanged; });
 }
 
 PlanCounts Plan::counts() const {
   PlanCounts c;
+  for (const auto& n : networks) {
+    if (n.action == NetworkAction::create) ++c.networkCreate;
+    if (n.action == NetworkAction::delete_network) ++c.networkDestroy;
+    if (n.action == NetworkAction::unchanged) ++c.networkUnchanged;
+  }
   for (const auto& s : steps) {
     switch (s.action) {
       case PlanAction::create:
@@ -195,13 +220,20 @@ PlanCounts Plan::counts() const {
   return c;
 }
 
-Result<Plan> computePlan(const std::string& directory, const std::vector<DesiredVm>& desired,
+Result<Plan> computePlan(const std::string& directory,
+                         const std::vector<DesiredNetwork>& desiredNetworks,
+                         const std::vector<DesiredVm>& desired,
+                         const std::vector<NetworkSpec>& currentNetworks,
                          const std::vector<VmRecord>& current) {
   std::map<std::string, const VmRecord*> byName;
   for (const auto& r : current) byName.emplace(r.spec.name, &r);
 
   Plan plan;
   plan.directory = directory;
+  auto networks = planNetworks(directory, desiredNetworks, currentNetworks);
+  if (!networks) return networks.error();
+  plan.networks = std::move(*networks);
+  PADDOCK_TRY(checkDeletedNetworksUnused(plan.networks, desired));
   std::set<std::string> wanted;
   std::vector<std::string> conflicts;
   std::string firstConflict;
@@ -287,6 +319,11 @@ Result<Plan> computePlan(const std::string& directory, const std::vector<Desired
 }
 
 json toJson(const Plan& plan) {
+  json networkSteps = json::array();
+  for (const auto& n : plan.networks)
+    networkSteps.push_back({{"network", n.network},
+                            {"action", networkActionName(n.action)},
+                            {"spec", toJson(n.spec)}});
   json steps = json::array();
   for (const auto& s : plan.steps) {
     json changes = json::array();
@@ -299,6 +336,7 @@ json toJson(const Plan& plan) {
   }
   PlanCounts c = plan.counts();
   return {{"directory", plan.directory},
+          {"network_steps", std::move(networkSteps)},
           {"steps", std::move(steps)},
           {"summary",
            {{"create", c.create},
@@ -306,17 +344,28 @@ json toJson(const Plan& plan) {
             {"delete", c.destroy},
             {"start", c.start},
             {"stop", c.stop},
-            {"unchanged", c.unchanged}}},
+            {"unchanged", c.unchanged},
+            {"networks",
+             {{"create", c.networkCreate},
+              {"delete", c.networkDestroy},
+              {"unchanged", c.networkUnchanged}}}}},
           {"nothing_to_do", plan.nothingToDo()},
           {"text", formatPlan(plan)}};
 }
 
 std::string formatPlan(const Plan& plan) {
   PlanCounts c = plan.counts();
-  if (plan.nothingToDo())
-    return fmt::format("Nothing to do: {} VM{} the directory.\n", c.unchanged,
-                       c.unchanged == 1 ? " matches" : "s match");
+  if (plan.nothingToDo()) {
+    if (c.networkUnchanged == 0)
+      return fmt::format("Nothing to do: {} VM{} the directory.\n", c.unchanged,
+                         c.unchanged == 1 ? " matches" : "s match");
+    return fmt::format("Nothing to do: {} network{} and {} VM{} match the directory.\n",
+                       c.networkUnchanged, c.networkUnchanged == 1 ? "" : "s", c.unchanged,
+                       c.unchanged == 1 ? "" : "s");
+  }
   std::string out;
+  for (const auto& n : plan.networks)
+    if (n.action == NetworkAction::create) out += formatNetworkStep(n);
   auto powerLine = [&](const PlanStep& s) {
     if (s.targetState == VmState::running) out += fmt::format("> start {}\n", s.vm);
     if (s.targetState == VmState::stopped) out += fmt::format("< stop {}\n", s.vm);
@@ -350,8 +399,15 @@ std::string formatPlan(const Plan& plan) {
         break;
     }
   }
-  out += fmt::format("\nPlan: {} to create, {} to update, {} to delete, {} to start, {} to stop.\n",
-                     c.create, c.update, c.destroy, c.start, c.stop);
+  for (const auto& n : plan.networks)
+    if (n.action == NetworkAction::delete_network) out += formatNetworkStep(n);
+  std::string networks;
+  if (c.networkCreate + c.networkDestroy > 0)
+    networks =
+        fmt::format("; networks: {} to create, {} to delete", c.networkCreate, c.networkDestroy);
+  out +=
+      fmt::format("\nPlan: {} to create, {} to update, {} to delete, {} to start, {} to stop{}.\n",
+                  c.create, c.update, c.destroy, c.start, c.stop, networks);
   return out;
 }
 

@@ -1,7 +1,12 @@
-// What `paddock apply` would do: the difference between a directory file and the VMs that exist.
-// Pure logic, no I/O, so the daemon can compute a plan for a dry run and for the real apply alike.
+// What `paddock apply` would do: the difference between a directory file and the networks and VMs
+// that exist. Pure logic, no I/O, so the daemon can compute a plan for a dry run and for the real
+// apply alike.
 //
-// Representation: ONE step per VM, in the order it must run. `action` is the main change;
+// Networks: one NetworkStep per network of the directory (see network_plan.h). Network creates
+// run before every VM step (VMs may have NICs on them), network deletes after every VM step (VM
+// deletes free their NICs first).
+//
+// VMs: ONE step per VM, in the order it must run. `action` is the main change;
 // `targetState`, when set, is the power state to bring the VM into after the action:
 //   create          create the VM (stopped); targetState running → start it afterwards.
 //   update          apply `changes` (the VM has no QEMU process, or only description/labels
@@ -30,7 +35,9 @@
 
 #include "common/result.h"
 #include "directory_file/directory_file.h"
+#include "model/network_spec.h"
 #include "model/vm_state.h"
+#include "services/directory/network_plan.h"
 
 namespace paddock {
 
@@ -61,38 +68,54 @@ struct PlanCounts {
   int start = 0;  // start steps plus creates/updates that start afterwards (not restarts)
   int stop = 0;   // stop steps plus updates/restart_updates that leave the VM stopped
   int unchanged = 0;
+  int networkCreate = 0;  // networks, counted apart from the VMs above
+  int networkDestroy = 0;
+  int networkUnchanged = 0;
 };
 
 struct Plan {
   std::string directory;
+  std::vector<NetworkStep> networks;  // creates, deletes, unchanged (see the order above)
   std::vector<PlanStep> steps;
 
   bool nothingToDo() const;
   PlanCounts counts() const;
 };
 
-// `current` is every VM the daemon knows; only those labelled paddock.directory == `directory`
-// may be changed or deleted. A desired VM whose name is taken by a VM without that label (another
-// directory's or a hand-made one) makes the whole plan fail with a conflict error naming it:
-// adopting or overwriting it silently would be worse than stopping. Desired specs get the directory
-// label if they lack it, so an update can never strip it. Duplicate desired names are
-// invalid_argument.
-Result<Plan> computePlan(const std::string& directory, const std::vector<DesiredVm>& desired,
-                         const std::vector<VmRecord>& current);
+// `currentVms` and `currentNetworks` are every VM and network the daemon knows; only those
+// labelled paddock.directory == `directory` may be changed or deleted. A desired VM or network
+// whose name is taken by one without that label (another directory's or a hand-made one) makes
+// the whole plan fail with a conflict error naming it: adopting or overwriting it silently would be
+// worse than stopping. Desired specs get the directory label if they lack it, so an update can
+// never strip it. Duplicate desired names are invalid_argument. A network the plan deletes while a
+// desired VM still has a NIC on it is unprocessable (the delete could only fail).
+Result<Plan> computePlan(const std::string& directory,
+                         const std::vector<DesiredNetwork>& desiredNetworks,
+                         const std::vector<DesiredVm>& desiredVms,
+                         const std::vector<NetworkSpec>& currentNetworks,
+                         const std::vector<VmRecord>& currentVms);
 
-// {"directory", "steps": [{"vm", "action", "changes": [{"field","from","to"}], "target_state"}],
-//  "summary": {"create","update","delete","start","stop","unchanged"}, "nothing_to_do",
-//  "text": formatPlan(plan)} — "text" lets the CLI show the plan without linking this layer.
+// {"directory", "network_steps": [{"network", "action", "spec"}],
+//  "steps": [{"vm", "action", "changes": [{"field","from","to"}], "target_state"}],
+//  "summary": {"create","update","delete","start","stop","unchanged",
+//              "networks": {"create","delete","unchanged"}},
+//  "nothing_to_do", "text": formatPlan(plan)} — "text" lets the CLI show the plan without linking
+// this layer.
 nlohmann::json toJson(const Plan& plan);
 
 // Terraform-like text, one line per change, then a blank line and a summary; ends with '\n':
+//   + create network lan (nat, 10.7.0.0/24)
 //   - delete old1
 //   + create web1 (1 vCPU, 256M, tiny)
 //   > start web1
 //   ~ update db1: memory_mib 512 → 1024
+//   - delete network old
 //
-//   Plan: 1 to create, 1 to update, 1 to delete, 1 to start, 0 to stop.
-// or just "Nothing to do: 3 VMs match the directory.\n".
+//   Plan: 1 to create, 1 to update, 1 to delete, 1 to start, 0 to stop; networks: 1 to create, 1
+//   to delete.
+// The summary counts VMs; "; networks: ..." is added only when a network changes. With nothing
+// to change: "Nothing to do: 3 VMs match the directory.\n", or "Nothing to do: 1 network and 3
+// VMs match the directory.\n" when the directory has networks.
 std::string formatPlan(const Plan& plan);
 
 }  // namespace paddock

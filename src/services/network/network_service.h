@@ -25,6 +25,8 @@ class NetworkService : public NicProvider {
   Result<nlohmann::json> create(NetworkSpec spec);
   Result<nlohmann::json> get(const std::string& name);
   Result<std::vector<nlohmann::json>> list();
+  // The definitions alone, as stored (list() adds each network's state on the host).
+  Result<std::vector<NetworkSpec>> specs() { return store_.listNetworks(); }
   Status remove(const std::string& name);
   Result<std::vector<host::Lease>> leases(const std::string& name);
   // Per-NIC traffic counters of a VM (zeros for NICs without a TAP, i.e. a stopped VM).
