@@ -257,8 +257,9 @@ class Api:
 
 class Daemon:
     def __init__(self, cleanup, paddockd, paddock, image_dir, state_dir, log_level="info",
-                 wrapper=None):
+                 wrapper=None, extra_args=None):
         self.cleanup = cleanup
+        self.extra_args = list(extra_args or [])  # more paddockd options, e.g. --stats-interval
         self.wrapper = list(wrapper or [])  # e.g. ["strace", "-f", ...]: paddockd runs under it
         self.real_pid = None
         self.paddockd, self.paddock, self.image_dir = paddockd, paddock, image_dir
@@ -274,7 +275,8 @@ class Daemon:
         self.logf = open(self.log_path, "ab")
         self.proc = self.cleanup.add(subprocess.Popen(
             self.wrapper + [self.paddockd, "--state-dir", self.state_dir,
-                            "--image-dir", self.image_dir, "--log-level", self.log_level],
+                            "--image-dir", self.image_dir, "--log-level", self.log_level,
+                            *self.extra_args],
             stdin=subprocess.DEVNULL, stdout=self.logf, stderr=subprocess.STDOUT,
             start_new_session=True))
         if not self.wrapper:

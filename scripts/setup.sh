@@ -7,7 +7,7 @@ packages=(
   # build
   build-essential cmake pkg-config clang-format
   libboost1.74-dev nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libfmt-dev libspdlog-dev
-  libsqlite3-dev libgtest-dev libgmock-dev
+  libsqlite3-dev libgtest-dev libgmock-dev libexpat1-dev
   # runtime: QEMU, disks, guest image recipe
   qemu-system-x86 qemu-utils busybox-static cpio e2fsprogs kmod zstd
   # runtime: virtual networks

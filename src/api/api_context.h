@@ -7,6 +7,7 @@
 #include "services/event_bus.h"
 #include "services/host_info.h"
 #include "services/lifecycle/vm_service.h"
+#include "services/monitoring/collector.h"
 #include "services/network/network_service.h"
 #include "services/operations.h"
 
@@ -19,6 +20,8 @@ struct ApiContext {
   ImageStore& images;
   HostInfoService& host;
   NetworkService& networks;
+  Collector& collector;
+  MetricsStore& metrics;
 };
 
 class Router;
@@ -29,6 +32,7 @@ void addOperationRoutes(Router& router, ApiContext& ctx);
 void addHostRoutes(Router& router, ApiContext& ctx);
 void addApplyRoutes(Router& router, ApiContext& ctx);
 void addNetworkRoutes(Router& router, ApiContext& ctx);
+void addStatsRoutes(Router& router, ApiContext& ctx);
 void addOpenApiRoute(Router& router);
 
 }  // namespace paddock::api

@@ -12,6 +12,7 @@ ApiServer::ApiServer(ApiContext ctx) : ctx_(ctx) {
   addHostRoutes(router_, ctx_);
   addApplyRoutes(router_, ctx_);
   addNetworkRoutes(router_, ctx_);
+  addStatsRoutes(router_, ctx_);
   addOpenApiRoute(router_);
   server_.setHandler([this](const http::Request& req, http::Exchange& ex) {
     spdlog::debug("{} {} ({})", req.method, req.target, req.peer);

@@ -53,5 +53,7 @@ void addImageCommands(CLI::App& app, CliContext& ctx);
 void addApplyCommand(CLI::App& app, CliContext& ctx);
 void addEventCommands(CLI::App& app, CliContext& ctx);
 void addNetworkCommands(CLI::App& app, CliContext& ctx);
+// vm stats, vm chart, host stats, host metrics and top; after the vm and host commands.
+void addStatsCommands(CLI::App& app, CliContext& ctx);
 
 }  // namespace paddock::cli

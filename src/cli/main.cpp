@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   addApplyCommand(app, ctx);
   addEventCommands(app, ctx);
   addNetworkCommands(app, ctx);
+  addStatsCommands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -17,7 +17,9 @@
 #include "engine/qemu/qemu_engine.h"
 #include "host/net_host.h"
 #include "services/host_info.h"
+#include "services/monitoring/collector.h"
 #include "services/network/network_service.h"
+#include "store/metrics_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 using namespace paddock;
@@ -31,13 +33,15 @@ struct Options {
   std::string dataDir = PADDOCK_DEFAULT_DATA_DIR;
   std::optional<Accel> accel;
   std::string logLevel = "info";
+  std::chrono::milliseconds statsInterval = kDefaultSampleInterval;
 };
 
 [[noreturn]] void usage(const std::string& error) {
   if (!error.empty()) std::fprintf(stderr, "paddockd: %s\n", error.c_str());
   std::fprintf(stderr,
                "usage: paddockd --state-dir DIR [--listen ADDR:PORT] [--image-dir DIR]\n"
-               "                [--accel auto|kvm|tcg] [--log-level debug|info|warn]\n");
+               "                [--accel auto|kvm|tcg] [--log-level debug|info|warn]\n"
+               "                [--stats-interval 10s]   (1s at least)\n");
   std::exit(2);
 }
 
@@ -61,6 +65,11 @@ Options parseArgs(int argc, char** argv) {
       std::string v = value();
       o.accel = accelFromName(v);
       if (!o.accel) usage("--accel must be auto, kvm or tcg");
+    } else if (a == "--stats-interval") {
+      auto d = parseDuration(value(), "--stats-interval");
+      if (!d) usage(d.error().message);
+      if (*d < kMinSampleInterval.count()) usage("--stats-interval must be at least 1s");
+      o.statsInterval = std::chrono::milliseconds(*d);
     } else if (a == "--log-level") {
       o.logLevel = value();
     } else if (a == "--help" || a == "-h") {
@@ -148,14 +157,19 @@ int main(int argc, char** argv) {
   NetworkService networks(opt.stateDir, **store, *netHost, events);
   VmService vms(cfg, **store, engine, images, accel, events, networks);
   HostInfoService host(engine, accel, opt.stateDir);
+  auto metrics = MetricsStore::open(opt.stateDir + "/metrics.db");
+  if (!metrics) return fail(metrics.error().message);
+  Collector collector(vms, networks, **metrics, opt.statsInterval);
 
   vms.adoptAll();
   if (auto all = vms.list()) networks.reconcile(*all);
   networks.startSupervisor();
+  collector.start();
   // Decide the accelerator early so the first start does not wait for the probe.
   std::thread probe([&accel] { accel.hostChoice(); });
 
-  api::ApiServer server(api::ApiContext{vms, operations, events, images, host, networks});
+  api::ApiServer server(
+      api::ApiContext{vms, operations, events, images, host, networks, collector, **metrics});
   std::string sock = opt.stateDir + "/paddockd.sock";
   if (auto s = server.listenUnix(sock); !s) return fail(s.error().message);
   if (!opt.listen.empty()) {
@@ -176,6 +190,7 @@ int main(int argc, char** argv) {
   server.stop();
   bool drained = operations.drain(std::chrono::seconds(10));
   networks.stopSupervisor();
+  collector.stop();
   vms.detachAll();
   probe.join();
   unlink(sock.c_str());

@@ -10,6 +10,7 @@
 
 #include "common/result.h"
 #include "engine/launch_spec.h"
+#include "engine/vm_counters.h"
 
 namespace paddock {
 
@@ -51,6 +52,10 @@ class VmProcess {
   // is gone, so its TAP can be removed. timeout if the guest does not release it in time (QEMU
   // keeps the request; calling again later finishes the job). A NIC already gone is success.
   virtual Status unplugNic(const LaunchNic& nic) = 0;
+  // vCPU threads, disk counters and the balloon's view of memory, in one go (a few QMP queries).
+  virtual Result<VmCounters> counters() = 0;
+  // Balloon target: the guest gives memory back until it has `bytes` (up to its configured size).
+  virtual Status setBalloon(std::uint64_t bytes) = 0;
 };
 
 using VmProcessPtr = std::unique_ptr<VmProcess>;

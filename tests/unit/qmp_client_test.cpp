@@ -94,6 +94,42 @@ TEST(QmpReplies, QueryBalloonReadsActualBytes) {
   EXPECT_FALSE(parseQueryBalloon(json::object()).ok());
 }
 
+TEST(QmpReplies, QueryBlockstatsNamesDisksByTheirPaddockIds) {
+  // As QEMU 7.2 answers for -blockdev disks: no device name, the qdev path and the node name.
+  auto reply = json::parse(R"([
+    {"device": "", "qdev": "/machine/peripheral/disk-root/virtio-backend", "node-name": "drive-root",
+     "stats": {"rd_bytes": 4096, "wr_bytes": 8192, "rd_operations": 2, "wr_operations": 3,
+               "rd_total_time_ns": 1000, "wr_total_time_ns": 5000, "flush_operations": 1}},
+    {"device": "", "node-name": "drive-data", "stats": {"rd_bytes": 1}},
+    {"device": "ide1-cd0", "stats": {"rd_bytes": 7}}])");
+  auto stats = parseQueryBlockstats(reply);
+  ASSERT_TRUE(stats.ok()) << stats.error().message;
+  ASSERT_EQ(stats->size(), 2u);  // the CD-ROM is not a Paddock disk
+  EXPECT_EQ((*stats)[0].disk, "root");
+  EXPECT_EQ((*stats)[0].writeBytes, 8192u);
+  EXPECT_EQ((*stats)[0].writeOps, 3u);
+  EXPECT_EQ((*stats)[0].writeTimeNs, 5000u);
+  EXPECT_EQ((*stats)[1].disk, "data");
+  EXPECT_EQ((*stats)[1].readBytes, 1u);
+  EXPECT_FALSE(parseQueryBlockstats(json::object()).ok());
+  EXPECT_FALSE(parseQueryBlockstats(json::parse(R"([{"device": "x"}])")).ok());
+}
+
+TEST(QmpReplies, GuestStatsReadsWhatTheGuestReportsAndMinusOneForTheRest) {
+  auto g = parseGuestStats(json::parse(
+      R"({"stats": {"stat-free-memory": 100, "stat-available-memory": 200,
+                    "stat-total-memory": 300, "stat-swap-in": -1}, "last-update": 1700000000})"));
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->lastUpdate, 1700000000);
+  EXPECT_EQ(g->freeBytes, 100);
+  EXPECT_EQ(g->availableBytes, 200);
+  EXPECT_EQ(g->totalBytes, 300);
+  auto none = parseGuestStats(json::parse(R"({"stats": {}, "last-update": 0})"));
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->availableBytes, -1);
+  EXPECT_FALSE(parseGuestStats(json::object()).ok());
+}
+
 // --- commands on the wire, against the scripted fake ---
 
 std::unique_ptr<QmpClient> connectClient(FakeQmpServer& server, QmpCallbacks callbacks = {}) {
@@ -147,6 +183,27 @@ TEST(QmpClient, QueriesDecodeTheirReplies) {
   auto balloon = client->queryBalloon();
   ASSERT_TRUE(balloon.ok());
   EXPECT_EQ(*balloon, 536870912u);
+  EXPECT_THAT(server.verify(), IsEmpty());
+}
+
+TEST(QmpClient, BalloonAndGuestStatsUseTheirQmpCommands) {
+  FakeQmpServer server;
+  server.expectReturn("balloon", {{"value", 268435456}}, json::object());
+  server.expectReturn("qom-set",
+                      {{"path", "/machine/peripheral/balloon0"},
+                       {"property", "guest-stats-polling-interval"},
+                       {"value", 2}},
+                      json::object());
+  server.expectReturn("qom-get",
+                      {{"path", "/machine/peripheral/balloon0"}, {"property", "guest-stats"}},
+                      {{"stats", {{"stat-available-memory", 42}}}, {"last-update", 5}});
+  auto client = connectClient(server);
+  ASSERT_TRUE(client);
+  EXPECT_TRUE(client->balloon(268435456).ok());
+  EXPECT_TRUE(client->setGuestStatsInterval("/machine/peripheral/balloon0", 2).ok());
+  auto g = client->guestMemoryStats("/machine/peripheral/balloon0");
+  ASSERT_TRUE(g.ok()) << g.error().message;
+  EXPECT_EQ(g->availableBytes, 42);
   EXPECT_THAT(server.verify(), IsEmpty());
 }
 

@@ -118,6 +118,10 @@ Status QemuProcess::connect() {
   auto client = qmp::QmpClient::connect(paths_.qmp(), kConnectTimeout, std::move(cbs));
   if (!client) return client.error();
   qmp_ = std::move(*client);
+  // The guest's balloon driver reports its memory every few seconds from now on (a VM adopted
+  // from an earlier paddockd has this already; setting it again is harmless).
+  if (auto s = qmp_->setGuestStatsInterval(kBalloonPath, kGuestStatsSeconds); !s)
+    spdlog::warn("VM {}: no guest memory statistics: {}", name_, s.error().message);
   ConsoleMux::Options opts;
   opts.socketPath = paths_.console();
   opts.logPath = paths_.consoleLog();
@@ -194,6 +198,41 @@ Result<std::string> QemuProcess::queryStatus() {
   auto st = qmp_->queryStatus();
   if (!st) return st.error();
   return st->status;
+}
+
+Result<VmCounters> QemuProcess::counters() {
+  VmCounters c;
+  {
+    // vCPU threads live as long as the process (no vCPU hot-plug): ask QEMU once. Not under
+    // mutex_: QMP event callbacks take that one, and a reply can queue behind an event.
+    std::lock_guard lock(vcpuMutex_);
+    if (vcpuThreads_.empty()) {
+      auto cpus = qmp_->queryCpusFast();
+      if (!cpus) return cpus.error();
+      for (const auto& cpu : *cpus) {
+        if (cpu.cpuIndex >= static_cast<int>(vcpuThreads_.size()))
+          vcpuThreads_.resize(static_cast<size_t>(cpu.cpuIndex) + 1, 0);
+        vcpuThreads_[static_cast<size_t>(cpu.cpuIndex)] = cpu.threadId;
+      }
+    }
+    c.vcpuThreads = vcpuThreads_;
+  }
+  auto disks = qmp_->queryBlockstats();
+  if (!disks) return disks.error();
+  c.disks = std::move(*disks);
+  auto balloon = qmp_->queryBalloon();
+  if (!balloon) return balloon.error();
+  c.balloonBytes = *balloon;
+  // Before the guest's first report (and with a guest without the driver) this stays -1.
+  if (auto g = qmp_->guestMemoryStats(kBalloonPath); g && g->lastUpdate > 0) {
+    c.guestFreeBytes = g->freeBytes;
+    c.guestAvailableBytes = g->availableBytes;
+  }
+  return c;
+}
+
+Status QemuProcess::setBalloon(std::uint64_t bytes) {
+  return qmp_->balloon(bytes);
 }
 
 Status QemuProcess::pause() {

@@ -34,8 +34,12 @@ class QemuProcess : public VmProcess {
   ConsoleMux& console() override { return *console_; }
   Status hotplugNic(const LaunchNic& nic) override;
   Status unplugNic(const LaunchNic& nic) override;
+  Result<VmCounters> counters() override;
+  Status setBalloon(std::uint64_t bytes) override;
 
  private:
+  static constexpr const char* kBalloonPath = "/machine/peripheral/balloon0";
+  static constexpr int kGuestStatsSeconds = 2;
   QemuProcess(std::string name, RunPaths paths, pid_t pid, int pidfd, bool isChild,
               VmProcessCallbacks callbacks);
   Status connect();
@@ -56,6 +60,8 @@ class QemuProcess : public VmProcess {
   std::unique_ptr<ConsoleMux> console_;
   std::thread watcher_;
   std::mutex mutex_;
+  std::mutex vcpuMutex_;
+  std::vector<std::int64_t> vcpuThreads_;  // cached by counters()
   std::mutex hotplugMutex_;     // one NIC change at a time, so two never pick the same port
   std::string shutdownReason_;  // from QEMU's SHUTDOWN event, if one came
   std::atomic<bool> forceStopRequested_{false};

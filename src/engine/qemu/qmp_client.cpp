@@ -68,6 +68,68 @@ Result<std::uint64_t> parseQueryBalloon(const json& value) {
   return actual->get<std::uint64_t>();
 }
 
+namespace {
+
+std::uint64_t counter(const json& stats, const char* key) {
+  const json* v = field(stats, key);
+  return v && v->is_number_unsigned() ? v->get<std::uint64_t>() : 0;
+}
+
+// "disk-root" from "/machine/peripheral/disk-root/virtio-backend", else "root" from the node name
+// "drive-root"; "" for anything else (a CD-ROM or a device Paddock did not make).
+std::string diskIdOf(const json& entry) {
+  if (const json* qdev = field(entry, "qdev"); qdev && qdev->is_string()) {
+    std::string path = qdev->get<std::string>();
+    const std::string prefix = "/machine/peripheral/disk-";
+    if (path.rfind(prefix, 0) == 0)
+      return path.substr(prefix.size(), path.find('/', prefix.size()) - prefix.size());
+  }
+  if (const json* node = field(entry, "node-name"); node && node->is_string()) {
+    std::string name = node->get<std::string>();
+    if (name.rfind("drive-", 0) == 0) return name.substr(6);
+  }
+  return "";
+}
+
+}  // namespace
+
+Result<std::vector<DiskCounters>> parseQueryBlockstats(const json& value) {
+  if (!value.is_array()) return badReply("query-blockstats", value);
+  std::vector<DiskCounters> out;
+  for (const auto& entry : value) {
+    const json* stats = field(entry, "stats");
+    if (!stats || !stats->is_object()) return badReply("query-blockstats", value);
+    DiskCounters b;
+    b.disk = diskIdOf(entry);
+    if (b.disk.empty()) continue;
+    b.readBytes = counter(*stats, "rd_bytes");
+    b.writeBytes = counter(*stats, "wr_bytes");
+    b.readOps = counter(*stats, "rd_operations");
+    b.writeOps = counter(*stats, "wr_operations");
+    b.readTimeNs = counter(*stats, "rd_total_time_ns");
+    b.writeTimeNs = counter(*stats, "wr_total_time_ns");
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
+Result<GuestMemoryStats> parseGuestStats(const json& value) {
+  const json* stats = field(value, "stats");
+  const json* last = field(value, "last-update");
+  if (!stats || !stats->is_object() || !last || !last->is_number_integer())
+    return badReply("qom-get guest-stats", value);
+  auto stat = [&](const char* key) -> std::int64_t {
+    const json* v = field(*stats, key);
+    return v && v->is_number_integer() ? v->get<std::int64_t>() : -1;
+  };
+  GuestMemoryStats g;
+  g.lastUpdate = last->get<std::int64_t>();
+  g.freeBytes = stat("stat-free-memory");
+  g.availableBytes = stat("stat-available-memory");
+  g.totalBytes = stat("stat-total-memory");
+  return g;
+}
+
 Result<std::vector<QomProperty>> parseQomList(const json& value) {
   if (!value.is_array()) return badReply("qom-list", value);
   std::vector<QomProperty> props;
@@ -172,6 +234,27 @@ Result<std::vector<VcpuThread>> QmpClient::queryCpusFast() {
 
 Result<std::uint64_t> QmpClient::queryBalloon() {
   return query("query-balloon", parseQueryBalloon);
+}
+
+Status QmpClient::balloon(std::uint64_t bytes) {
+  return run("balloon", json{{"value", bytes}});
+}
+
+Result<std::vector<DiskCounters>> QmpClient::queryBlockstats() {
+  return query("query-blockstats", parseQueryBlockstats);
+}
+
+Status QmpClient::setGuestStatsInterval(const std::string& path, int seconds) {
+  return run(
+      "qom-set",
+      json{{"path", path}, {"property", "guest-stats-polling-interval"}, {"value", seconds}});
+}
+
+Result<GuestMemoryStats> QmpClient::guestMemoryStats(const std::string& path) {
+  auto reply = transport_->execute("qom-get", json{{"path", path}, {"property", "guest-stats"}},
+                                   commandTimeout_);
+  if (!reply.ok()) return reply.error();
+  return parseGuestStats(*reply);
 }
 
 Result<std::vector<QomProperty>> QmpClient::qomList(const std::string& path) {

@@ -12,6 +12,7 @@
 #include "common/result.h"
 #include "engine/qemu/nic_device.h"
 #include "engine/qemu/qmp_transport.h"
+#include "engine/vm_counters.h"
 
 namespace paddock::qmp {
 
@@ -29,6 +30,13 @@ struct QomProperty {
 struct VcpuThread {
   int cpuIndex = 0;
   std::int64_t threadId = 0;  // host TID, for pinning and accounting
+};
+
+// What the guest's balloon driver reports (qom-get guest-stats); a value the guest does not
+// report is -1. lastUpdate 0: no report yet.
+struct GuestMemoryStats {
+  std::int64_t lastUpdate = 0;  // seconds since the epoch of the guest's last report
+  std::int64_t freeBytes = -1, availableBytes = -1, totalBytes = -1;
 };
 
 class QmpClient {
@@ -51,6 +59,13 @@ class QmpClient {
   Result<std::string> queryVersion();  // "major.minor.micro"
   Result<std::vector<VcpuThread>> queryCpusFast();
   Result<std::uint64_t> queryBalloon();  // guest memory in bytes; conflict if no balloon device
+  Status balloon(std::uint64_t bytes);   // asks the guest to give memory back down to `bytes`
+  // Paddock's disks (device "disk-<id>" or node "drive-<id>"), others left out.
+  Result<std::vector<DiskCounters>> queryBlockstats();
+  // The balloon device `path` (e.g. "/machine/peripheral/balloon0"): how often the guest reports
+  // its memory, and its last report.
+  Status setGuestStatsInterval(const std::string& path, int seconds);
+  Result<GuestMemoryStats> guestMemoryStats(const std::string& path);
 
   // Children of a QOM path, e.g. "/machine/peripheral" (the devices with an id).
   Result<std::vector<QomProperty>> qomList(const std::string& path);
@@ -89,5 +104,7 @@ Result<std::string> parseQueryVersion(const nlohmann::json& value);
 Result<std::vector<VcpuThread>> parseQueryCpusFast(const nlohmann::json& value);
 Result<std::uint64_t> parseQueryBalloon(const nlohmann::json& value);
 Result<std::vector<QomProperty>> parseQomList(const nlohmann::json& value);
+Result<std::vector<DiskCounters>> parseQueryBlockstats(const nlohmann::json& value);
+Result<GuestMemoryStats> parseGuestStats(const nlohmann::json& value);
 
 }  // namespace paddock::qmp

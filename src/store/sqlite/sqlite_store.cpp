@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "common/clock.h"
+#include "store/sqlite/sqlite_db.h"
 #include "store/sqlite/statement.h"
 
 namespace paddock {
@@ -53,19 +54,10 @@ Result<VmRecord> recordFromRow(Statement& st) {
 }  // namespace
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) {
-  sqlite3* db = nullptr;
-  int rc =
-      sqlite3_open_v2(path.c_str(), &db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-    sqlite3_close(db);
-    return makeError(Errc::internal, fmt::format("cannot open store {}: {}", path, msg));
-  }
-  std::unique_ptr<SqliteStore> store(new SqliteStore(db));
-  sqlite3_busy_timeout(db, 5000);
-  PADDOCK_TRY(
-      store->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"));
+  auto db = openSqlite(path, "store");
+  if (!db) return db.error();
+  std::unique_ptr<SqliteStore> store(new SqliteStore(*db));
+  PADDOCK_TRY(store->exec("PRAGMA foreign_keys=ON;"));
   PADDOCK_TRY(store->migrate());
   return store;
 }
@@ -75,13 +67,7 @@ SqliteStore::~SqliteStore() {
 }
 
 Status SqliteStore::exec(const std::string& sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "unknown error";
-    sqlite3_free(err);
-    return makeError(Errc::internal, "store: " + msg);
-  }
-  return {};
+  return execSql(db_, sql, "store");
 }
 
 Status SqliteStore::migrate() {

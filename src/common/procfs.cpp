@@ -1,0 +1,165 @@
+#include "common/procfs.h"
+
+#include <unistd.h>
+
+#include <charconv>
+#include <sstream>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "common/files.h"
+
+namespace paddock {
+
+namespace {
+
+Result<std::string> readProc(const std::string& path) {
+  auto text = readFile(path);
+  if (!text) return makeError(Errc::not_found, fmt::format("cannot read {}", path));
+  return *text;
+}
+
+Error unparsable(const std::string& path) {
+  return makeError(Errc::internal, fmt::format("cannot parse {}", path));
+}
+
+bool toU64(const std::string& s, std::uint64_t& out) {
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && end == s.data() + s.size();
+}
+
+std::uint64_t ticksToNs(std::uint64_t ticks) {
+  static const long hz = sysconf(_SC_CLK_TCK);
+  return ticks * (1000000000ull / static_cast<std::uint64_t>(hz > 0 ? hz : 100));
+}
+
+// The value of "Key:   123 kB" in a /proc status-like file, times 1024 when in kB.
+Result<std::uint64_t> keyedBytes(const std::string& path, const std::string& key) {
+  auto text = readProc(path);
+  if (!text) return text.error();
+  std::istringstream in(*text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(key + ":", 0) != 0) continue;
+    std::istringstream fields(line.substr(key.size() + 1));
+    std::string number, unit;
+    fields >> number >> unit;
+    std::uint64_t v = 0;
+    if (!toU64(number, v)) return unparsable(path);
+    return unit == "kB" ? v * 1024 : v;
+  }
+  return makeError(Errc::not_found, fmt::format("{} has no {}", path, key));
+}
+
+std::string taskDir(const std::string& root, pid_t pid, std::int64_t tid) {
+  return tid ? fmt::format("{}/proc/{}/task/{}", root, pid, tid)
+             : fmt::format("{}/proc/{}", root, pid);
+}
+
+}  // namespace
+
+Result<std::uint64_t> ProcReader::cpuNs(pid_t pid, std::int64_t tid) const {
+  std::string path = taskDir(root, pid, tid) + "/stat";
+  auto text = readProc(path);
+  if (!text) return text.error();
+  // The command name may hold spaces and parentheses: the fields start after the last ')'.
+  auto close = text->rfind(')');
+  if (close == std::string::npos) return unparsable(path);
+  std::istringstream in(text->substr(close + 1));
+  std::vector<std::string> f;
+  for (std::string w; in >> w;) f.push_back(w);
+  std::uint64_t utime = 0, stime = 0;
+  // f[0] is field 3 (state); utime and stime are fields 14 and 15.
+  if (f.size() < 13 || !toU64(f[11], utime) || !toU64(f[12], stime)) return unparsable(path);
+  return ticksToNs(utime + stime);
+}
+
+Result<std::uint64_t> ProcReader::waitNs(pid_t pid, std::int64_t tid) const {
+  std::string path = taskDir(root, pid, tid) + "/schedstat";
+  auto text = readProc(path);
+  if (!text) return text.error();
+  std::istringstream in(*text);
+  std::string run, wait;
+  std::uint64_t v = 0;
+  if (!(in >> run >> wait) || !toU64(wait, v)) return unparsable(path);
+  return v;
+}
+
+Result<std::uint64_t> ProcReader::rssBytes(pid_t pid) const {
+  return keyedBytes(fmt::format("{}/proc/{}/status", root, pid), "VmRSS");
+}
+
+Result<std::uint64_t> ProcReader::ksmMergingPages(pid_t pid) const {
+  std::string path = fmt::format("{}/proc/{}/ksm_merging_pages", root, pid);
+  auto text = readProc(path);
+  if (!text) return text.error();
+  std::uint64_t v = 0;
+  std::string t = *text;
+  while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
+  if (!toU64(t, v)) return unparsable(path);
+  return v;
+}
+
+Result<ProcReader::CpuTimes> ProcReader::hostCpu() const {
+  std::string path = root + "/proc/stat";
+  auto text = readProc(path);
+  if (!text) return text.error();
+  std::istringstream in(*text);
+  std::string label;
+  in >> label;
+  if (label != "cpu") return unparsable(path);
+  // user nice system idle iowait irq softirq steal (guest and guest_nice are inside user/nice).
+  CpuTimes t;
+  for (int i = 0; i < 8; ++i) {
+    std::string w;
+    std::uint64_t v = 0;
+    if (!(in >> w) || !toU64(w, v)) return unparsable(path);
+    t.total += v;
+    if (i != 3 && i != 4) t.busy += v;
+  }
+  return t;
+}
+
+Result<ProcReader::Memory> ProcReader::hostMemory() const {
+  std::string path = root + "/proc/meminfo";
+  auto total = keyedBytes(path, "MemTotal");
+  if (!total) return total.error();
+  auto available = keyedBytes(path, "MemAvailable");
+  if (!available) return available.error();
+  return Memory{*total, *available};
+}
+
+Result<ProcReader::Ksm> ProcReader::ksm() const {
+  auto value = [&](const char* name) -> Result<std::uint64_t> {
+    std::string path = fmt::format("{}/sys/kernel/mm/ksm/{}", root, name);
+    auto text = readProc(path);
+    if (!text) return text.error();
+    std::string t = *text;
+    while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
+    std::uint64_t v = 0;
+    if (!toU64(t, v)) return unparsable(path);
+    return v;
+  };
+  auto run = value("run");
+  if (!run) return run.error();
+  auto shared = value("pages_shared");
+  if (!shared) return shared.error();
+  auto sharing = value("pages_sharing");
+  if (!sharing) return sharing.error();
+  return Ksm{*run == 1, *shared, *sharing};
+}
+
+Result<double> ProcReader::pressure(const std::string& resource) const {
+  std::string path = fmt::format("{}/proc/pressure/{}", root, resource);
+  auto text = readProc(path);
+  if (!text) return text.error();
+  auto at = text->find("some avg10=");
+  if (at == std::string::npos) return unparsable(path);
+  try {
+    return std::stod(text->substr(at + 11));
+  } catch (const std::exception&) {
+    return unparsable(path);
+  }
+}
+
+}  // namespace paddock

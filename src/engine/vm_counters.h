@@ -1,0 +1,27 @@
+// What the engine can tell about a running VM without an agent in the guest: its vCPU threads,
+// its disks' counters and what the guest's balloon driver reports. The collector turns these
+// into rates.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace paddock {
+
+// One disk's counters, cumulative since the VM's process started.
+struct DiskCounters {
+  std::string disk;  // Paddock's disk id
+  std::uint64_t readBytes = 0, writeBytes = 0, readOps = 0, writeOps = 0;
+  std::uint64_t readTimeNs = 0, writeTimeNs = 0;  // total time the requests took
+};
+
+struct VmCounters {
+  std::vector<std::int64_t> vcpuThreads;  // host thread ids, by vCPU index
+  std::vector<DiskCounters> disks;
+  std::uint64_t balloonBytes = 0;  // memory the guest has now (configured minus the balloon)
+  // From the guest's balloon driver; -1 when the guest has not reported it (yet).
+  std::int64_t guestFreeBytes = -1, guestAvailableBytes = -1;
+};
+
+}  // namespace paddock

@@ -1,0 +1,292 @@
+#include "services/monitoring/collector.h"
+
+#include <time.h>
+#include <unistd.h>
+
+#include <cmath>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/clock.h"
+
+namespace paddock {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr std::int64_t kMaintainEveryMs = 60 * 1000;
+
+std::uint64_t threadCpuNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ull +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+// Records one value: as a point for the history and in the VM's (or host's) newest values.
+class Sink {
+ public:
+  Sink(std::string object, std::vector<MetricPoint>& points, json& latest)
+      : object_(std::move(object)), points_(points), latest_(latest) {}
+  void add(const char* name, double value) {
+    if (!std::isfinite(value)) return;
+    points_.push_back({object_, name, "", value});
+    latest_[name] = value;
+  }
+  void add(const char* name, const std::string& labelValue, double value) {
+    if (!std::isfinite(value)) return;
+    const MetricInfo* info = findMetric(name);
+    points_.push_back(
+        {object_, name, fmt::format("{}={}", info ? info->label : "label", labelValue), value});
+    latest_[name][labelValue] = value;
+  }
+
+ private:
+  std::string object_;
+  std::vector<MetricPoint>& points_;
+  json& latest_;
+};
+
+// (now - before) / seconds, or NaN when a counter went backwards (a restarted process).
+double rate(std::uint64_t now, std::uint64_t before, double seconds) {
+  if (now < before || seconds <= 0) return NAN;
+  return static_cast<double>(now - before) / seconds;
+}
+
+std::string escapeLabel(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+std::string formatValue(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  return fmt::format("{}", v);
+}
+
+}  // namespace
+
+Collector::Collector(VmService& vms, NetworkService& networks, MetricsStore& store,
+                     std::chrono::milliseconds interval)
+    : vms_(vms), networks_(networks), store_(store), interval_(interval) {}
+
+Collector::~Collector() {
+  stop();
+}
+
+void Collector::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void Collector::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Collector::run() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    lock.unlock();
+    std::uint64_t before = threadCpuNs();
+    sampleOnce();
+    ownCpuNs_ += threadCpuNs() - before;
+    lock.lock();
+    wake_.wait_for(lock, interval_, [&] { return stopping_; });
+  }
+}
+
+void Collector::sampleOnce() {
+  std::int64_t now = nowMs();
+  std::vector<MetricPoint> points;
+  json latest = {{"ts_ms", now},
+                 {"interval_ms", interval_.count()},
+                 {"host", json::object()},
+                 {"vms", json::object()}};
+  int running = 0;
+  if (auto vms = vms_.list()) {
+    std::map<std::string, Previous> seen;
+    for (const auto& vm : *vms) {
+      json& entry = latest["vms"][vm.spec.name];
+      entry["state"] = vmStateName(vm.runtime.state);
+      if (!hasProcess(vm.runtime.state)) continue;
+      ++running;
+      sampleVm(vm, now, points, entry);
+      if (auto it = previous_.find(vm.spec.name); it != previous_.end())
+        seen.insert(std::move(*it));
+    }
+    previous_ = std::move(seen);  // forget VMs that stopped or went away
+  }
+  sampleHost(now, running, points, latest["host"]);
+  {
+    std::lock_guard lock(latestMutex_);
+    latest_ = std::move(latest);
+  }
+  if (auto s = store_.append(now, points); !s)
+    spdlog::warn("metrics: cannot store samples: {}", s.error().message);
+  if (now - lastMaintainMs_ >= kMaintainEveryMs) {
+    lastMaintainMs_ = now;
+    if (auto s = store_.maintain(now); !s)
+      spdlog::warn("metrics: cannot roll up history: {}", s.error().message);
+  }
+}
+
+void Collector::sampleVm(const VmRecord& vm, std::int64_t nowMs, std::vector<MetricPoint>& out,
+                         json& latest) {
+  const std::string& name = vm.spec.name;
+  auto process = vms_.process(name);
+  if (!process) return;
+  pid_t pid = (*process)->pid();
+  Sink sink("vm/" + name, out, latest);
+  sink.add("memory_configured_bytes", static_cast<double>(vm.spec.memoryMib) * 1024 * 1024);
+  auto counters = (*process)->counters();
+  if (!counters) {
+    spdlog::debug("metrics: VM {}: {}", name, counters.error().message);
+    return;
+  }
+  sink.add("memory_balloon_bytes", static_cast<double>(counters->balloonBytes));
+  if (counters->guestFreeBytes >= 0)
+    sink.add("memory_guest_free_bytes", static_cast<double>(counters->guestFreeBytes));
+  if (counters->guestAvailableBytes >= 0)
+    sink.add("memory_guest_available_bytes", static_cast<double>(counters->guestAvailableBytes));
+  if (auto rss = proc_.rssBytes(pid)) sink.add("memory_rss_bytes", static_cast<double>(*rss));
+  if (auto ksm = proc_.ksmMergingPages(pid))
+    sink.add("memory_ksm_bytes", static_cast<double>(*ksm) * static_cast<double>(getpagesize()));
+
+  Previous now;
+  now.pid = pid;
+  now.tsMs = nowMs;
+  if (auto cpu = proc_.cpuNs(pid)) now.cpuNs = *cpu;
+  for (auto tid : counters->vcpuThreads) {
+    if (auto t = proc_.cpuNs(pid, tid)) now.vcpuNs[tid] = *t;
+    if (auto w = proc_.waitNs(pid, tid)) now.waitNs += *w;
+  }
+  for (const auto& d : counters->disks) now.disks[d.disk] = d;
+  for (const auto& n : networks_.nicStats(vm.spec)) now.nics[n.value("mac", "")] = n;
+
+  auto prev = previous_.find(name);
+  if (prev != previous_.end() && prev->second.pid == pid && nowMs > prev->second.tsMs) {
+    const Previous& p = prev->second;
+    double s = static_cast<double>(nowMs - p.tsMs) / 1000.0;
+    // ns per s → percent of one CPU: / 1e9 * 100.
+    sink.add("cpu_percent", rate(now.cpuNs, p.cpuNs, s) / 1e7);
+    sink.add("cpu_ready_percent", rate(now.waitNs, p.waitNs, s) / 1e7);
+    for (size_t i = 0; i < counters->vcpuThreads.size(); ++i) {
+      auto tid = counters->vcpuThreads[i];
+      auto a = now.vcpuNs.find(tid);
+      auto b = p.vcpuNs.find(tid);
+      if (a != now.vcpuNs.end() && b != p.vcpuNs.end())
+        sink.add("vcpu_percent", std::to_string(i), rate(a->second, b->second, s) / 1e7);
+    }
+    for (const auto& [disk, d] : now.disks) {
+      auto b = p.disks.find(disk);
+      if (b == p.disks.end()) continue;
+      const DiskCounters& o = b->second;
+      sink.add("disk_read_bytes_per_second", disk, rate(d.readBytes, o.readBytes, s));
+      sink.add("disk_write_bytes_per_second", disk, rate(d.writeBytes, o.writeBytes, s));
+      sink.add("disk_read_ops_per_second", disk, rate(d.readOps, o.readOps, s));
+      sink.add("disk_write_ops_per_second", disk, rate(d.writeOps, o.writeOps, s));
+      auto latency = [](std::uint64_t t, std::uint64_t t0, std::uint64_t n, std::uint64_t n0) {
+        if (n <= n0 || t < t0) return 0.0;
+        return static_cast<double>(t - t0) / static_cast<double>(n - n0) / 1e6;
+      };
+      sink.add("disk_read_latency_ms", disk,
+               latency(d.readTimeNs, o.readTimeNs, d.readOps, o.readOps));
+      sink.add("disk_write_latency_ms", disk,
+               latency(d.writeTimeNs, o.writeTimeNs, d.writeOps, o.writeOps));
+    }
+    for (const auto& [mac, n] : now.nics) {
+      auto b = p.nics.find(mac);
+      if (b == p.nics.end() || !n.contains("rx_bytes") || !b->second.contains("rx_bytes"))
+        continue;  // a user-mode NIC has no counters; a new TAP has no history yet
+      auto field = [&](const json& j, const char* key) { return j.value(key, std::uint64_t{0}); };
+      for (auto [metric, key] : {std::pair{"net_rx_bytes_per_second", "rx_bytes"},
+                                 std::pair{"net_tx_bytes_per_second", "tx_bytes"},
+                                 std::pair{"net_rx_packets_per_second", "rx_packets"},
+                                 std::pair{"net_tx_packets_per_second", "tx_packets"},
+                                 std::pair{"net_rx_dropped_per_second", "rx_dropped"},
+                                 std::pair{"net_tx_dropped_per_second", "tx_dropped"}})
+        sink.add(metric, mac, rate(field(n, key), field(b->second, key), s));
+    }
+  }
+  previous_[name] = std::move(now);
+}
+
+void Collector::sampleHost(std::int64_t nowMs, int running, std::vector<MetricPoint>& out,
+                           json& latest) {
+  (void)nowMs;
+  Sink sink("host", out, latest);
+  sink.add("host_vms_running", running);
+  if (auto cpu = proc_.hostCpu()) {
+    if (previousHost_.total > 0 && cpu->total > previousHost_.total)
+      sink.add("host_cpu_percent", 100.0 * static_cast<double>(cpu->busy - previousHost_.busy) /
+                                       static_cast<double>(cpu->total - previousHost_.total));
+    previousHost_ = *cpu;
+  }
+  if (auto mem = proc_.hostMemory()) {
+    sink.add("host_memory_total_bytes", static_cast<double>(mem->totalBytes));
+    sink.add("host_memory_available_bytes", static_cast<double>(mem->availableBytes));
+  }
+  if (auto ksm = proc_.ksm()) {
+    sink.add("host_ksm_pages_sharing", static_cast<double>(ksm->pagesSharing));
+    sink.add("host_ksm_saved_bytes",
+             static_cast<double>(ksm->pagesSharing) * static_cast<double>(getpagesize()));
+  }
+  for (auto [resource, metric] : {std::pair{"cpu", "host_pressure_cpu_percent"},
+                                  std::pair{"memory", "host_pressure_memory_percent"},
+                                  std::pair{"io", "host_pressure_io_percent"}})
+    if (auto p = proc_.pressure(resource)) sink.add(metric, *p);
+}
+
+json Collector::latest() {
+  std::lock_guard lock(latestMutex_);
+  return latest_;
+}
+
+std::string Collector::exposition() {
+  json snap = latest();
+  std::string out;
+  for (const auto& m : metricCatalog()) {
+    std::string family =
+        m.host ? fmt::format("paddock_{}", m.name) : fmt::format("paddock_vm_{}", m.name);
+    std::string lines;
+    auto line = [&](const std::string& labels, const json& v) {
+      if (v.is_number())
+        lines += fmt::format("{}{} {}\n", family, labels, formatValue(v.get<double>()));
+    };
+    if (m.host) {
+      if (snap.contains("host") && snap["host"].contains(m.name)) line("", snap["host"][m.name]);
+    } else if (snap.contains("vms")) {
+      for (const auto& [vm, values] : snap["vms"].items()) {
+        if (!values.contains(m.name)) continue;
+        std::string base = fmt::format("vm=\"{}\"", escapeLabel(vm));
+        const json& v = values[m.name];
+        if (v.is_object()) {
+          for (const auto& [label, value] : v.items())
+            line(fmt::format("{{{},{}=\"{}\"}}", base, m.label, escapeLabel(label)), value);
+        } else {
+          line("{" + base + "}", v);
+        }
+      }
+    }
+    if (lines.empty()) continue;
+    out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n", family, m.help, family);
+    out += lines;
+  }
+  return out;
+}
+
+}  // namespace paddock

@@ -1,0 +1,178 @@
+// Metric names, durations, the /proc readers on a fake tree, and the history store's rollups on
+// real SQLite with made-up clocks.
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include "common/files.h"
+#include "common/procfs.h"
+#include "model/metrics.h"
+#include "store/metrics_store.h"
+
+namespace paddock {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string tempDir() {
+  char path[] = "/tmp/paddock-metrics-XXXXXX";
+  return mkdtemp(path);
+}
+
+TEST(Metrics, DurationsParseAndGarbageNamesTheField) {
+  EXPECT_EQ(*parseDuration("90s", "since"), 90000);
+  EXPECT_EQ(*parseDuration("1h30m", "since"), 5400000);
+  EXPECT_EQ(*parseDuration("7d", "since"), 7 * 86400000LL);
+  for (const char* bad : {"", "1", "h", "1x", "-1h", "0s", "1h ", "99999999999d"}) {
+    auto d = parseDuration(bad, "since");
+    ASSERT_FALSE(d.ok()) << bad;
+    EXPECT_EQ(d.error().field, "since");
+  }
+}
+
+TEST(Metrics, NamesAreCheckedPerScope) {
+  EXPECT_TRUE(validateMetricName("cpu_percent", false, "metric").ok());
+  EXPECT_TRUE(validateMetricName("host_cpu_percent", true, "metric").ok());
+  auto wrongScope = validateMetricName("host_cpu_percent", false, "metric");
+  ASSERT_FALSE(wrongScope.ok());
+  EXPECT_EQ(wrongScope.error().field, "metric");
+  EXPECT_NE(wrongScope.error().message.find("cpu_percent"), std::string::npos);
+  EXPECT_FALSE(validateMetricName("cpu", false, "metric").ok());
+}
+
+TEST(Metrics, TheFinestResolutionThatReachesBackIsChosen) {
+  EXPECT_EQ(resolutionFor(3600 * 1000LL), 0);
+  EXPECT_EQ(resolutionFor(6 * 3600 * 1000LL), 300000);
+  EXPECT_EQ(resolutionFor(7 * 86400 * 1000LL), 3600000);
+  EXPECT_EQ(resolutionFor(200 * 86400 * 1000LL), 86400000);
+}
+
+TEST(ProcReader, ReadsCpuWaitRssHostAndKsmFromAFakeTree) {
+  std::string root = tempDir();
+  fs::create_directories(root + "/proc/42/task/43");
+  fs::create_directories(root + "/proc/pressure");
+  fs::create_directories(root + "/sys/kernel/mm/ksm");
+  long hz = sysconf(_SC_CLK_TCK);
+  // The command name holds a space and a ')' to prove parsing starts after the last ')'.
+  ASSERT_TRUE(writeFileAtomic(root + "/proc/42/stat",
+                              "42 (qemu (x) y) S 1 42 42 0 -1 4194560 1 0 0 0 150 50 0 0 20 0 3\n")
+                  .ok());
+  ASSERT_TRUE(writeFileAtomic(root + "/proc/42/task/43/stat",
+                              "43 (CPU 0/TCG) R 1 42 42 0 -1 0 0 0 0 0 100 0 0 0 20 0 3\n")
+                  .ok());
+  ASSERT_TRUE(writeFileAtomic(root + "/proc/42/task/43/schedstat", "1000 2500 7\n").ok());
+  ASSERT_TRUE(writeFileAtomic(root + "/proc/42/status", "Name:\tqemu\nVmRSS:\t  2048 kB\n").ok());
+  ASSERT_TRUE(writeFileAtomic(root + "/proc/42/ksm_merging_pages", "17\n").ok());
+  ASSERT_TRUE(
+      writeFileAtomic(root + "/proc/stat", "cpu  10 0 10 70 10 0 0 0 0 0\ncpu0 1 2 3 4\n").ok());
+  ASSERT_TRUE(writeFileAtomic(root + "/proc/meminfo",
+                              "MemTotal:  1000 kB\nMemFree: 10 kB\nMemAvailable:  600 kB\n")
+                  .ok());
+  ASSERT_TRUE(writeFileAtomic(root + "/proc/pressure/cpu",
+                              "some avg10=12.50 avg60=1.00 avg300=0.00 total=5\n"
+                              "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n")
+                  .ok());
+  for (auto [f, v] : {std::pair{"run", "1\n"}, std::pair{"pages_shared", "5\n"},
+                      std::pair{"pages_sharing", "20\n"}})
+    ASSERT_TRUE(writeFileAtomic(root + "/sys/kernel/mm/ksm/" + f, v).ok());
+
+  ProcReader proc{root};
+  EXPECT_EQ(*proc.cpuNs(42), 200u * (1000000000u / static_cast<unsigned>(hz)));
+  EXPECT_EQ(*proc.cpuNs(42, 43), 100u * (1000000000u / static_cast<unsigned>(hz)));
+  EXPECT_EQ(*proc.waitNs(42, 43), 2500u);
+  EXPECT_EQ(*proc.rssBytes(42), 2048u * 1024);
+  EXPECT_EQ(*proc.ksmMergingPages(42), 17u);
+  auto cpu = proc.hostCpu();
+  ASSERT_TRUE(cpu.ok());
+  EXPECT_EQ(cpu->total, 100u);
+  EXPECT_EQ(cpu->busy, 20u);  // idle and iowait are not busy
+  auto mem = proc.hostMemory();
+  ASSERT_TRUE(mem.ok());
+  EXPECT_EQ(mem->availableBytes, 600u * 1024);
+  EXPECT_DOUBLE_EQ(*proc.pressure("cpu"), 12.5);
+  auto ksm = proc.ksm();
+  ASSERT_TRUE(ksm.ok());
+  EXPECT_TRUE(ksm->running);
+  EXPECT_EQ(ksm->pagesSharing, 20u);
+  // A process that is gone, and a kernel without PSI, are not_found.
+  EXPECT_EQ(proc.cpuNs(7).error().code, Errc::not_found);
+  EXPECT_EQ(proc.pressure("io").error().code, Errc::not_found);
+  fs::remove_all(root);
+}
+
+class MetricsStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = tempDir();
+    auto s = MetricsStore::open(dir_ + "/metrics.db");
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    store_ = std::move(*s);
+  }
+  void TearDown() override {
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+  std::string dir_;
+  std::unique_ptr<MetricsStore> store_;
+};
+
+TEST_F(MetricsStoreTest, RollupsAverageFinishedBucketsAndRetentionBoundsEachLevel) {
+  // Two hours of samples every 10 s, for one VM metric with two disks, starting at a day's start.
+  const std::int64_t t0 = 1700006400000;  // a multiple of one day
+  const std::int64_t step = 10000;
+  for (std::int64_t t = t0; t < t0 + 2 * 3600000; t += step) {
+    double v = static_cast<double>((t - t0) / 300000);  // the 5-minute bucket's number
+    ASSERT_TRUE(store_
+                    ->append(t, {{"vm/a", "disk_read_bytes_per_second", "disk=root", v},
+                                 {"vm/a", "disk_read_bytes_per_second", "disk=data", 2 * v}})
+                    .ok());
+  }
+  std::int64_t now = t0 + 2 * 3600000;
+  ASSERT_TRUE(store_->maintain(now).ok());
+  auto counts = store_->pointCounts();
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ((*counts)[0], 2 * 360);        // raw: only the last hour, per series
+  EXPECT_EQ((*counts)[300000], 2 * 24);    // 5-minute buckets of two hours
+  EXPECT_EQ((*counts)[3600000], 2 * 2);    // 1-hour buckets
+  EXPECT_EQ(counts->count(86400000), 0u);  // the day is not over
+
+  auto fiveMin = store_->query("vm/a", "disk_read_bytes_per_second", t0, 300000);
+  ASSERT_TRUE(fiveMin.ok());
+  ASSERT_EQ(fiveMin->size(), 2u);
+  const MetricSeries& data = (*fiveMin)[0];  // "disk=data" sorts first
+  EXPECT_EQ(data.labels, "disk=data");
+  ASSERT_EQ(data.points.size(), 24u);
+  EXPECT_EQ(data.points[3].first, t0 + 3 * 300000);
+  EXPECT_DOUBLE_EQ(data.points[3].second, 6.0);
+  auto hours = store_->query("vm/a", "", t0, 3600000);
+  ASSERT_TRUE(hours.ok());
+  EXPECT_DOUBLE_EQ((*hours)[1].points[0].second, 5.5);  // mean of buckets 0..11 of "root"
+
+  // Maintaining again changes nothing; a day later raw and 5-minute points are gone and the day
+  // has its average.
+  ASSERT_TRUE(store_->maintain(now).ok());
+  EXPECT_EQ(*store_->pointCounts(), *counts);
+  ASSERT_TRUE(store_->maintain(t0 + 86400000 + 2 * 3600000).ok());
+  counts = store_->pointCounts();
+  EXPECT_EQ(counts->count(0), 0u);
+  EXPECT_EQ(counts->count(300000), 0u);
+  EXPECT_EQ((*counts)[3600000], 2 * 2);
+  EXPECT_EQ((*counts)[86400000], 2);
+}
+
+TEST_F(MetricsStoreTest, HistoryIsThereAfterReopening) {
+  ASSERT_TRUE(store_->append(1000, {{"host", "host_cpu_percent", "", 42}}).ok());
+  store_.reset();
+  auto again = MetricsStore::open(dir_ + "/metrics.db");
+  ASSERT_TRUE(again.ok());
+  auto series = (*again)->query("host", "host_cpu_percent", 0, 0);
+  ASSERT_TRUE(series.ok());
+  ASSERT_EQ(series->size(), 1u);
+  EXPECT_EQ(series->front().points, (std::vector<std::pair<std::int64_t, double>>{{1000, 42}}));
+}
+
+}  // namespace
+}  // namespace paddock
