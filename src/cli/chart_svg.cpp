@@ -321,9 +321,10 @@ void drawXAxis(std::string& svg, const Box& plot, int64_t minTs, int64_t maxTs) 
                        "\n",
                        x, labelY, timeLabel(t, interval >= kDayMs));
   }
-  svg += fmt::format(R"(<text x="{:.1f}" y="{:.1f}" text-anchor="end" fill="#666666">UTC</text>)"
+  // In the corner, clear of a tick label that may sit centred on the y axis.
+  svg += fmt::format(R"(<text x="4" y="{:.1f}" font-size="10" fill="#666666">UTC</text>)"
                      "\n",
-                     plot.left - 6, labelY);
+                     labelY);
 }
 
 void drawSeries(std::string& svg, const std::vector<Segment>& segments, size_t index,
@@ -364,14 +365,14 @@ std::string renderSvgChart(const std::vector<ChartSeries>& series, const ChartOp
   YAxis yAxis =
       niceYAxis(std::max(extent.maxValue, options.yMax.value_or(0)), prefixesFor(options.unit));
   std::vector<std::string> yLabels;
-  double yLabelWidth = textWidth("UTC");
+  double yLabelWidth = 0;
   for (int i = 0; i <= yAxis.intervals; ++i) {
     yLabels.push_back(formatValue(yAxis.step * i, options.unit));
     yLabelWidth = std::max(yLabelWidth, textWidth(yLabels.back()));
   }
 
   Box plot;
-  plot.left = std::max(40.0, yLabelWidth + 14);
+  plot.left = std::max(44.0, yLabelWidth + 14);
   plot.right = width - kRightMargin;
   auto legend = layoutLegend(series, plot.left, plot.right, kTitleHeight);
   plot.top = (legend.empty() ? kTitleHeight : legend.back().y + kLegendRowHeight / 2) + 10;

@@ -55,5 +55,7 @@ void addEventCommands(CLI::App& app, CliContext& ctx);
 void addNetworkCommands(CLI::App& app, CliContext& ctx);
 // vm stats, vm chart, host stats, host metrics and top; after the vm and host commands.
 void addStatsCommands(CLI::App& app, CliContext& ctx);
+// vm set: resource controls.
+void addResourceCommands(CLI::App& app, CliContext& ctx);
 
 }  // namespace paddock::cli

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   addEventCommands(app, ctx);
   addNetworkCommands(app, ctx);
   addStatsCommands(app, ctx);
+  addResourceCommands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

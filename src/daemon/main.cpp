@@ -15,10 +15,12 @@
 #include "api/api_server.h"
 #include "common/files.h"
 #include "engine/qemu/qemu_engine.h"
+#include "host/cgroups.h"
 #include "host/net_host.h"
 #include "services/host_info.h"
 #include "services/monitoring/collector.h"
 #include "services/network/network_service.h"
+#include "services/resources/resource_service.h"
 #include "store/metrics_store.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -155,14 +157,22 @@ int main(int argc, char** argv) {
   cfg.host = readHostLimits();
   auto netHost = host::makeIprouteNetHost();
   NetworkService networks(opt.stateDir, **store, *netHost, events);
-  VmService vms(cfg, **store, engine, images, accel, events, networks);
+  // One cgroup root per daemon, named like its network objects so two daemons never collide.
+  auto cgroups = host::makeCgroups("paddock-" + HostNames(opt.stateDir).prefix());
+  if (!cgroups) spdlog::warn("no resource control: {}", cgroups.error().message);
+  ResourceService resources(**store, cgroups ? std::move(*cgroups) : nullptr,
+                            cgroups ? "" : cgroups.error().message, cfg.host.cpus);
+  VmService vms(cfg, **store, engine, images, accel, events, networks, resources);
   HostInfoService host(engine, accel, opt.stateDir);
   auto metrics = MetricsStore::open(opt.stateDir + "/metrics.db");
   if (!metrics) return fail(metrics.error().message);
   Collector collector(vms, networks, **metrics, opt.statsInterval);
 
   vms.adoptAll();
-  if (auto all = vms.list()) networks.reconcile(*all);
+  if (auto all = vms.list()) {
+    networks.reconcile(*all);
+    resources.reconcile(*all);
+  }
   networks.startSupervisor();
   collector.start();
   // Decide the accelerator early so the first start does not wait for the probe.

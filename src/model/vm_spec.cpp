@@ -153,6 +153,10 @@ Status setField(VmSpec& spec, const std::string& key, const json& v, bool allowN
     auto a = accelFromName(*s);
     if (!a) return fieldError(key, fmt::format("accel must be auto, kvm or tcg (got '{}')", *s));
     spec.accel = *a;
+  } else if (key == "resources") {
+    auto r = resourceSpecFromJson(v);
+    if (!r) return r.error();
+    spec.resources = *r;
   } else if (key == "labels") {
     if (!v.is_object()) return fieldError(key, "field 'labels' must be an object of strings");
     std::map<std::string, std::string> labels;
@@ -228,7 +232,7 @@ Status validateVmSpec(const VmSpec& spec, const HostLimits* host) {
           fmt::format("memory {}M exceeds the host's {}M", spec.memoryMib, host->memoryMib),
           "memory_mib");
   }
-  return {};
+  return validateResources(spec.resources, spec.memoryMib, host ? host->cpus : 0);
 }
 
 json toJson(const VmSpec& spec) {
@@ -249,7 +253,8 @@ json toJson(const VmSpec& spec) {
           {"cmdline", spec.cmdline},
           {"description", spec.description},
           {"accel", accelName(spec.accel)},
-          {"labels", spec.labels}};
+          {"labels", spec.labels},
+          {"resources", toJson(spec.resources)}};
 }
 
 Result<VmSpec> vmSpecFromJson(const json& j) {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/result.h"
+#include "model/resource_spec.h"
 
 namespace paddock {
 
@@ -49,6 +50,7 @@ struct VmSpec {
   std::string description;
   Accel accel = Accel::automatic;
   std::map<std::string, std::string> labels;  // e.g. paddock.directory = the file that manages it
+  ResourceSpec resources;                     // changeable while the VM runs
 
   bool operator==(const VmSpec&) const = default;
 };

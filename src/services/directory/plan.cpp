@@ -37,7 +37,7 @@ namespace {
 // The spec fields a plan compares, in display order. `name` is the identity, not a change.
 constexpr const char* kFields[] = {"vcpus",       "memory_mib", "disks",  "nics",
                                    "image",       "kernel",     "initrd", "cmdline",
-                                   "description", "accel",      "labels"};
+                                   "description", "accel",      "labels", "resources"};
 
 // A NIC declared without a MAC takes the one Paddock allocated to the NIC in the same place.
 void keepAllocatedMacs(VmSpec& desired, const VmSpec& current) {
@@ -46,9 +46,10 @@ void keepAllocatedMacs(VmSpec& desired, const VmSpec& current) {
       desired.nics[i].mac = current.nics[i].mac;
 }
 
-// Fields QEMU reads only at start; changing them on a VM with a process needs a restart.
+// Fields QEMU reads only at start; changing them on a VM with a process needs a restart
+// (resources change live).
 bool isHardware(const std::string& field) {
-  return field != "description" && field != "labels";
+  return field != "description" && field != "labels" && field != "resources";
 }
 
 bool isUp(VmState s) {

@@ -32,14 +32,16 @@ Error wrongState(const std::string& name, VmState state, const std::string& acti
 }  // namespace
 
 VmService::VmService(VmServiceConfig config, Store& store, Engine& engine, ImageStore& images,
-                     AccelResolver& accel, EventBus& events, NicProvider& nics)
+                     AccelResolver& accel, EventBus& events, NicProvider& nics,
+                     ResourceControl& resources)
     : config_(std::move(config)),
       store_(store),
       engine_(engine),
       images_(images),
       accel_(accel),
       events_(events),
-      nics_(nics) {}
+      nics_(nics),
+      resources_(resources) {}
 
 Result<std::vector<VmRecord>> VmService::othersThan(const std::string& name) {
   auto all = store_.listVms();
@@ -137,6 +139,7 @@ Result<VmRecord> VmService::create(const VmSpec& requested) {
   auto others = othersThan(spec.name);
   if (!others) return others.error();
   PADDOCK_TRY(nics_.prepare(spec, *others));
+  PADDOCK_TRY(resources_.check(spec, *others));
   VmRecord rec;
   rec.spec = spec;
   rec.createdAtMs = rec.updatedAtMs = nowMs();
@@ -272,10 +275,12 @@ Result<VmRecord> VmService::update(const std::string& name, const nlohmann::json
   PADDOCK_TRY(applyVmPatch(updated, patch));
   PADDOCK_TRY(validateVmSpec(updated, &config_.host));
   bool nicsChanged = updated.nics != rec->spec.nics;
-  if (nicsChanged) {
+  bool resourcesChanged = updated.resources != rec->spec.resources;
+  if (nicsChanged || resourcesChanged) {
     auto others = othersThan(name);
     if (!others) return others.error();
-    PADDOCK_TRY(nics_.prepare(updated, *others));
+    if (nicsChanged) PADDOCK_TRY(nics_.prepare(updated, *others));
+    if (resourcesChanged) PADDOCK_TRY(resources_.check(updated, *others));
   }
   bool hardware = updated.vcpus != rec->spec.vcpus || updated.memoryMib != rec->spec.memoryMib ||
                   updated.disks != rec->spec.disks || updated.image != rec->spec.image ||
@@ -285,9 +290,12 @@ Result<VmRecord> VmService::update(const std::string& name, const nlohmann::json
   auto added = nicsMissingFrom(updated.nics, rec->spec.nics);
   // Set when the VM runs and its NICs change: they are changed on the live VM first.
   std::shared_ptr<VmProcess> live;
+  // Set when the VM has a process and its resources change: they change live too.
+  std::shared_ptr<VmProcess> controlled;
   {
     std::lock_guard slock((*e)->state);
     VmState state = (*e)->runtime.state;
+    if (hasProcess(state) && resourcesChanged) controlled = (*e)->process;
     if (hasProcess(state)) {
       if (hardware)
         return makeError(Errc::conflict,
@@ -317,7 +325,17 @@ Result<VmRecord> VmService::update(const std::string& name, const nlohmann::json
   if (updated.disks != rec->spec.disks) PADDOCK_TRY(reconcileDisks(rec->spec, updated));
   // Only `action` is held here, as for any QMP call.
   if (live) PADDOCK_TRY(replugNics(name, *live, rec->spec, updated));
+  if (controlled) {
+    if (auto s = resources_.apply(updated, *controlled); !s) {
+      if (auto back = resources_.apply(rec->spec, *controlled); !back)
+        spdlog::error("VM {}: resources differ from the stored spec: {}", name,
+                      back.error().message);
+      if (live) (void)replugNics(name, *live, updated, rec->spec);
+      return s.error();
+    }
+  }
   if (auto s = store_.updateVmSpec(updated); !s) {
+    if (controlled) (void)resources_.apply(rec->spec, *controlled);
     if (live) {
       // The store refused: put the VM back the way the stored spec says.
       if (auto back = replugNics(name, *live, updated, rec->spec); !back)
@@ -449,6 +467,7 @@ VmProcessCallbacks VmService::callbacksFor(const std::string& name, const EntryP
       setState(name, *e, exit.crashed ? VmState::crashed : VmState::stopped, exit.reason);
     }
     if (auto rec = store_.getVm(name)) nics_.detach(rec->spec);
+    resources_.release(name);
     retire(std::move(gone));
   };
   return cb;
@@ -486,6 +505,15 @@ Result<VmRecord> VmService::start(const std::string& name, OperationContext* op)
   }
   if (op) op->progress(30, fmt::format("starting QEMU ({})", launch->accel));
   auto proc = engine_.start(*launch, callbacksFor(name, *e, generation));
+  if (proc) {
+    if (op) op->progress(60, "applying resource controls");
+    if (auto s = resources_.apply(rec->spec, **proc); !s) {
+      // A VM that cannot get what its spec promises does not run at all.
+      (void)(*proc)->forceStop();
+      resources_.release(name);
+      proc = Result<VmProcessPtr>(s.error());
+    }
+  }
   // "running" is what QEMU says, asked outside the state lock (no lock across a QMP call).
   Result<std::string> qemuStatus =
       proc ? (*proc)->queryStatus() : Result<std::string>(proc.error());

@@ -19,6 +19,7 @@
 #include "services/event_bus.h"
 #include "services/lifecycle/accel_resolver.h"
 #include "services/lifecycle/nic_provider.h"
+#include "services/lifecycle/resource_control.h"
 #include "services/operations.h"
 #include "store/store.h"
 
@@ -33,7 +34,7 @@ struct VmServiceConfig {
 class VmService {
  public:
   VmService(VmServiceConfig config, Store& store, Engine& engine, ImageStore& images,
-            AccelResolver& accel, EventBus& events, NicProvider& nics);
+            AccelResolver& accel, EventBus& events, NicProvider& nics, ResourceControl& resources);
   ~VmService();
 
   Result<VmRecord> create(const VmSpec& spec);
@@ -107,6 +108,7 @@ class VmService {
   AccelResolver& accel_;
   EventBus& events_;
   NicProvider& nics_;
+  ResourceControl& resources_;
   std::mutex entriesMutex_;
   std::map<std::string, EntryPtr> entries_;
 };

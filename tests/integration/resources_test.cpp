@@ -1,0 +1,205 @@
+// Resource control on real guests: CPU caps, shares, dedicated CPUs, the balloon, and bad input.
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "common/files.h"
+#include "http/http_client.h"
+#include "integration/harness.h"
+#include "integration/net_helpers.h"
+
+namespace paddock::test {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+double cpuSeconds(pid_t pid) {
+  auto stat = readFile("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat) return -1;
+  std::istringstream in(stat->substr(stat->rfind(')') + 2));
+  std::vector<std::string> f;
+  for (std::string w; in >> w;) f.push_back(w);
+  return (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// Percent of one CPU each process used over `window`.
+std::vector<double> cpuPercent(const std::vector<pid_t>& pids, std::chrono::seconds window) {
+  std::vector<double> before;
+  for (pid_t p : pids) before.push_back(cpuSeconds(p));
+  auto t0 = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(window);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::vector<double> out;
+  for (size_t i = 0; i < pids.size(); ++i)
+    out.push_back(100 * (cpuSeconds(pids[i]) - before[i]) / seconds);
+  return out;
+}
+
+// The value of "Key:" in /proc/PID/status (or a task's), e.g. Cpus_allowed_list.
+std::string statusField(const std::string& path, const std::string& key) {
+  auto text = readFile(path);
+  if (!text) return "";
+  std::istringstream in(*text);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(key + ":", 0) == 0) {
+      auto v = line.substr(key.size() + 1);
+      return v.substr(v.find_first_not_of(" \t"));
+    }
+  return "";
+}
+
+class Resources : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "SKIPPED: resource control needs root (cgroups)";
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+      GTEST_SKIP() << "SKIPPED: these tests pin VMs to CPU 1 and need two CPUs";
+    d_ = std::make_unique<TestDaemon>();
+  }
+
+  pid_t startBusy(const std::string& name) {
+    auto& d = *d_;
+    d.createVm(name, {{"memory_mib", 128}});
+    d.startVm(name);
+    std::string out;
+    EXPECT_EQ(guestRun(d, name, "(while :; do :; done) & true", &out), 0) << out;
+    return d.vm(name)["runtime"].value("pid", 0);
+  }
+
+  std::unique_ptr<TestDaemon> d_;
+};
+
+TEST_F(Resources, ACpuLimitCapsABusyVmLiveAndStaysOverARestart) {
+  auto& d = *d_;
+  pid_t pid = startBusy("capped");
+  ASSERT_GT(pid, 0);
+  EXPECT_GT(cpuPercent({pid}, 3s)[0], 50) << "the guest's busy loop should use a CPU";
+  auto set = d.cli({"vm", "set", "capped", "--cpu-limit", "0.25"});
+  ASSERT_EQ(set.code, 0) << set.err;
+  EXPECT_NE(set.out.find("cpu_limit 0.25"), std::string::npos) << set.out;
+  double capped = cpuPercent({pid}, 4s)[0];
+  EXPECT_LT(capped, 30) << "a 25 % cap";
+  EXPECT_GT(capped, 10);
+  // Persisted, and applied again on the next start.
+  EXPECT_EQ(d.vm("capped")["resources"]["cpu_limit"], 0.25);
+  ASSERT_EQ(d.cli({"vm", "stop", "capped"}).code, 0);
+  pid = startBusy("capped2");  // a second VM is uncapped
+  EXPECT_GT(cpuPercent({pid}, 2s)[0], 50);
+  d.startVm("capped");
+  std::string out;
+  ASSERT_EQ(guestRun(d, "capped", "(while :; do :; done) & true", &out), 0) << out;
+  pid_t again = d.vm("capped")["runtime"].value("pid", 0);
+  EXPECT_LT(cpuPercent({again}, 4s)[0], 30);
+  // Removing the cap lets it run free again.
+  ASSERT_EQ(d.cli({"vm", "set", "capped", "--cpu-limit", "0"}).code, 0);
+  EXPECT_GT(cpuPercent({again}, 3s)[0], 35);
+}
+
+TEST_F(Resources, SharesTwoToOneOnOneCpuSplitItTwoToOne) {
+  auto& d = *d_;
+  pid_t heavy = startBusy("heavy");
+  pid_t light = startBusy("light");
+  ASSERT_EQ(d.cli({"vm", "set", "heavy", "--cpus", "1", "--cpu-shares", "2000"}).code, 0);
+  ASSERT_EQ(d.cli({"vm", "set", "light", "--cpus", "1", "--cpu-shares", "1000"}).code, 0);
+  std::this_thread::sleep_for(1s);
+  auto use = cpuPercent({heavy, light}, 8s);
+  ASSERT_GT(use[1], 5) << "light got no CPU at all";
+  double ratio = use[0] / use[1];
+  EXPECT_GT(ratio, 1.6) << use[0] << " % vs " << use[1] << " %";
+  EXPECT_LT(ratio, 2.4) << use[0] << " % vs " << use[1] << " %";
+  EXPECT_LT(use[0] + use[1], 115) << "both are confined to CPU 1";
+}
+
+TEST_F(Resources, ADedicatedCpuRunsOnlyItsVmAndCannotBeDedicatedTwice) {
+  auto& d = *d_;
+  d.createVm("owner", {{"memory_mib", 128}});
+  d.createVm("tenant", {{"memory_mib", 128}});
+  ASSERT_EQ(d.cli({"vm", "set", "owner", "--cpus", "1", "--dedicate", "on"}).code, 0);
+  d.startVm("owner");
+  d.startVm("tenant");
+  pid_t owner = d.vm("owner")["runtime"].value("pid", 0);
+  pid_t tenant = d.vm("tenant")["runtime"].value("pid", 0);
+  // The owner's vCPU thread runs on CPU 1 only; the other VM keeps off CPU 1.
+  std::string tasks = "/proc/" + std::to_string(owner) + "/task/";
+  bool pinned = false;
+  auto threads = d.inNetns({"ls", tasks});
+  std::istringstream in(threads.out);
+  for (std::string tid; in >> tid;) {
+    auto commText = readFile(tasks + tid + "/comm");
+    std::string comm = commText ? *commText : "";
+    if (comm.rfind("CPU ", 0) == 0) {
+      EXPECT_EQ(statusField(tasks + tid + "/status", "Cpus_allowed_list"), "1") << comm;
+      pinned = true;
+    }
+  }
+  EXPECT_TRUE(pinned) << "no vCPU thread found in " << tasks;
+  EXPECT_EQ(statusField("/proc/" + std::to_string(tenant) + "/status", "Cpus_allowed_list"), "0");
+
+  ASSERT_EQ(d.cli({"vm", "create", "rival", "--memory", "128M"}).code, 0);
+  auto rival = d.cli({"vm", "set", "rival", "--cpus", "1", "--dedicate", "on"});
+  EXPECT_NE(rival.code, 0);
+  EXPECT_NE(rival.err.find("CPU 1 is already dedicated to VM 'owner'"), std::string::npos)
+      << rival.err;
+  EXPECT_FALSE(d.vm("rival")["resources"].value("dedicate", true));
+}
+
+TEST_F(Resources, ABalloonTargetShrinksTheGuestsMemory) {
+  auto& d = *d_;
+  d.createVm("squeezed", {{"memory_mib", 256}});
+  d.startVm("squeezed");
+  auto memTotalKb = [&] {
+    std::string out;
+    guestRun(d, "squeezed", "grep MemTotal /proc/meminfo", &out);
+    auto at = out.rfind("MemTotal:");
+    return at == std::string::npos ? -1L : std::stol(out.substr(at + 9));
+  };
+  long before = memTotalKb();
+  ASSERT_GT(before, 128 * 1024);
+  auto set = d.cli({"vm", "set", "squeezed", "--balloon", "128M"});
+  ASSERT_EQ(set.code, 0) << set.err;
+  long after = before;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        after = memTotalKb();
+        return after > 0 && after < 140 * 1024;
+      },
+      20s))
+      << "MemTotal " << before << " kB → " << after << " kB";
+  ASSERT_EQ(d.cli({"vm", "set", "squeezed", "--balloon", "off"}).code, 0);
+  ASSERT_TRUE(waitFor([&] { return memTotalKb() > 200 * 1024; }, 20s));
+}
+
+TEST_F(Resources, BadValuesAreRefusedNamingTheFieldAndChangeNothing) {
+  auto& d = *d_;
+  d.createVm("plain", {{"memory_mib", 128}});
+  http::Client raw(http::Endpoint::unixSocket(d.socket()));
+  auto before = d.vm("plain");
+  for (auto [resources, status, field] :
+       {std::tuple{json{{"cpu_shares", -5}}, 400, "resources.cpu_shares"},
+        std::tuple{json{{"cpu_limit", 64}}, 400, "resources.cpu_limit"},
+        std::tuple{json{{"cpus", {7}}}, 400, "resources.cpus"},
+        std::tuple{json{{"dedicate", true}}, 400, "resources.dedicate"},
+        std::tuple{json{{"balloon_mib", 512}}, 400, "resources.balloon_mib"},
+        std::tuple{json{{"latency", "urgent"}}, 400, "resources.latency"},
+        std::tuple{json{{"memory_limit_mib", 64}}, 400, "resources.memory_limit_mib"},
+        std::tuple{json{{"bogus", 1}}, 400, "resources.bogus"}}) {
+    auto r = raw.request("PATCH", "/v1/vms/plain", json{{"resources", resources}}.dump());
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->status, status) << resources.dump() << " → " << r->body;
+    EXPECT_NE(r->body.find(std::string("\"field\":\"") + field + "\""), std::string::npos)
+        << r->body;
+  }
+  EXPECT_EQ(d.vm("plain"), before);
+  auto cli = d.cli({"vm", "set", "plain", "--balloon", "lots"});
+  EXPECT_NE(cli.code, 0);
+  EXPECT_NE(cli.err.find("--balloon 'lots'"), std::string::npos) << cli.err;
+}
+
+}  // namespace
+}  // namespace paddock::test
