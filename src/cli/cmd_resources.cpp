@@ -1,4 +1,5 @@
 // paddock vm set NAME --cpu-shares/--cpu-limit/--cpus/--dedicate/--latency/--memory-limit/--balloon
+#include <cctype>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -41,6 +42,51 @@ std::uint64_t sizeOrOff(CliContext& ctx, const std::string& option, const std::s
   return *mib;
 }
 
+// "1M" → 1048576, "500" → 500, "2k" → 2048: a rate in bytes or requests per second.
+std::uint64_t rate(CliContext& ctx, const std::string& text) {
+  std::uint64_t mult = 1;
+  std::string digits = text;
+  if (!digits.empty() && std::string("kKmMgG").find(digits.back()) != std::string::npos) {
+    char unit = static_cast<char>(std::toupper(static_cast<unsigned char>(digits.back())));
+    mult = unit == 'K' ? 1024 : unit == 'M' ? 1024 * 1024 : 1024 * 1024 * 1024;
+    digits.pop_back();
+  }
+  if (digits.empty() || digits.size() > 12 ||
+      digits.find_first_not_of("0123456789") != std::string::npos)
+    ctx.fail(makeError(Errc::invalid_argument,
+                       fmt::format("--disk-limit: '{}' is not a rate (use e.g. 1M or 200)", text)));
+  return std::stoull(digits) * mult;
+}
+
+// "root:write_bps=1M,read_iops=200" (or "root:off") into `limits`.
+void diskLimit(CliContext& ctx, const std::string& text, json& limits) {
+  auto colon = text.find(':');
+  if (colon == std::string::npos || colon == 0)
+    ctx.fail(makeError(Errc::invalid_argument,
+                       fmt::format("--disk-limit '{}': use DISK:write_bps=1M,read_iops=200 or "
+                                   "DISK:off",
+                                   text)));
+  std::string disk = text.substr(0, colon), rest = text.substr(colon + 1);
+  if (rest == "off") {
+    limits.erase(disk);
+    return;
+  }
+  json l = limits.contains(disk) ? limits[disk] : json::object();
+  std::stringstream in(rest);
+  for (std::string item; std::getline(in, item, ',');) {
+    auto eq = item.find('=');
+    std::string key = item.substr(0, eq);
+    if (eq == std::string::npos ||
+        (key != "read_bps" && key != "write_bps" && key != "read_iops" && key != "write_iops"))
+      ctx.fail(makeError(Errc::invalid_argument,
+                         fmt::format("--disk-limit '{}': '{}' is not read_bps=, write_bps=, "
+                                     "read_iops= or write_iops=",
+                                     text, item)));
+    l[key] = rate(ctx, item.substr(eq + 1));
+  }
+  limits[disk] = l;
+}
+
 }  // namespace
 
 void addResourceCommands(CLI::App& app, CliContext& ctx) {
@@ -55,6 +101,7 @@ void addResourceCommands(CLI::App& app, CliContext& ctx) {
   auto latency = std::make_shared<std::string>();
   auto memLimit = std::make_shared<std::string>();
   auto balloon = std::make_shared<std::string>();
+  auto disks = std::make_shared<std::vector<std::string>>();
   c->add_option("name", *name)->required();
   c->add_option("--cpu-shares", *shares, "relative weight under contention (default 1000)");
   c->add_option("--cpu-limit", *limit, "cap in host CPUs, e.g. 0.25; 0 removes it");
@@ -65,6 +112,9 @@ void addResourceCommands(CLI::App& app, CliContext& ctx) {
       ->check(CLI::IsMember({"normal", "high"}));
   c->add_option("--memory-limit", *memLimit, "cap on host memory, e.g. 1G; off");
   c->add_option("--balloon", *balloon, "memory the guest keeps, e.g. 256M; off for all of it");
+  c->add_option(
+      "--disk-limit", *disks,
+      "DISK:write_bps=1M,read_bps=..,read_iops=..,write_iops=.. or DISK:off (repeatable)");
   c->callback([=, &ctx] {
     auto current = ctx.must(ctx.client().call("GET", vmPath(*name)));
     json r = current.value("resources", json::object());
@@ -75,6 +125,11 @@ void addResourceCommands(CLI::App& app, CliContext& ctx) {
     if (!latency->empty()) r["latency"] = *latency;
     if (!memLimit->empty()) r["memory_limit_mib"] = sizeOrOff(ctx, "--memory-limit", *memLimit);
     if (!balloon->empty()) r["balloon_mib"] = sizeOrOff(ctx, "--balloon", *balloon);
+    if (!disks->empty()) {
+      json limits = r.value("disk_limits", json::object());
+      for (const auto& d : *disks) diskLimit(ctx, d, limits);
+      r["disk_limits"] = limits;
+    }
     auto updated = ctx.must(ctx.client().call("PATCH", vmPath(*name), {{"resources", r}}));
     if (ctx.json) return printJson(updated);
     const json& now = updated["resources"];

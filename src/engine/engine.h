@@ -11,6 +11,7 @@
 #include "common/result.h"
 #include "engine/launch_spec.h"
 #include "engine/vm_counters.h"
+#include "model/resource_spec.h"
 
 namespace paddock {
 
@@ -56,6 +57,8 @@ class VmProcess {
   virtual Result<VmCounters> counters() = 0;
   // Balloon target: the guest gives memory back until it has `bytes` (up to its configured size).
   virtual Status setBalloon(std::uint64_t bytes) = 0;
+  // I/O limits of one disk (its Paddock id); zeros lift them.
+  virtual Status setDiskLimits(const std::string& disk, const DiskLimits& limits) = 0;
 };
 
 using VmProcessPtr = std::unique_ptr<VmProcess>;

@@ -15,6 +15,16 @@ Error bad(const std::string& field, const std::string& message) {
   return makeError(Errc::invalid_argument, message, "resources." + field);
 }
 
+json diskLimitsJson(const std::map<std::string, DiskLimits>& limits) {
+  json out = json::object();
+  for (const auto& [disk, l] : limits)
+    out[disk] = {{"read_bps", l.readBps},
+                 {"write_bps", l.writeBps},
+                 {"read_iops", l.readIops},
+                 {"write_iops", l.writeIops}};
+  return out;
+}
+
 }  // namespace
 
 Result<ResourceSpec> resourceSpecFromJson(const json& j) {
@@ -58,6 +68,26 @@ Result<ResourceSpec> resourceSpecFromJson(const json& j) {
       auto n = wholeNumber(0);
       if (!n) return n.error();
       r.memoryLimitMib = static_cast<std::uint64_t>(*n);
+    } else if (k == "disk_limits") {
+      if (!v.is_object()) return bad(k, "disk_limits must map disk names to limits");
+      for (auto d = v.begin(); d != v.end(); ++d) {
+        std::string where = "disk_limits." + d.key();
+        if (!d.value().is_object()) return bad(where, fmt::format("{} must be an object", where));
+        DiskLimits l;
+        for (auto f = d.value().begin(); f != d.value().end(); ++f) {
+          std::uint64_t* target = f.key() == "read_bps"     ? &l.readBps
+                                  : f.key() == "write_bps"  ? &l.writeBps
+                                  : f.key() == "read_iops"  ? &l.readIops
+                                  : f.key() == "write_iops" ? &l.writeIops
+                                                            : nullptr;
+          std::string field = where + "." + f.key();
+          if (!target) return bad(field, fmt::format("unknown field 'resources.{}'", field));
+          if (!f.value().is_number_integer() || f.value().get<std::int64_t>() < 0)
+            return bad(field, fmt::format("{} must be a whole number of at least 0", f.key()));
+          *target = f.value().get<std::uint64_t>();
+        }
+        r.diskLimits[d.key()] = l;
+      }
     } else if (k == "balloon_mib") {
       auto n = wholeNumber(0);
       if (!n) return n.error();
@@ -76,7 +106,8 @@ json toJson(const ResourceSpec& r) {
           {"dedicate", r.dedicate},
           {"latency", r.latencyHigh ? "high" : "normal"},
           {"memory_limit_mib", r.memoryLimitMib},
-          {"balloon_mib", r.balloonMib}};
+          {"balloon_mib", r.balloonMib},
+          {"disk_limits", diskLimitsJson(r.diskLimits)}};
 }
 
 Status validateResources(const ResourceSpec& r, std::uint64_t memoryMib, int hostCpus) {

@@ -232,6 +232,10 @@ Status validateVmSpec(const VmSpec& spec, const HostLimits* host) {
           fmt::format("memory {}M exceeds the host's {}M", spec.memoryMib, host->memoryMib),
           "memory_mib");
   }
+  for (const auto& [disk, limits] : spec.resources.diskLimits)
+    if (!diskNames.count(disk))
+      return fieldError("resources.disk_limits." + disk,
+                        fmt::format("VM '{}' has no disk '{}'", spec.name, disk));
   return validateResources(spec.resources, spec.memoryMib, host ? host->cpus : 0);
 }
 

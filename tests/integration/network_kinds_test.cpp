@@ -123,6 +123,13 @@ TEST_F(NetworkKinds, ABridgeNetworkPutsGuestsOnItsUplinksSegment) {
       << "no lease from the segment's DHCP server; console: "
       << d.cli({"vm", "console", "onseg", "--log"}).out;
   EXPECT_EQ(ip.substr(0, 11), "192.168.88.");
+  // The lease is written before the guest has configured it: wait for the guest's word.
+  ASSERT_TRUE(waitFor(
+      [&] {
+        return d.cli({"vm", "console", "onseg", "--log"}).out.find("PADDOCK-NET eth0 ip=" + ip) !=
+               std::string::npos;
+      },
+      30s));
   std::string out;
   EXPECT_EQ(guestRun(d, "onseg", "wget -q -O - http://192.168.88.1/", &out), 0) << out;
   EXPECT_NE(out.find("segment-page"), std::string::npos) << out;

@@ -175,6 +175,36 @@ TEST_F(Resources, ABalloonTargetShrinksTheGuestsMemory) {
   ASSERT_TRUE(waitFor([&] { return memTotalKb() > 200 * 1024; }, 20s));
 }
 
+TEST_F(Resources, ADiskWriteLimitHoldsTheGuestsWritesToIt) {
+  auto& d = *d_;
+  d.createVm("slowdisk", {{"memory_mib", 128}, {"disks", {{{"name", "data"}, {"size_mib", 64}}}}});
+  d.startVm("slowdisk");
+  // 4 MiB written through to the disk; the guest reports the seconds it took.
+  auto writeSeconds = [&] {
+    std::string out;
+    guestRun(d, "slowdisk",
+             "s=$(cut -d' ' -f1 /proc/uptime); dd if=/dev/zero of=/dev/vda bs=64k count=64 "
+             "conv=fsync 2>/dev/null; e=$(cut -d' ' -f1 /proc/uptime); "
+             "echo SECONDS=$(awk \"BEGIN{print $e-$s}\")",
+             &out);
+    auto at = out.rfind("SECONDS=");
+    return at == std::string::npos ? -1.0 : std::stod(out.substr(at + 8));
+  };
+  double free = writeSeconds();
+  ASSERT_GT(free, 0);
+  auto set = d.cli({"vm", "set", "slowdisk", "--disk-limit", "data:write_bps=1M"});
+  ASSERT_EQ(set.code, 0) << set.err;
+  EXPECT_EQ(d.vm("slowdisk")["resources"]["disk_limits"]["data"]["write_bps"], 1048576);
+  double limited = writeSeconds();
+  // 4 MiB at no more than 1.2 MB/s takes at least 3.5 s.
+  EXPECT_GE(limited, 4.0 * 1048576 / 1.2e6) << "unlimited " << free << " s";
+  ASSERT_EQ(d.cli({"vm", "set", "slowdisk", "--disk-limit", "data:off"}).code, 0);
+  EXPECT_LT(writeSeconds(), limited / 2);
+  auto ghost = d.cli({"vm", "set", "slowdisk", "--disk-limit", "nope:write_bps=1M"});
+  EXPECT_NE(ghost.code, 0);
+  EXPECT_NE(ghost.err.find("has no disk 'nope'"), std::string::npos) << ghost.err;
+}
+
 TEST_F(Resources, BadValuesAreRefusedNamingTheFieldAndChangeNothing) {
   auto& d = *d_;
   d.createVm("plain", {{"memory_mib", 128}});

@@ -207,6 +207,27 @@ TEST(QmpClient, BalloonAndGuestStatsUseTheirQmpCommands) {
   EXPECT_THAT(server.verify(), IsEmpty());
 }
 
+TEST(QmpClient, BlockSetIoThrottleSendsEveryLimitQemuRequires) {
+  FakeQmpServer server;
+  server.expectReturn("block_set_io_throttle",
+                      {{"id", "/machine/peripheral/disk-root/virtio-backend"},
+                       {"bps", 0},
+                       {"bps_rd", 0},
+                       {"bps_wr", 1048576},
+                       {"iops", 0},
+                       {"iops_rd", 200},
+                       {"iops_wr", 0}},
+                      json::object());
+  auto client = connectClient(server);
+  ASSERT_TRUE(client);
+  DiskLimits limits;
+  limits.writeBps = 1048576;
+  limits.readIops = 200;
+  EXPECT_TRUE(
+      client->blockSetIoThrottle("/machine/peripheral/disk-root/virtio-backend", limits).ok());
+  EXPECT_THAT(server.verify(), IsEmpty());
+}
+
 TEST(QmpClient, QueryBalloonWithoutABalloonDeviceIsAConflict) {
   FakeQmpServer server;
   server.expectError("query-balloon", json(), "DeviceNotActive",

@@ -63,6 +63,24 @@ TEST(ResourceSpec, ValuesAreCheckedAgainstTheVmAndTheHost) {
   EXPECT_EQ(validateResources(r, 256, 2).error().field, "resources.memory_limit_mib");
 }
 
+TEST(ResourceSpec, DiskLimitsParseAndMustNameDisksOfTheVm) {
+  auto spec =
+      vmSpecFromJson({{"name", "a"},
+                      {"image", "tiny"},
+                      {"disks", {{{"name", "root"}, {"size_mib", 64}}}},
+                      {"resources", {{"disk_limits", {{"root", {{"write_bps", 1048576}}}}}}}});
+  ASSERT_TRUE(spec.ok()) << spec.error().message;
+  EXPECT_EQ(spec->resources.diskLimits.at("root").writeBps, 1048576u);
+  EXPECT_TRUE(validateVmSpec(*spec, nullptr).ok());
+  EXPECT_EQ(*resourceSpecFromJson(toJson(spec->resources)), spec->resources);
+  auto other = *spec;
+  other.resources.diskLimits["data"] = {};
+  EXPECT_EQ(validateVmSpec(other, nullptr).error().field, "resources.disk_limits.data");
+  auto bad = resourceSpecFromJson({{"disk_limits", {{"root", {{"write_mbps", 1}}}}}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().field, "resources.disk_limits.root.write_mbps");
+}
+
 TEST(ResourceSpec, IsPartOfTheVmSpecAndItsPatches) {
   auto spec = vmSpecFromJson({{"name", "a"}, {"resources", {{"cpu_limit", 0.25}}}});
   ASSERT_TRUE(spec.ok());

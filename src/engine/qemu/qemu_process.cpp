@@ -235,6 +235,11 @@ Status QemuProcess::setBalloon(std::uint64_t bytes) {
   return qmp_->balloon(bytes);
 }
 
+Status QemuProcess::setDiskLimits(const std::string& disk, const DiskLimits& limits) {
+  // virtio-blk-pci is a proxy: the block backend hangs off its inner virtio device.
+  return qmp_->blockSetIoThrottle("/machine/peripheral/disk-" + disk + "/virtio-backend", limits);
+}
+
 Status QemuProcess::pause() {
   return qmp_->stop();
 }

@@ -36,6 +36,7 @@ class QemuProcess : public VmProcess {
   Status unplugNic(const LaunchNic& nic) override;
   Result<VmCounters> counters() override;
   Status setBalloon(std::uint64_t bytes) override;
+  Status setDiskLimits(const std::string& disk, const DiskLimits& limits) override;
 
  private:
   static constexpr const char* kBalloonPath = "/machine/peripheral/balloon0";

@@ -240,6 +240,16 @@ Status QmpClient::balloon(std::uint64_t bytes) {
   return run("balloon", json{{"value", bytes}});
 }
 
+Status QmpClient::blockSetIoThrottle(const std::string& deviceId, const DiskLimits& limits) {
+  return run("block_set_io_throttle", json{{"id", deviceId},
+                                           {"bps", 0},
+                                           {"bps_rd", limits.readBps},
+                                           {"bps_wr", limits.writeBps},
+                                           {"iops", 0},
+                                           {"iops_rd", limits.readIops},
+                                           {"iops_wr", limits.writeIops}});
+}
+
 Result<std::vector<DiskCounters>> QmpClient::queryBlockstats() {
   return query("query-blockstats", parseQueryBlockstats);
 }

@@ -13,6 +13,7 @@
 #include "engine/qemu/nic_device.h"
 #include "engine/qemu/qmp_transport.h"
 #include "engine/vm_counters.h"
+#include "model/resource_spec.h"
 
 namespace paddock::qmp {
 
@@ -60,6 +61,9 @@ class QmpClient {
   Result<std::vector<VcpuThread>> queryCpusFast();
   Result<std::uint64_t> queryBalloon();  // guest memory in bytes; conflict if no balloon device
   Status balloon(std::uint64_t bytes);   // asks the guest to give memory back down to `bytes`
+  // Throttles the block device of guest device `deviceId` (qdev id or QOM path); zeros lift
+  // the limits.
+  Status blockSetIoThrottle(const std::string& deviceId, const DiskLimits& limits);
   // Paddock's disks (device "disk-<id>" or node "drive-<id>"), others left out.
   Result<std::vector<DiskCounters>> queryBlockstats();
   // The balloon device `path` (e.g. "/machine/peripheral/balloon0"): how often the guest reports

@@ -20,6 +20,14 @@ Error asResourceError(Error e) {
   return e;
 }
 
+// Whether `r` asks for anything beyond what QEMU does by itself (the balloon, disk limits).
+bool needsCgroups(const ResourceSpec& r) {
+  ResourceSpec qemuOnly;
+  qemuOnly.balloonMib = r.balloonMib;
+  qemuOnly.diskLimits = r.diskLimits;
+  return r != qemuOnly;
+}
+
 }  // namespace
 
 ResourceService::ResourceService(Store& store, std::unique_ptr<host::Cgroups> cgroups,
@@ -54,9 +62,7 @@ host::CpuLimits ResourceService::cpuLimits(const VmSpec& spec,
 
 Status ResourceService::check(const VmSpec& spec, const std::vector<VmRecord>& others) {
   const ResourceSpec& r = spec.resources;
-  ResourceSpec onlyBalloon;
-  onlyBalloon.balloonMib = r.balloonMib;
-  if (!cgroups_ && r != onlyBalloon)
+  if (!cgroups_ && needsCgroups(r))
     return makeError(Errc::unavailable,
                      fmt::format("CPU and memory controls need cgroups, which this paddockd "
                                  "cannot use: {}",
@@ -77,14 +83,12 @@ Status ResourceService::check(const VmSpec& spec, const std::vector<VmRecord>& o
 
 Status ResourceService::apply(const VmSpec& spec, VmProcess& process) {
   const ResourceSpec& r = spec.resources;
-  ResourceSpec onlyBalloon;
-  onlyBalloon.balloonMib = r.balloonMib;
   std::unique_lock lock(mutex_);
   // A VM with default controls needs no group, unless others' dedicated CPUs must be kept from
   // it or it had one before (then its group goes back to the defaults). So a daemon that cannot
   // use cgroups (not root) still runs such VMs.
   bool needsGroup =
-      r != onlyBalloon || grouped_.count(spec.name) || !dedicatedByOthers(spec.name).empty();
+      needsCgroups(r) || grouped_.count(spec.name) || !dedicatedByOthers(spec.name).empty();
   if (cgroups_ && needsGroup) {
     const std::string& vm = spec.name;
     auto fail = [&](const Error& e) { return asResourceError(e); };
@@ -115,6 +119,15 @@ Status ResourceService::apply(const VmSpec& spec, VmProcess& process) {
     refreshOthers(vm);
   }
   lock.unlock();
+  for (const auto& disk : spec.disks) {
+    auto it = r.diskLimits.find(disk.name);
+    if (auto s =
+            process.setDiskLimits(disk.name, it == r.diskLimits.end() ? DiskLimits{} : it->second);
+        !s)
+      return makeError(s.error().code,
+                       fmt::format("cannot limit disk {}: {}", disk.name, s.error().message),
+                       "resources.disk_limits." + disk.name);
+  }
   // The balloon goes back to the whole memory when no target is set.
   std::uint64_t target = (r.balloonMib ? r.balloonMib : spec.memoryMib) * kMiB;
   return process.setBalloon(target);

@@ -17,7 +17,7 @@ namespace paddock {
 class ResourceService : public ResourceControl {
  public:
   // `cgroups` may be null (no usable cgroup hierarchy, e.g. an unprivileged daemon): then only
-  // the balloon works, and any other setting is refused with `why`.
+  // the balloon and disk limits work, and any other setting is refused with `why`.
   ResourceService(Store& store, std::unique_ptr<host::Cgroups> cgroups, std::string why,
                   int hostCpus);
 
