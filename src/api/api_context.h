@@ -6,6 +6,7 @@
 #include "images/image_store.h"
 #include "services/event_bus.h"
 #include "services/host_info.h"
+#include "services/host_memory.h"
 #include "services/lifecycle/vm_service.h"
 #include "services/monitoring/collector.h"
 #include "services/network/network_service.h"
@@ -22,6 +23,7 @@ struct ApiContext {
   NetworkService& networks;
   Collector& collector;
   MetricsStore& metrics;
+  HostMemoryService& memory;
 };
 
 class Router;

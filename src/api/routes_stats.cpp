@@ -90,6 +90,21 @@ void addStatsRoutes(Router& router, ApiContext& ctx) {
                                  {"help", m.help}});
                 respondJson(ex, 200, {{"metrics", out}});
               }});
+  router.add({"GET", "/v1/host/ksm", "Kernel same-page merging: setting and pages shared",
+              [&ctx](const http::Request&, const Params&, http::Exchange& ex) {
+                auto k = ctx.memory.ksm();
+                if (!k) return respondError(ex, k.error());
+                respondJson(ex, 200, *k);
+              }});
+  router.add({"PUT", "/v1/host/ksm",
+              "Turn KSM on or off: {\"run\": bool, \"pages_to_scan\", \"sleep_millisecs\"}",
+              [&ctx](const http::Request& req, const Params&, http::Exchange& ex) {
+                auto body = parseBody(req);
+                if (!body) return respondError(ex, body.error());
+                auto k = ctx.memory.setKsm(*body);
+                if (!k) return respondError(ex, k.error());
+                respondJson(ex, 200, *k);
+              }});
   router.add({"GET", "/metrics", "The newest sample in the Prometheus text format (0.0.4)",
               [&ctx](const http::Request&, const Params&, http::Exchange& ex) {
                 http::Response r;

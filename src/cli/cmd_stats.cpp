@@ -194,6 +194,35 @@ void addStatsCommands(CLI::App& app, CliContext& ctx) {
     });
   }
   {
+    auto* c = host->add_subcommand("ksm", "Show or set kernel same-page merging (KSM)");
+    auto state = std::make_shared<std::string>();
+    auto pages = std::make_shared<int64_t>(0);
+    auto sleep = std::make_shared<int64_t>(0);
+    c->add_option("state", *state, "on or off; without it, show the state")
+        ->check(CLI::IsMember({"on", "off"}));
+    c->add_option("--pages-to-scan", *pages, "pages ksmd scans per wake-up");
+    c->add_option("--sleep-ms", *sleep, "milliseconds between wake-ups");
+    c->callback([=, &ctx] {
+      nlohmann::json k;
+      if (state->empty()) {
+        k = ctx.must(ctx.client().call("GET", "/v1/host/ksm"));
+      } else {
+        nlohmann::json req = {{"run", *state == "on"}};
+        if (*pages > 0) req["pages_to_scan"] = *pages;
+        if (*sleep > 0) req["sleep_millisecs"] = *sleep;
+        k = ctx.must(ctx.client().call("PUT", "/v1/host/ksm", req));
+      }
+      if (ctx.json) return printJson(k);
+      std::printf("KSM %s (scans %lld pages every %lld ms): %lld pages shared by %lld, saving %s\n",
+                  k.value("run", false) ? "on" : "off",
+                  static_cast<long long>(k.value("pages_to_scan", 0)),
+                  static_cast<long long>(k.value("sleep_millisecs", 0)),
+                  static_cast<long long>(k.value("pages_shared", 0)),
+                  static_cast<long long>(k.value("pages_sharing", 0)),
+                  formatMetric(k.value("saved_bytes", 0.0), "bytes").c_str());
+    });
+  }
+  {
     auto* c = vm->add_subcommand("chart", "Draw a VM's metric over time as an SVG file");
     auto name = std::make_shared<std::string>();
     auto since = std::make_shared<std::string>("1h");

@@ -18,6 +18,7 @@
 #include "host/cgroups.h"
 #include "host/net_host.h"
 #include "services/host_info.h"
+#include "services/host_memory.h"
 #include "services/monitoring/collector.h"
 #include "services/network/network_service.h"
 #include "services/resources/resource_service.h"
@@ -167,6 +168,8 @@ int main(int argc, char** argv) {
   auto metrics = MetricsStore::open(opt.stateDir + "/metrics.db");
   if (!metrics) return fail(metrics.error().message);
   Collector collector(vms, networks, **metrics, opt.statsInterval);
+  HostMemoryService memory(**store);
+  memory.restore();
 
   vms.adoptAll();
   if (auto all = vms.list()) {
@@ -178,8 +181,8 @@ int main(int argc, char** argv) {
   // Decide the accelerator early so the first start does not wait for the probe.
   std::thread probe([&accel] { accel.hostChoice(); });
 
-  api::ApiServer server(
-      api::ApiContext{vms, operations, events, images, host, networks, collector, **metrics});
+  api::ApiServer server(api::ApiContext{vms, operations, events, images, host, networks, collector,
+                                        **metrics, memory});
   std::string sock = opt.stateDir + "/paddockd.sock";
   if (auto s = server.listenUnix(sock); !s) return fail(s.error().message);
   if (!opt.listen.empty()) {

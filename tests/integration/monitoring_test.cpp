@@ -1,5 +1,7 @@
 // The collector against a real guest: live values, history that survives a daemon restart, the
 // Prometheus endpoint, the CLI views, and bad input.
+#include <unistd.h>
+
 #include <cmath>
 #include <regex>
 #include <set>
@@ -186,6 +188,53 @@ TEST(Monitoring, ACpuBusyGuestShowsInLiveValuesHistoryMetricsAndTheCli) {
   auto after = d.api().call("GET", "/v1/vms/busy/stats?since=10m&metric=cpu_percent").value();
   ASSERT_EQ(after["series"].size(), 1u);
   EXPECT_GE(after["series"][0]["points"].size(), before);
+}
+
+// KSM is host-wide: the test puts back whatever the machine had.
+TEST(Monitoring, KsmMergesTheMemoryOfVmsFromOneImageAndOffUnmergesIt) {
+  if (geteuid() != 0) GTEST_SKIP() << "SKIPPED: KSM settings need root";
+  auto run = readFile("/sys/kernel/mm/ksm/run");
+  if (!run) GTEST_SKIP() << "SKIPPED: this kernel has no KSM (/sys/kernel/mm/ksm)";
+  TestDaemon d({"--stats-interval", "1s"});
+  json before = d.api().call("GET", "/v1/host/ksm").value();
+  struct Restore {
+    TestDaemon& d;
+    json settings;
+    ~Restore() {
+      (void)d.api().call("PUT", "/v1/host/ksm",
+                         {{"run", settings["run"]},
+                          {"pages_to_scan", settings["pages_to_scan"]},
+                          {"sleep_millisecs", settings["sleep_millisecs"]}});
+    }
+  } restore{d, before};
+  for (const char* name : {"k1", "k2", "k3", "k4"}) d.createVm(name, {{"memory_mib", 128}});
+  ASSERT_EQ(d.cli({"vm", "start", "--wait-ready", "k1", "k2", "k3", "k4"}).code, 0);
+  auto on = d.cli({"host", "ksm", "on", "--pages-to-scan", "2000", "--sleep-ms", "10"});
+  ASSERT_EQ(on.code, 0) << on.err;
+  EXPECT_NE(on.out.find("KSM on"), std::string::npos) << on.out;
+  json snap;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        snap = d.api().call("GET", "/v1/stats/live").value();
+        for (const char* name : {"k1", "k2", "k3", "k4"})
+          if (!(live(snap, name, "memory_ksm_bytes") > 0)) return false;
+        return snap["host"].value("host_ksm_saved_bytes", 0.0) > 0;
+      },
+      90s))
+      << snap.dump();
+  auto shown = d.cli({"host", "ksm"});
+  EXPECT_NE(shown.out.find("saving"), std::string::npos) << shown.out;
+  auto off = d.api().call("PUT", "/v1/host/ksm", {{"run", false}});
+  ASSERT_TRUE(off.ok()) << off.error().message;
+  EXPECT_FALSE((*off)["run"].get<bool>());
+  EXPECT_EQ((*off)["pages_sharing"], 0) << off->dump();
+  // Bad values change nothing.
+  http::Client raw(http::Endpoint::unixSocket(d.socket()));
+  auto bad = raw.request("PUT", "/v1/host/ksm", json{{"run", true}, {"pages_to_scan", 0}}.dump());
+  ASSERT_TRUE(bad.ok());
+  EXPECT_EQ(bad->status, 400) << bad->body;
+  EXPECT_NE(bad->body.find("\"field\":\"pages_to_scan\""), std::string::npos) << bad->body;
+  EXPECT_FALSE(d.api().call("GET", "/v1/host/ksm").value()["run"].get<bool>());
 }
 
 }  // namespace
