@@ -205,6 +205,7 @@ int main(int argc, char** argv) {
   networks.stopSupervisor();
   collector.stop();
   vms.detachAll();
+  resources.shutdown();
   probe.join();
   unlink(sock.c_str());
   spdlog::info("paddockd stopped{}", drained ? "" : " (abandoning unfinished operations)");

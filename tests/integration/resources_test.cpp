@@ -12,6 +12,7 @@
 #include "http/http_client.h"
 #include "integration/harness.h"
 #include "integration/net_helpers.h"
+#include "services/network/host_names.h"
 
 namespace paddock::test {
 namespace {
@@ -147,6 +148,17 @@ TEST_F(Resources, ADedicatedCpuRunsOnlyItsVmAndCannotBeDedicatedTwice) {
   EXPECT_NE(rival.err.find("CPU 1 is already dedicated to VM 'owner'"), std::string::npos)
       << rival.err;
   EXPECT_FALSE(d.vm("rival")["resources"].value("dedicate", true));
+
+  // Stopped VMs lose their groups, and a daemon that stops with none left removes its root.
+  bool v2 = pathExists("/sys/fs/cgroup/cgroup.controllers");
+  std::string root = std::string(v2 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/cpu") + "/paddock-" +
+                     HostNames(d.stateDir()).prefix();
+  EXPECT_TRUE(pathExists(root + "/owner"));
+  d.forceStopAll();
+  EXPECT_FALSE(pathExists(root + "/owner"));
+  d.stop();
+  EXPECT_FALSE(pathExists(root)) << "cgroup root left behind";
+  d.start();
 }
 
 TEST_F(Resources, ABalloonTargetShrinksTheGuestsMemory) {

@@ -152,6 +152,14 @@ void ResourceService::release(const std::string& vm) {
     spdlog::warn("VM {}: cannot remove its cgroup: {}", vm, s.error().message);
 }
 
+void ResourceService::shutdown() {
+  if (!cgroups_) return;
+  std::lock_guard lock(mutex_);
+  if (!cgroups_->listGroups().empty()) return;
+  if (auto s = cgroups_->removeRoot(); !s)
+    spdlog::warn("cannot remove the cgroup root: {}", s.error().message);
+}
+
 void ResourceService::reconcile(const std::vector<VmRecord>& vms) {
   if (!cgroups_) return;
   std::lock_guard lock(mutex_);

@@ -26,6 +26,9 @@ class ResourceService : public ResourceControl {
   void release(const std::string& vm) override;
   // Daemon start: remove the groups of VMs that have no process any more.
   void reconcile(const std::vector<VmRecord>& vms);
+  // Daemon stop: removes the daemon's root group when no VM has a group in it any more (running
+  // VMs keep theirs, and so the root).
+  void shutdown();
 
  private:
   // CPUs dedicated by VMs other than `vm` (defined ones: a dedicated CPU stays reserved).
