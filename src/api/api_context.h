@@ -11,6 +11,7 @@
 #include "services/monitoring/collector.h"
 #include "services/network/network_service.h"
 #include "services/operations.h"
+#include "services/resources/overcommit_manager.h"
 
 namespace paddock::api {
 
@@ -24,6 +25,7 @@ struct ApiContext {
   Collector& collector;
   MetricsStore& metrics;
   HostMemoryService& memory;
+  OvercommitManager& overcommit;
 };
 
 class Router;

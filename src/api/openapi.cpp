@@ -8,6 +8,40 @@ namespace paddock::api {
 
 namespace {
 
+nlohmann::json resourcesSchema() {
+  nlohmann::json count = {{"type", "integer"}, {"minimum", 0}};
+  nlohmann::json cpus = {{"type", "number"}, {"minimum", 0}};
+  nlohmann::json flag = {{"type", "boolean"}};
+  nlohmann::json disk = {{"type", "object"},
+                         {"additionalProperties", false},
+                         {"properties",
+                          {{"read_bps", count},
+                           {"write_bps", count},
+                           {"read_iops", count},
+                           {"write_iops", count},
+                           {"read_bps_max", count},
+                           {"write_bps_max", count},
+                           {"read_iops_max", count},
+                           {"write_iops_max", count},
+                           {"burst_seconds", count},
+                           {"group", {{"type", "string"}, {"pattern", "^[a-z0-9-]{1,32}$"}}}}}};
+  return {{"type", "object"},
+          {"additionalProperties", false},
+          {"properties",
+           {{"cpu_shares", {{"type", "integer"}, {"minimum", 0}, {"maximum", 100000}}},
+            {"cpu_limit", cpus},
+            {"cpu_reservation", cpus},
+            {"cpus", {{"type", "array"}, {"items", count}}},
+            {"dedicate", flag},
+            {"latency", {{"type", "string"}, {"enum", {"normal", "high"}}}},
+            {"memory_limit_mib", count},
+            {"memory_reservation_mib", count},
+            {"memory_lock", flag},
+            {"page_sharing", flag},
+            {"balloon_mib", count},
+            {"disk_limits", {{"type", "object"}, {"additionalProperties", disk}}}}}};
+}
+
 nlohmann::json vmSpecSchema() {
   return {{"type", "object"},
           {"required", {"name"}},
@@ -30,7 +64,8 @@ nlohmann::json vmSpecSchema() {
             {"cmdline", {{"type", "string"}}},
             {"description", {{"type", "string"}, {"maxLength", 1024}}},
             {"accel", {{"type", "string"}, {"enum", {"auto", "kvm", "tcg"}}}},
-            {"labels", {{"type", "object"}, {"additionalProperties", {{"type", "string"}}}}}}}};
+            {"labels", {{"type", "object"}, {"additionalProperties", {{"type", "string"}}}}},
+            {"resources", resourcesSchema()}}}};
 }
 
 nlohmann::json errorSchema() {

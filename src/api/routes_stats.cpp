@@ -105,6 +105,20 @@ void addStatsRoutes(Router& router, ApiContext& ctx) {
                 if (!k) return respondError(ex, k.error());
                 respondJson(ex, 200, *k);
               }});
+  router.add({"GET", "/v1/host/overcommit",
+              "The overcommit manager: watermarks and the memory it took from VMs",
+              [&ctx](const http::Request&, const Params&, http::Exchange& ex) {
+                respondJson(ex, 200, ctx.overcommit.status());
+              }});
+  router.add({"PUT", "/v1/host/overcommit",
+              "Set the overcommit manager: {\"enabled\": bool, \"low_mib\", \"high_mib\"}",
+              [&ctx](const http::Request& req, const Params&, http::Exchange& ex) {
+                auto body = parseBody(req);
+                if (!body) return respondError(ex, body.error());
+                auto o = ctx.overcommit.configure(*body);
+                if (!o) return respondError(ex, o.error());
+                respondJson(ex, 200, *o);
+              }});
   router.add({"GET", "/metrics", "The newest sample in the Prometheus text format (0.0.4)",
               [&ctx](const http::Request&, const Params&, http::Exchange& ex) {
                 http::Response r;

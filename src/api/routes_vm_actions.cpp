@@ -20,6 +20,7 @@ Status precheck(ApiContext& ctx, const std::string& name, const std::string& act
   VmState s = rec->runtime.state;
   if (action == "start" && hasProcess(s))
     return makeError(Errc::conflict, fmt::format("VM '{}' is already {}", name, vmStateName(s)));
+  if (action == "start") PADDOCK_TRY(ctx.vms.admissible(rec->spec));
   if (action == "shutdown" && s != VmState::running && s != VmState::paused)
     return makeError(Errc::conflict,
                      fmt::format("cannot shut down VM '{}': it is {}", name, vmStateName(s)));

@@ -21,6 +21,7 @@
 #include "services/host_memory.h"
 #include "services/monitoring/collector.h"
 #include "services/network/network_service.h"
+#include "services/resources/overcommit_manager.h"
 #include "services/resources/resource_service.h"
 #include "store/metrics_store.h"
 #include "store/sqlite/sqlite_store.h"
@@ -162,7 +163,7 @@ int main(int argc, char** argv) {
   auto cgroups = host::makeCgroups("paddock-" + HostNames(opt.stateDir).prefix());
   if (!cgroups) spdlog::warn("no resource control: {}", cgroups.error().message);
   ResourceService resources(**store, cgroups ? std::move(*cgroups) : nullptr,
-                            cgroups ? "" : cgroups.error().message, cfg.host.cpus);
+                            cgroups ? "" : cgroups.error().message, cfg.host, networks);
   VmService vms(cfg, **store, engine, images, accel, events, networks, resources);
   HostInfoService host(engine, accel, opt.stateDir);
   auto metrics = MetricsStore::open(opt.stateDir + "/metrics.db");
@@ -170,6 +171,8 @@ int main(int argc, char** argv) {
   Collector collector(vms, networks, **metrics, opt.statsInterval);
   HostMemoryService memory(**store);
   memory.restore();
+  OvercommitManager overcommit(vms, collector, **store, events, cfg.host.memoryMib);
+  overcommit.restore();
 
   vms.adoptAll();
   if (auto all = vms.list()) {
@@ -178,11 +181,12 @@ int main(int argc, char** argv) {
   }
   networks.startSupervisor();
   collector.start();
+  overcommit.start();
   // Decide the accelerator early so the first start does not wait for the probe.
   std::thread probe([&accel] { accel.hostChoice(); });
 
   api::ApiServer server(api::ApiContext{vms, operations, events, images, host, networks, collector,
-                                        **metrics, memory});
+                                        **metrics, memory, overcommit});
   std::string sock = opt.stateDir + "/paddockd.sock";
   if (auto s = server.listenUnix(sock); !s) return fail(s.error().message);
   if (!opt.listen.empty()) {
@@ -203,6 +207,7 @@ int main(int argc, char** argv) {
   server.stop();
   bool drained = operations.drain(std::chrono::seconds(10));
   networks.stopSupervisor();
+  overcommit.stop();
   collector.stop();
   vms.detachAll();
   resources.shutdown();

@@ -27,6 +27,8 @@ struct LaunchSpec {
   std::string name;
   int vcpus = 1;
   uint64_t memoryMib = 256;
+  bool memoryLock = false;    // preallocate guest memory and lock it in host RAM
+  bool memoryMerge = true;    // let KSM merge guest pages
   std::string accel = "tcg";  // resolved: "kvm" or "tcg"
   std::string kernel;
   std::string initrd;

@@ -62,7 +62,8 @@ class CgroupV2 final : public Cgroups {
     PADDOCK_TRY(requireGroup(vm));
     PADDOCK_TRY(validateMemoryLimits(limits));
     std::string value = limits.limitBytes == 0 ? "max" : std::to_string(limits.limitBytes);
-    return fs_.write(vmRel(vm), "memory.max", value, "memory");
+    PADDOCK_TRY(fs_.write(vmRel(vm), "memory.max", value, "memory"));
+    return fs_.write(vmRel(vm), "memory.min", std::to_string(limits.reservedBytes), "memory");
   }
 
   Status addProcess(const std::string& vm, pid_t pid) override {

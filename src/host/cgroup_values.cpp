@@ -180,6 +180,12 @@ Status validateMemoryLimits(const MemoryLimits& limits) {
     return makeError(Errc::invalid_argument,
                      fmt::format("memory limit {} bytes is too large", limits.limitBytes),
                      "memory");
+  if (limits.reservedBytes > static_cast<uint64_t>(INT64_MAX) ||
+      (limits.limitBytes != 0 && limits.reservedBytes > limits.limitBytes))
+    return makeError(
+        Errc::invalid_argument,
+        fmt::format("memory reservation {} bytes is above the limit", limits.reservedBytes),
+        "memory");
   return {};
 }
 

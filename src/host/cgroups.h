@@ -56,6 +56,9 @@ struct CpuLimits {
 
 struct MemoryLimits {
   uint64_t limitBytes = 0;  // 0: none
+  // Memory the kernel must not reclaim from the group (v2 memory.min). v1 has no such guarantee
+  // (its soft limit would make the group the *first* to be reclaimed), so v1 ignores it.
+  uint64_t reservedBytes = 0;
 };
 
 struct CgroupUsage {

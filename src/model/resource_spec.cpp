@@ -1,7 +1,9 @@
 #include "model/resource_spec.h"
 
+#include <cctype>
 #include <cmath>
 #include <set>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -11,18 +13,82 @@ using nlohmann::json;
 
 namespace {
 
+constexpr double kMinCpuReservation = 0.01;
+
 Error bad(const std::string& field, const std::string& message) {
   return makeError(Errc::invalid_argument, message, "resources." + field);
+}
+
+// The numeric fields of DiskLimits by JSON name.
+std::uint64_t* diskLimitField(DiskLimits& l, const std::string& key) {
+  static const std::map<std::string, std::uint64_t DiskLimits::*> fields = {
+      {"read_bps", &DiskLimits::readBps},          {"write_bps", &DiskLimits::writeBps},
+      {"read_iops", &DiskLimits::readIops},        {"write_iops", &DiskLimits::writeIops},
+      {"read_bps_max", &DiskLimits::readBpsMax},   {"write_bps_max", &DiskLimits::writeBpsMax},
+      {"read_iops_max", &DiskLimits::readIopsMax}, {"write_iops_max", &DiskLimits::writeIopsMax},
+      {"burst_seconds", &DiskLimits::burstSeconds}};
+  auto it = fields.find(key);
+  return it == fields.end() ? nullptr : &(l.*(it->second));
 }
 
 json diskLimitsJson(const std::map<std::string, DiskLimits>& limits) {
   json out = json::object();
   for (const auto& [disk, l] : limits)
-    out[disk] = {{"read_bps", l.readBps},
-                 {"write_bps", l.writeBps},
-                 {"read_iops", l.readIops},
-                 {"write_iops", l.writeIops}};
+    out[disk] = {{"read_bps", l.readBps},           {"write_bps", l.writeBps},
+                 {"read_iops", l.readIops},         {"write_iops", l.writeIops},
+                 {"read_bps_max", l.readBpsMax},    {"write_bps_max", l.writeBpsMax},
+                 {"read_iops_max", l.readIopsMax},  {"write_iops_max", l.writeIopsMax},
+                 {"burst_seconds", l.burstSeconds}, {"group", l.group}};
   return out;
+}
+
+json nicLimitsJson(const std::map<std::string, NicLimits>& limits) {
+  json out = json::object();
+  for (const auto& [mac, l] : limits) out[mac] = {{"rx_bps", l.rxBps}, {"tx_bps", l.txBps}};
+  return out;
+}
+
+bool validGroupName(const std::string& g) {
+  if (g.empty() || g.size() > 32) return false;
+  for (char c : g)
+    if (!(std::islower(static_cast<unsigned char>(c)) ||
+          std::isdigit(static_cast<unsigned char>(c)) || c == '-'))
+      return false;
+  return true;
+}
+
+Status validateDiskLimits(const std::map<std::string, DiskLimits>& limits) {
+  std::map<std::string, std::pair<std::string, DiskLimits>> groups;  // group → first disk
+  for (const auto& [disk, l] : limits) {
+    std::string where = "disk_limits." + disk;
+    for (auto [max, base, name] : {std::tuple{l.readBpsMax, l.readBps, "read_bps"},
+                                   std::tuple{l.writeBpsMax, l.writeBps, "write_bps"},
+                                   std::tuple{l.readIopsMax, l.readIops, "read_iops"},
+                                   std::tuple{l.writeIopsMax, l.writeIops, "write_iops"}}) {
+      if (max == 0) continue;
+      if (base == 0 || max < base)
+        return bad(where + "." + name + "_max",
+                   fmt::format("{}_max is a burst above {}: set {} too, at most the burst", name,
+                               name, name));
+    }
+    bool burst = l.readBpsMax || l.writeBpsMax || l.readIopsMax || l.writeIopsMax;
+    if (l.burstSeconds != 0 && !burst)
+      return bad(where + ".burst_seconds", "burst_seconds needs a burst rate (e.g. write_bps_max)");
+    if (l.burstSeconds > 3600)
+      return bad(where + ".burst_seconds", "burst_seconds must be at most 3600");
+    if (l.group.empty()) continue;
+    if (!validGroupName(l.group))
+      return bad(where + ".group", "group must be 1-32 of a-z, 0-9 and -");
+    DiskLimits alone = l;
+    alone.group.clear();
+    auto [it, fresh] = groups.try_emplace(l.group, disk, alone);
+    if (!fresh && it->second.second != alone)
+      return bad(where + ".group",
+                 fmt::format("disks {} and {} share group '{}' but have different limits: a "
+                             "group has one budget",
+                             it->second.first, disk, l.group));
+  }
+  return {};
 }
 
 }  // namespace
@@ -75,12 +141,13 @@ Result<ResourceSpec> resourceSpecFromJson(const json& j) {
         if (!d.value().is_object()) return bad(where, fmt::format("{} must be an object", where));
         DiskLimits l;
         for (auto f = d.value().begin(); f != d.value().end(); ++f) {
-          std::uint64_t* target = f.key() == "read_bps"     ? &l.readBps
-                                  : f.key() == "write_bps"  ? &l.writeBps
-                                  : f.key() == "read_iops"  ? &l.readIops
-                                  : f.key() == "write_iops" ? &l.writeIops
-                                                            : nullptr;
           std::string field = where + "." + f.key();
+          if (f.key() == "group") {
+            if (!f.value().is_string()) return bad(field, "group must be a string");
+            l.group = f.value().get<std::string>();
+            continue;
+          }
+          std::uint64_t* target = diskLimitField(l, f.key());
           if (!target) return bad(field, fmt::format("unknown field 'resources.{}'", field));
           if (!f.value().is_number_integer() || f.value().get<std::int64_t>() < 0)
             return bad(field, fmt::format("{} must be a whole number of at least 0", f.key()));
@@ -88,10 +155,39 @@ Result<ResourceSpec> resourceSpecFromJson(const json& j) {
         }
         r.diskLimits[d.key()] = l;
       }
+    } else if (k == "nic_limits") {
+      if (!v.is_object()) return bad(k, "nic_limits must map NIC MACs to limits");
+      for (auto n = v.begin(); n != v.end(); ++n) {
+        std::string where = "nic_limits." + n.key();
+        if (!n.value().is_object()) return bad(where, fmt::format("{} must be an object", where));
+        NicLimits l;
+        for (auto f = n.value().begin(); f != n.value().end(); ++f) {
+          std::string field = where + "." + f.key();
+          std::uint64_t* target = f.key() == "rx_bps"   ? &l.rxBps
+                                  : f.key() == "tx_bps" ? &l.txBps
+                                                        : nullptr;
+          if (!target) return bad(field, fmt::format("unknown field 'resources.{}'", field));
+          if (!f.value().is_number_integer() || f.value().get<std::int64_t>() < 0)
+            return bad(field, fmt::format("{} must be a whole number of at least 0", f.key()));
+          *target = f.value().get<std::uint64_t>();
+        }
+        r.nicLimits[n.key()] = l;
+      }
     } else if (k == "balloon_mib") {
       auto n = wholeNumber(0);
       if (!n) return n.error();
       r.balloonMib = static_cast<std::uint64_t>(*n);
+    } else if (k == "cpu_reservation") {
+      if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < 0)
+        return bad(k, "cpu_reservation must be a number of host CPUs, e.g. 0.5");
+      r.cpuReservation = v.get<double>();
+    } else if (k == "memory_reservation_mib") {
+      auto n = wholeNumber(0);
+      if (!n) return n.error();
+      r.memoryReservationMib = static_cast<std::uint64_t>(*n);
+    } else if (k == "memory_lock" || k == "page_sharing") {
+      if (!v.is_boolean()) return bad(k, fmt::format("{} must be true or false", k));
+      (k == "memory_lock" ? r.memoryLock : r.pageSharing) = v.get<bool>();
     } else {
       return bad(k, fmt::format("unknown field 'resources.{}'", k));
     }
@@ -107,10 +203,22 @@ json toJson(const ResourceSpec& r) {
           {"latency", r.latencyHigh ? "high" : "normal"},
           {"memory_limit_mib", r.memoryLimitMib},
           {"balloon_mib", r.balloonMib},
-          {"disk_limits", diskLimitsJson(r.diskLimits)}};
+          {"disk_limits", diskLimitsJson(r.diskLimits)},
+          {"nic_limits", nicLimitsJson(r.nicLimits)},
+          {"cpu_reservation", r.cpuReservation},
+          {"memory_reservation_mib", r.memoryReservationMib},
+          {"memory_lock", r.memoryLock},
+          {"page_sharing", r.pageSharing}};
 }
 
-Status validateResources(const ResourceSpec& r, std::uint64_t memoryMib, int hostCpus) {
+std::string startTimeFieldChanged(const ResourceSpec& a, const ResourceSpec& b) {
+  if (a.memoryLock != b.memoryLock) return "memory_lock";
+  if (a.pageSharing != b.pageSharing) return "page_sharing";
+  return "";
+}
+
+Status validateResources(const ResourceSpec& r, int vcpus, std::uint64_t memoryMib, int hostCpus) {
+  PADDOCK_TRY(validateDiskLimits(r.diskLimits));
   if (r.cpuLimit != 0 && r.cpuLimit < 0.01)
     return bad("cpu_limit", "cpu_limit must be at least 0.01 (1 % of a CPU), or 0 for none");
   if (hostCpus > 0 && r.cpuLimit > hostCpus)
@@ -132,6 +240,24 @@ Status validateResources(const ResourceSpec& r, std::uint64_t memoryMib, int hos
                fmt::format("memory limit {}M is below the VM's memory {}M: QEMU would be "
                            "killed when the guest uses it",
                            r.memoryLimitMib, memoryMib));
+  if (r.cpuReservation != 0 && r.cpuReservation < kMinCpuReservation)
+    return bad("cpu_reservation",
+               "cpu_reservation must be at least 0.01 (1 % of a CPU), or 0 for none");
+  if (r.cpuReservation > vcpus)
+    return bad("cpu_reservation",
+               fmt::format("cpu_reservation {} is more than the VM's {} vCPU(s) can use",
+                           r.cpuReservation, vcpus));
+  if (r.cpuLimit != 0 && r.cpuReservation > r.cpuLimit)
+    return bad("cpu_reservation", fmt::format("cpu_reservation {} is above the cpu_limit {}",
+                                              r.cpuReservation, r.cpuLimit));
+  if (r.memoryReservationMib > memoryMib)
+    return bad("memory_reservation_mib",
+               fmt::format("memory reservation {}M is above the VM's memory {}M",
+                           r.memoryReservationMib, memoryMib));
+  if (r.balloonMib != 0 && r.balloonMib < r.reservedMib(memoryMib))
+    return bad("balloon_mib",
+               fmt::format("balloon target {}M is below the VM's reserved memory {}M", r.balloonMib,
+                           r.reservedMib(memoryMib)));
   return {};
 }
 

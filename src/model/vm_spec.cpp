@@ -1,5 +1,6 @@
 #include "model/vm_spec.h"
 
+#include <algorithm>
 #include <set>
 
 #include <fmt/format.h>
@@ -236,7 +237,12 @@ Status validateVmSpec(const VmSpec& spec, const HostLimits* host) {
     if (!diskNames.count(disk))
       return fieldError("resources.disk_limits." + disk,
                         fmt::format("VM '{}' has no disk '{}'", spec.name, disk));
-  return validateResources(spec.resources, spec.memoryMib, host ? host->cpus : 0);
+  for (const auto& [mac, limits] : spec.resources.nicLimits)
+    if (std::none_of(spec.nics.begin(), spec.nics.end(),
+                     [&](const NicSpec& n) { return n.mac == mac; }))
+      return fieldError("resources.nic_limits." + mac,
+                        fmt::format("VM '{}' has no NIC with MAC {}", spec.name, mac));
+  return validateResources(spec.resources, spec.vcpus, spec.memoryMib, host ? host->cpus : 0);
 }
 
 json toJson(const VmSpec& spec) {

@@ -6,12 +6,14 @@
 #include <sstream>
 #include <thread>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "common/files.h"
 #include "http/http_client.h"
 #include "integration/harness.h"
 #include "integration/net_helpers.h"
+#include "integration/proc_helpers.h"
 #include "services/network/host_names.h"
 
 namespace paddock::test {
@@ -19,41 +21,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using nlohmann::json;
-
-double cpuSeconds(pid_t pid) {
-  auto stat = readFile("/proc/" + std::to_string(pid) + "/stat");
-  if (!stat) return -1;
-  std::istringstream in(stat->substr(stat->rfind(')') + 2));
-  std::vector<std::string> f;
-  for (std::string w; in >> w;) f.push_back(w);
-  return (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-// Percent of one CPU each process used over `window`.
-std::vector<double> cpuPercent(const std::vector<pid_t>& pids, std::chrono::seconds window) {
-  std::vector<double> before;
-  for (pid_t p : pids) before.push_back(cpuSeconds(p));
-  auto t0 = std::chrono::steady_clock::now();
-  std::this_thread::sleep_for(window);
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::vector<double> out;
-  for (size_t i = 0; i < pids.size(); ++i)
-    out.push_back(100 * (cpuSeconds(pids[i]) - before[i]) / seconds);
-  return out;
-}
-
-// The value of "Key:" in /proc/PID/status (or a task's), e.g. Cpus_allowed_list.
-std::string statusField(const std::string& path, const std::string& key) {
-  auto text = readFile(path);
-  if (!text) return "";
-  std::istringstream in(*text);
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind(key + ":", 0) == 0) {
-      auto v = line.substr(key.size() + 1);
-      return v.substr(v.find_first_not_of(" \t"));
-    }
-  return "";
-}
 
 class Resources : public ::testing::Test {
  protected:
@@ -217,6 +184,57 @@ TEST_F(Resources, ADiskWriteLimitHoldsTheGuestsWritesToIt) {
   EXPECT_NE(ghost.err.find("has no disk 'nope'"), std::string::npos) << ghost.err;
 }
 
+TEST_F(Resources, DisksInOneGroupShareTheirBudgetAndABurstIsFastThenLimited) {
+  auto& d = *d_;
+  d.createVm(
+      "grouped",
+      {{"memory_mib", 128},
+       {"disks", {{{"name", "one"}, {"size_mib", 64}}, {{"name", "two"}, {"size_mib", 64}}}}});
+  d.startVm("grouped");
+  // The guest writes `mib` MiB to each device at once and reports the seconds it took.
+  auto writeSeconds = [&](const std::vector<std::string>& devices, int mib) {
+    std::string cmd = "s=$(cut -d' ' -f1 /proc/uptime); ";
+    for (const auto& dev : devices)
+      cmd += fmt::format("dd if=/dev/zero of={} bs=64k count={} conv=fsync 2>/dev/null & ", dev,
+                         mib * 16);
+    cmd += "wait; e=$(cut -d' ' -f1 /proc/uptime); echo SECONDS=$(awk \"BEGIN{print $e-$s}\")";
+    std::string out;
+    guestRun(d, "grouped", cmd, &out);
+    auto at = out.rfind("SECONDS=");
+    return at == std::string::npos ? -1.0 : std::stod(out.substr(at + 8));
+  };
+  auto set = d.cli({"vm", "set", "grouped", "--disk-limit", "one:write_bps=1M,group=pair",
+                    "--disk-limit", "two:write_bps=1M,group=pair"});
+  ASSERT_EQ(set.code, 0) << set.err;
+  // 2 MiB to each disk: 4 MiB through one 1 MiB/s budget take at least 3.5 s (two budgets: 2 s).
+  double shared = writeSeconds({"/dev/vda", "/dev/vdb"}, 2);
+  EXPECT_GE(shared, 4.0 * 1048576 / 1.2e6);
+  // A disk that leaves the group gets a budget of its own again.
+  ASSERT_EQ(d.cli({"vm", "set", "grouped", "--disk-limit", "two:off"}).code, 0);
+  EXPECT_LT(writeSeconds({"/dev/vdb"}, 2), 1.5) << "two is still limited";
+
+  // A burst of 8 MiB/s for up to 1 s (an 8 MiB budget that refills at 1 MiB/s): 4 MiB go by
+  // at once; of 8 MiB more, about half has to wait for the 1 MiB/s limit.
+  ASSERT_EQ(d.cli({"vm", "set", "grouped", "--disk-limit",
+                   "one:write_bps=1M,write_bps_max=8M,burst_seconds=1,group="})
+                .code,
+            0);
+  EXPECT_EQ(d.vm("grouped")["resources"]["disk_limits"]["one"]["write_bps_max"], 8388608);
+  double burst = writeSeconds({"/dev/vda"}, 4);
+  EXPECT_LT(burst, 2.0) << "the burst did not happen";
+  double after = writeSeconds({"/dev/vda"}, 8);
+  EXPECT_GT(after, 2.5) << "the burst went on past its budget (first 4 MiB: " << burst << " s)";
+
+  // Groups hold one budget: different limits in one group are refused and change nothing.
+  auto before = d.vm("grouped")["resources"];
+  auto clash = d.cli({"vm", "set", "grouped", "--disk-limit", "one:write_bps=1M,group=g",
+                      "--disk-limit", "two:write_bps=2M,group=g"});
+  EXPECT_NE(clash.code, 0);
+  EXPECT_NE(clash.err.find("share group 'g' but have different limits"), std::string::npos)
+      << clash.err;
+  EXPECT_EQ(d.vm("grouped")["resources"], before);
+}
+
 TEST_F(Resources, BadValuesAreRefusedNamingTheFieldAndChangeNothing) {
   auto& d = *d_;
   d.createVm("plain", {{"memory_mib", 128}});
@@ -230,6 +248,12 @@ TEST_F(Resources, BadValuesAreRefusedNamingTheFieldAndChangeNothing) {
         std::tuple{json{{"balloon_mib", 512}}, 400, "resources.balloon_mib"},
         std::tuple{json{{"latency", "urgent"}}, 400, "resources.latency"},
         std::tuple{json{{"memory_limit_mib", 64}}, 400, "resources.memory_limit_mib"},
+        std::tuple{json{{"cpu_reservation", 2}}, 400, "resources.cpu_reservation"},
+        std::tuple{json{{"memory_reservation_mib", 4096}}, 400, "resources.memory_reservation_mib"},
+        std::tuple{json{{"disk_limits", {{"nope", {{"write_bps", 1}}}}}}, 400,
+                   "resources.disk_limits.nope"},
+        std::tuple{json{{"nic_limits", {{"02:50:44:00:00:99", {{"rx_bps", 1}}}}}}, 400,
+                   "resources.nic_limits.02:50:44:00:00:99"},
         std::tuple{json{{"bogus", 1}}, 400, "resources.bogus"}}) {
     auto r = raw.request("PATCH", "/v1/vms/plain", json{{"resources", resources}}.dump());
     ASSERT_TRUE(r.ok());

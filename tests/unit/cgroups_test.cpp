@@ -166,12 +166,17 @@ TEST_F(CgroupV2Test, LatencyHighKeepsTheFractionOverAShorterPeriod) {
   EXPECT_EQ(tree_.get("paddock-pd1/web/cpu.max"), "1000 50000");
 }
 
-TEST_F(CgroupV2Test, MemoryLimitLandsInMemoryMax) {
+TEST_F(CgroupV2Test, MemoryLimitLandsInMemoryMaxAndTheReservationInMemoryMin) {
   ASSERT_TRUE(cg_->ensureGroup("web").ok());
-  ASSERT_TRUE(cg_->setMemory("web", MemoryLimits{512ull << 20}).ok());
+  ASSERT_TRUE(cg_->setMemory("web", MemoryLimits{512ull << 20, 128ull << 20}).ok());
   EXPECT_EQ(tree_.get("paddock-pd1/web/memory.max"), "536870912");
+  EXPECT_EQ(tree_.get("paddock-pd1/web/memory.min"), "134217728");
   ASSERT_TRUE(cg_->setMemory("web", MemoryLimits{}).ok());
   EXPECT_EQ(tree_.get("paddock-pd1/web/memory.max"), "max");
+  EXPECT_EQ(tree_.get("paddock-pd1/web/memory.min"), "0");
+  // A reservation above the limit could never be honoured.
+  EXPECT_EQ(cg_->setMemory("web", MemoryLimits{128ull << 20, 512ull << 20}).error().field,
+            "memory");
 }
 
 TEST_F(CgroupV2Test, AddProcessWritesItsPidToCgroupProcs) {

@@ -1,4 +1,6 @@
 // The QEMU command line is part of our contract with QEMU: compare it whole, per scenario.
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "engine/qemu/nic_device.h"
@@ -84,6 +86,23 @@ TEST(QemuArgv, TcgGuestWithOneDiskMatchesTheExpectedCommandLine) {
       "pcie-root-port,id=hp7,chassis=8,io-reserve=0",
   };
   EXPECT_EQ(buildQemuArgv(tinySpec()), expected);
+}
+
+TEST(QemuArgv, LockedMemoryIsPreallocatedAndUnsharedMemoryIsNotMerged) {
+  auto spec = tinySpec();
+  spec.memoryLock = true;
+  spec.memoryMerge = false;
+  auto argv = buildQemuArgv(spec);
+  auto machine = std::find(argv.begin(), argv.end(), "-machine");
+  ASSERT_NE(machine, argv.end());
+  EXPECT_EQ(*(machine + 1), "q35,mem-merge=off");
+  auto lock = std::find(argv.begin(), argv.end(), "-overcommit");
+  ASSERT_NE(lock, argv.end());
+  EXPECT_EQ(*(lock + 1), "mem-lock=on");
+  EXPECT_EQ(*(lock + 2), "-mem-prealloc");
+  // The defaults add neither.
+  auto plain = buildQemuArgv(tinySpec());
+  EXPECT_EQ(std::find(plain.begin(), plain.end(), "-overcommit"), plain.end());
 }
 
 TEST(QemuArgv, BootNicsGoOnTheFirstRootPortsInOrder) {

@@ -216,7 +216,20 @@ TEST(QmpClient, BlockSetIoThrottleSendsEveryLimitQemuRequires) {
                        {"bps_wr", 1048576},
                        {"iops", 0},
                        {"iops_rd", 200},
-                       {"iops_wr", 0}},
+                       {"iops_wr", 0},
+                       {"group", "disk-root"}},
+                      json::object());
+  server.expectReturn("block_set_io_throttle",
+                      {{"id", "/machine/peripheral/disk-data/virtio-backend"},
+                       {"bps", 0},
+                       {"bps_rd", 0},
+                       {"bps_wr", 1048576},
+                       {"bps_wr_max", 8388608},
+                       {"bps_wr_max_length", 3},
+                       {"iops", 0},
+                       {"iops_rd", 0},
+                       {"iops_wr", 0},
+                       {"group", "group-shared"}},
                       json::object());
   auto client = connectClient(server);
   ASSERT_TRUE(client);
@@ -224,7 +237,17 @@ TEST(QmpClient, BlockSetIoThrottleSendsEveryLimitQemuRequires) {
   limits.writeBps = 1048576;
   limits.readIops = 200;
   EXPECT_TRUE(
-      client->blockSetIoThrottle("/machine/peripheral/disk-root/virtio-backend", limits).ok());
+      client
+          ->blockSetIoThrottle("/machine/peripheral/disk-root/virtio-backend", limits, "disk-root")
+          .ok());
+  DiskLimits burst;
+  burst.writeBps = 1048576;
+  burst.writeBpsMax = 8388608;
+  burst.burstSeconds = 3;
+  EXPECT_TRUE(client
+                  ->blockSetIoThrottle("/machine/peripheral/disk-data/virtio-backend", burst,
+                                       "group-shared")
+                  .ok());
   EXPECT_THAT(server.verify(), IsEmpty());
 }
 

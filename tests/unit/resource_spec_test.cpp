@@ -42,25 +42,102 @@ TEST(ResourceSpec, BadFieldsAreNamed) {
 
 TEST(ResourceSpec, ValuesAreCheckedAgainstTheVmAndTheHost) {
   ResourceSpec r;
-  EXPECT_TRUE(validateResources(r, 256, 2).ok());
+  EXPECT_TRUE(validateResources(r, 1, 256, 2).ok());
   r.cpuLimit = 3;
-  EXPECT_EQ(validateResources(r, 256, 2).error().field, "resources.cpu_limit");
+  EXPECT_EQ(validateResources(r, 1, 256, 2).error().field, "resources.cpu_limit");
   r.cpuLimit = 0.001;
-  EXPECT_EQ(validateResources(r, 256, 2).error().field, "resources.cpu_limit");
+  EXPECT_EQ(validateResources(r, 1, 256, 2).error().field, "resources.cpu_limit");
   r = {};
   r.cpus = {2};
-  EXPECT_EQ(validateResources(r, 256, 2).error().field, "resources.cpus");
+  EXPECT_EQ(validateResources(r, 1, 256, 2).error().field, "resources.cpus");
   r = {};
   r.dedicate = true;
-  EXPECT_EQ(validateResources(r, 256, 2).error().field, "resources.dedicate");
+  EXPECT_EQ(validateResources(r, 1, 256, 2).error().field, "resources.dedicate");
   r = {};
   r.balloonMib = 512;
-  EXPECT_EQ(validateResources(r, 256, 2).error().field, "resources.balloon_mib");
+  EXPECT_EQ(validateResources(r, 1, 256, 2).error().field, "resources.balloon_mib");
   r.balloonMib = 8;
-  EXPECT_EQ(validateResources(r, 256, 2).error().field, "resources.balloon_mib");
+  EXPECT_EQ(validateResources(r, 1, 256, 2).error().field, "resources.balloon_mib");
   r = {};
   r.memoryLimitMib = 128;
-  EXPECT_EQ(validateResources(r, 256, 2).error().field, "resources.memory_limit_mib");
+  EXPECT_EQ(validateResources(r, 1, 256, 2).error().field, "resources.memory_limit_mib");
+}
+
+TEST(ResourceSpec, ReservationsAreCheckedAgainstTheVm) {
+  auto r = resourceSpecFromJson({{"cpu_reservation", 0.5},
+                                 {"memory_reservation_mib", 128},
+                                 {"memory_lock", false},
+                                 {"page_sharing", false}});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(*resourceSpecFromJson(toJson(*r)), *r);
+  EXPECT_TRUE(validateResources(*r, 1, 256, 2).ok());
+  EXPECT_EQ(r->reservedMib(256), 128u);
+  r->memoryLock = true;
+  EXPECT_EQ(r->reservedMib(256), 256u);
+  ResourceSpec bad;
+  bad.cpuReservation = 1.5;  // one vCPU cannot use more than one host CPU
+  EXPECT_EQ(validateResources(bad, 1, 256, 2).error().field, "resources.cpu_reservation");
+  EXPECT_TRUE(validateResources(bad, 2, 256, 2).ok());
+  bad.cpuLimit = 1;
+  EXPECT_EQ(validateResources(bad, 2, 256, 2).error().field, "resources.cpu_reservation");
+  bad = {};
+  bad.memoryReservationMib = 512;
+  EXPECT_EQ(validateResources(bad, 1, 256, 2).error().field, "resources.memory_reservation_mib");
+  bad = {};
+  bad.memoryReservationMib = 128;
+  bad.balloonMib = 64;  // the balloon may not take reserved memory
+  EXPECT_EQ(validateResources(bad, 1, 256, 2).error().field, "resources.balloon_mib");
+  EXPECT_FALSE(resourceSpecFromJson({{"page_sharing", "no"}}).ok());
+  EXPECT_EQ(resourceSpecFromJson({{"cpu_reservation", -1}}).error().field,
+            "resources.cpu_reservation");
+}
+
+TEST(ResourceSpec, DiskBurstsNeedTheirLimitAndGroupsOneBudget) {
+  auto parse = [](const json& disks) { return resourceSpecFromJson({{"disk_limits", disks}}); };
+  auto ok = parse({{"root",
+                    {{"write_bps", 1048576},
+                     {"write_bps_max", 8388608},
+                     {"burst_seconds", 2},
+                     {"group", "shared"}}},
+                   {"data",
+                    {{"write_bps", 1048576},
+                     {"write_bps_max", 8388608},
+                     {"burst_seconds", 2},
+                     {"group", "shared"}}}});
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(ok->diskLimits.at("root").writeBpsMax, 8388608u);
+  EXPECT_EQ(ok->diskLimits.at("data").group, "shared");
+  EXPECT_EQ(*resourceSpecFromJson(toJson(*ok)), *ok);
+  EXPECT_TRUE(validateResources(*ok, 1, 256, 2).ok());
+  auto field = [&](const json& disks) {
+    auto r = parse(disks);
+    if (!r.ok()) return r.error().field;
+    auto v = validateResources(*r, 1, 256, 2);
+    return v.ok() ? std::string("ok") : v.error().field;
+  };
+  EXPECT_EQ(field({{"root", {{"write_bps_max", 100}}}}),
+            "resources.disk_limits.root.write_bps_max");
+  EXPECT_EQ(field({{"root", {{"write_bps", 200}, {"write_bps_max", 100}}}}),
+            "resources.disk_limits.root.write_bps_max");
+  EXPECT_EQ(field({{"root", {{"write_bps", 200}, {"burst_seconds", 3}}}}),
+            "resources.disk_limits.root.burst_seconds");
+  EXPECT_EQ(field({{"root", {{"write_bps", 200}, {"group", "Not Valid"}}}}),
+            "resources.disk_limits.root.group");
+  EXPECT_EQ(field({{"data", {{"write_bps", 100}, {"group", "g"}}},
+                   {"root", {{"write_bps", 200}, {"group", "g"}}}}),
+            "resources.disk_limits.root.group");
+  EXPECT_EQ(field({{"root", {{"group", 7}}}}), "resources.disk_limits.root.group");
+}
+
+TEST(ResourceSpec, StartTimeSettingsAreNamedWhenTheyChange) {
+  ResourceSpec a, b;
+  EXPECT_EQ(startTimeFieldChanged(a, b), "");
+  b.cpuShares = 10;
+  EXPECT_EQ(startTimeFieldChanged(a, b), "");
+  b.pageSharing = false;
+  EXPECT_EQ(startTimeFieldChanged(a, b), "page_sharing");
+  b.memoryLock = true;
+  EXPECT_EQ(startTimeFieldChanged(a, b), "memory_lock");
 }
 
 TEST(ResourceSpec, DiskLimitsParseAndMustNameDisksOfTheVm) {

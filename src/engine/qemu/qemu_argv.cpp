@@ -23,7 +23,7 @@ std::vector<std::string> buildQemuArgv(const LaunchSpec& spec) {
       "-name",
       fmt::format("guest={},debug-threads=on", spec.name),
       "-machine",
-      "q35",
+      spec.memoryMerge ? "q35" : "q35,mem-merge=off",
       "-accel",
       kvm ? "kvm" : "tcg",
       // KVM passes the host CPU through; TCG's "max" enables every feature it can emulate.
@@ -52,6 +52,8 @@ std::vector<std::string> buildQemuArgv(const LaunchSpec& spec) {
       "-device",
       "virtio-serial-pci,id=vserial0",
   };
+  // Locked memory is allocated up front, so a VM that cannot get it fails at start, not later.
+  if (spec.memoryLock) argv.insert(argv.end(), {"-overcommit", "mem-lock=on", "-mem-prealloc"});
   if (!spec.kernel.empty()) {
     argv.insert(argv.end(), {"-kernel", spec.kernel});
     if (!spec.initrd.empty()) argv.insert(argv.end(), {"-initrd", spec.initrd});

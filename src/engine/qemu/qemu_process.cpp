@@ -237,7 +237,9 @@ Status QemuProcess::setBalloon(std::uint64_t bytes) {
 
 Status QemuProcess::setDiskLimits(const std::string& disk, const DiskLimits& limits) {
   // virtio-blk-pci is a proxy: the block backend hangs off its inner virtio device.
-  return qmp_->blockSetIoThrottle("/machine/peripheral/disk-" + disk + "/virtio-backend", limits);
+  std::string group = limits.group.empty() ? "disk-" + disk : "group-" + limits.group;
+  return qmp_->blockSetIoThrottle("/machine/peripheral/disk-" + disk + "/virtio-backend", limits,
+                                  group);
 }
 
 Status QemuProcess::pause() {

@@ -240,14 +240,27 @@ Status QmpClient::balloon(std::uint64_t bytes) {
   return run("balloon", json{{"value", bytes}});
 }
 
-Status QmpClient::blockSetIoThrottle(const std::string& deviceId, const DiskLimits& limits) {
-  return run("block_set_io_throttle", json{{"id", deviceId},
-                                           {"bps", 0},
-                                           {"bps_rd", limits.readBps},
-                                           {"bps_wr", limits.writeBps},
-                                           {"iops", 0},
-                                           {"iops_rd", limits.readIops},
-                                           {"iops_wr", limits.writeIops}});
+Status QmpClient::blockSetIoThrottle(const std::string& deviceId, const DiskLimits& limits,
+                                     const std::string& group) {
+  json args = {{"id", deviceId},
+               {"bps", 0},
+               {"bps_rd", limits.readBps},
+               {"bps_wr", limits.writeBps},
+               {"iops", 0},
+               {"iops_rd", limits.readIops},
+               {"iops_wr", limits.writeIops},
+               {"group", group}};
+  // QEMU takes a burst's length only together with the burst.
+  std::uint64_t length = limits.burstSeconds ? limits.burstSeconds : 1;
+  for (auto [key, max] :
+       {std::pair{"bps_rd_max", limits.readBpsMax}, std::pair{"bps_wr_max", limits.writeBpsMax},
+        std::pair{"iops_rd_max", limits.readIopsMax},
+        std::pair{"iops_wr_max", limits.writeIopsMax}}) {
+    if (max == 0) continue;
+    args[key] = max;
+    args[std::string(key) + "_length"] = length;
+  }
+  return run("block_set_io_throttle", args);
 }
 
 Result<std::vector<DiskCounters>> QmpClient::queryBlockstats() {

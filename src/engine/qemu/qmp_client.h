@@ -63,7 +63,10 @@ class QmpClient {
   Status balloon(std::uint64_t bytes);   // asks the guest to give memory back down to `bytes`
   // Throttles the block device of guest device `deviceId` (qdev id or QOM path); zeros lift
   // the limits.
-  Status blockSetIoThrottle(const std::string& deviceId, const DiskLimits& limits);
+  // `group`: the throttle group the disk joins (disks of one group share the limits); always
+  // given, so a disk can also leave a group for one of its own.
+  Status blockSetIoThrottle(const std::string& deviceId, const DiskLimits& limits,
+                            const std::string& group);
   // Paddock's disks (device "disk-<id>" or node "drive-<id>"), others left out.
   Result<std::vector<DiskCounters>> queryBlockstats();
   // The balloon device `path` (e.g. "/machine/peripheral/balloon0"): how often the guest reports

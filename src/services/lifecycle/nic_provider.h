@@ -25,6 +25,10 @@ class NicProvider {
   virtual void detachNic(const NicSpec& nic) = 0;
   // The VMs' NICs changed: refresh DHCP reservations and DNS names.
   virtual void nicsChanged() = 0;
+  // Whether the NIC of `spec` with `mac` can be rate-limited (it has a host TAP).
+  virtual Status shapeable(const VmSpec& spec, const std::string& mac) = 0;
+  // Sets (or, all zero, removes) the rate limits of the running VM's NIC with `mac`.
+  virtual Status shape(const VmSpec& spec, const std::string& mac, const NicLimits& limits) = 0;
 };
 
 }  // namespace paddock

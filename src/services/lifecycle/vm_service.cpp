@@ -273,6 +273,12 @@ Result<VmRecord> VmService::update(const std::string& name, const nlohmann::json
   if (!rec) return rec.error();
   VmSpec updated = rec->spec;
   PADDOCK_TRY(applyVmPatch(updated, patch));
+  // A NIC that goes takes its rate limits along, unless the same request sets them.
+  if (!patch.contains("resources"))
+    std::erase_if(updated.resources.nicLimits, [&](const auto& limit) {
+      return std::none_of(updated.nics.begin(), updated.nics.end(),
+                          [&](const NicSpec& n) { return n.mac == limit.first; });
+    });
   PADDOCK_TRY(validateVmSpec(updated, &config_.host));
   bool nicsChanged = updated.nics != rec->spec.nics;
   bool resourcesChanged = updated.resources != rec->spec.resources;
@@ -301,6 +307,13 @@ Result<VmRecord> VmService::update(const std::string& name, const nlohmann::json
         return makeError(Errc::conflict,
                          fmt::format("VM '{}' is {}: stop it before changing its hardware", name,
                                      vmStateName(state)));
+      if (auto field = startTimeFieldChanged(rec->spec.resources, updated.resources);
+          !field.empty())
+        return makeError(Errc::conflict,
+                         fmt::format("VM '{}' is {}: {} takes effect when QEMU starts, stop the "
+                                     "VM before changing it",
+                                     name, vmStateName(state), field),
+                         "resources." + field);
       if (!removed.empty() || !added.empty()) {
         if (state != VmState::running && state != VmState::paused)
           return makeError(Errc::conflict,
@@ -326,7 +339,10 @@ Result<VmRecord> VmService::update(const std::string& name, const nlohmann::json
   // Only `action` is held here, as for any QMP call.
   if (live) PADDOCK_TRY(replugNics(name, *live, rec->spec, updated));
   if (controlled) {
+    PADDOCK_TRY(resources_.admit(updated));
     if (auto s = resources_.apply(updated, *controlled); !s) {
+      if (auto back = resources_.admit(rec->spec); !back)
+        spdlog::error("VM {}: its old reservations no longer fit: {}", name, back.error().message);
       if (auto back = resources_.apply(rec->spec, *controlled); !back)
         spdlog::error("VM {}: resources differ from the stored spec: {}", name,
                       back.error().message);
@@ -335,7 +351,10 @@ Result<VmRecord> VmService::update(const std::string& name, const nlohmann::json
     }
   }
   if (auto s = store_.updateVmSpec(updated); !s) {
-    if (controlled) (void)resources_.apply(rec->spec, *controlled);
+    if (controlled) {
+      (void)resources_.admit(rec->spec);
+      (void)resources_.apply(rec->spec, *controlled);
+    }
     if (live) {
       // The store refused: put the VM back the way the stored spec says.
       if (auto back = replugNics(name, *live, updated, rec->spec); !back)
@@ -398,6 +417,8 @@ Result<LaunchSpec> VmService::launchSpec(const VmSpec& spec) {
   l.name = spec.name;
   l.vcpus = spec.vcpus;
   l.memoryMib = spec.memoryMib;
+  l.memoryLock = spec.resources.memoryLock;
+  l.memoryMerge = spec.resources.pageSharing;
   l.accel = *accel;
   l.runDir = runDir(spec.name);
   if (!spec.image.empty()) {
@@ -496,6 +517,10 @@ Result<VmRecord> VmService::start(const std::string& name, OperationContext* op)
   if (op) op->progress(10, "choosing accelerator");
   auto launch = launchSpec(rec->spec);
   if (!launch) return launch.error();
+  if (auto s = resources_.admit(rec->spec); !s) {
+    nics_.detach(rec->spec);
+    return s.error();
+  }
   {
     std::lock_guard slock((*e)->state);
     (*e)->runtime = VmRuntime{};
@@ -520,6 +545,7 @@ Result<VmRecord> VmService::start(const std::string& name, OperationContext* op)
   std::lock_guard slock((*e)->state);
   if (!proc) {
     nics_.detach(rec->spec);
+    resources_.release(name);
     setState(name, **e, VmState::stopped, "start failed: " + proc.error().message);
     return proc.error();
   }

@@ -46,6 +46,8 @@ class VmService {
   Result<VmRecord> update(const std::string& name, const nlohmann::json& patch);
   Status remove(const std::string& name, bool force);
 
+  // Whether the host could honour `spec`'s reservations if it started now (nothing is held).
+  Status admissible(const VmSpec& spec) { return resources_.admit(spec, false); }
   // Returns once QEMU runs; `waitReady` also waits for the guest's readiness line.
   Result<VmRecord> start(const std::string& name, OperationContext* op = nullptr);
   Result<VmRecord> shutdown(const std::string& name, std::chrono::milliseconds timeout,

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 #include <set>
@@ -11,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/files.h"
+#include "host/tc_shaping.h"
 
 namespace paddock {
 
@@ -506,6 +508,34 @@ Result<LaunchNic> NetworkService::attachLocked(const std::string& vm, const NicS
     PADDOCK_TRY(host::Dnsmasq::updateHosts(config));
   }
   return LaunchNic{id, tap.name, nic.mac, {}};
+}
+
+Status NetworkService::shapeable(const VmSpec& spec, const std::string& mac) {
+  auto nic = std::find_if(spec.nics.begin(), spec.nics.end(),
+                          [&](const NicSpec& n) { return n.mac == mac; });
+  std::string field = "resources.nic_limits." + mac;
+  if (nic == spec.nics.end())
+    return makeError(Errc::invalid_argument,
+                     fmt::format("VM '{}' has no NIC with MAC {}", spec.name, mac), field);
+  auto network = store_.getNetwork(nic->network);
+  if (!network) return network.error();
+  if (network->kind == NetworkKind::user)
+    return makeError(Errc::invalid_argument,
+                     fmt::format("NIC {} is on user network '{}': QEMU's user-mode networking has "
+                                 "no host device to limit",
+                                 mac, nic->network),
+                     field);
+  return {};
+}
+
+Status NetworkService::shape(const VmSpec& spec, const std::string& mac, const NicLimits& limits) {
+  PADDOCK_TRY(shapeable(spec, mac));
+  if (auto s = host::setTapRate(names_.tap(mac), {limits.rxBps, limits.txBps}); !s) {
+    Error e = s.error();
+    e.field = "resources.nic_limits." + mac + (e.field.empty() ? "" : "." + e.field);
+    return e;
+  }
+  return {};
 }
 
 // QEMU's user-mode network for one NIC of `vm`: the network's addresses and domain, and the

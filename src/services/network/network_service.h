@@ -47,6 +47,8 @@ class NetworkService : public NicProvider {
   void detach(const VmSpec& spec) override;
   void detachNic(const NicSpec& nic) override;
   void nicsChanged() override;
+  Status shapeable(const VmSpec& spec, const std::string& mac) override;
+  Status shape(const VmSpec& spec, const std::string& mac, const NicLimits& limits) override;
 
  private:
   Status bringUp(const NetworkSpec& spec);
