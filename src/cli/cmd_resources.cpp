@@ -1,5 +1,4 @@
 // paddock vm set NAME --cpu-shares/--cpu-limit/--cpus/--dedicate/--latency/--memory-limit/--balloon
-#include <cctype>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -42,20 +41,11 @@ std::uint64_t sizeOrOff(CliContext& ctx, const std::string& option, const std::s
   return *mib;
 }
 
-// "1M" → 1048576, "500" → 500, "2k" → 2048: a rate in bytes or requests per second.
+// A rate (see parseRate) from --disk-limit.
 std::uint64_t rate(CliContext& ctx, const std::string& text) {
-  std::uint64_t mult = 1;
-  std::string digits = text;
-  if (!digits.empty() && std::string("kKmMgG").find(digits.back()) != std::string::npos) {
-    char unit = static_cast<char>(std::toupper(static_cast<unsigned char>(digits.back())));
-    mult = unit == 'K' ? 1024 : unit == 'M' ? 1024 * 1024 : 1024 * 1024 * 1024;
-    digits.pop_back();
-  }
-  if (digits.empty() || digits.size() > 12 ||
-      digits.find_first_not_of("0123456789") != std::string::npos)
-    ctx.fail(makeError(Errc::invalid_argument,
-                       fmt::format("--disk-limit: '{}' is not a rate (use e.g. 1M or 200)", text)));
-  return std::stoull(digits) * mult;
+  auto r = parseRate(text);
+  if (!r) ctx.fail(makeError(Errc::invalid_argument, "--disk-limit: " + r.error().message));
+  return *r;
 }
 
 // "root:write_bps=1M,read_iops=200" (or "root:off") into `limits`.
