@@ -1,7 +1,6 @@
 // paddock vm set NAME --cpu-shares/--cpu-limit/--cpu-reservation/--cpus/--dedicate/--latency/
-//   --memory-limit/--memory-reservation/--memory-lock/--page-sharing/--balloon/--disk-limit;
-// paddock host overcommit [on|off] [--low SIZE] [--high SIZE]
-#include <cctype>
+//   --memory-limit/--memory-reservation/--memory-lock/--page-sharing/--balloon/--disk-limit/
+//   --nic-limit; paddock host overcommit [on|off] [--low SIZE] [--high SIZE]
 #include <set>
 #include <sstream>
 
@@ -45,21 +44,12 @@ std::uint64_t sizeOrOff(CliContext& ctx, const std::string& option, const std::s
   return *mib;
 }
 
-// "1M" → 1048576, "500" → 500, "2k" → 2048: a rate in bytes or requests per second.
+// A rate (see parseRate) from `option`.
 std::uint64_t rate(CliContext& ctx, const std::string& text,
                    const std::string& option = "--disk-limit") {
-  std::uint64_t mult = 1;
-  std::string digits = text;
-  if (!digits.empty() && std::string("kKmMgG").find(digits.back()) != std::string::npos) {
-    char unit = static_cast<char>(std::toupper(static_cast<unsigned char>(digits.back())));
-    mult = unit == 'K' ? 1024 : unit == 'M' ? 1024 * 1024 : 1024 * 1024 * 1024;
-    digits.pop_back();
-  }
-  if (digits.empty() || digits.size() > 12 ||
-      digits.find_first_not_of("0123456789") != std::string::npos)
-    ctx.fail(makeError(Errc::invalid_argument,
-                       fmt::format("{}: '{}' is not a rate (use e.g. 1M or 200)", option, text)));
-  return std::stoull(digits) * mult;
+  auto r = parseRate(text);
+  if (!r) ctx.fail(makeError(Errc::invalid_argument, option + ": " + r.error().message));
+  return *r;
 }
 
 // "root:write_bps=1M,read_iops=200" (or "root:off") into `limits`.

@@ -63,6 +63,22 @@ Result<uint64_t> parseSizeMib(std::string_view text) {
   return static_cast<uint64_t>(mib);
 }
 
+Result<uint64_t> parseRate(std::string_view text) {
+  uint64_t mult = 1;
+  std::string_view digits = text;
+  if (!digits.empty() && std::string_view("kKmMgG").find(digits.back()) != std::string_view::npos) {
+    char unit = static_cast<char>(std::toupper(static_cast<unsigned char>(digits.back())));
+    mult = unit == 'K' ? 1024 : unit == 'M' ? 1024 * 1024 : 1024 * 1024 * 1024;
+    digits.remove_suffix(1);
+  }
+  // 12 digits times G stays far below 2^64.
+  if (digits.empty() || digits.size() > 12 ||
+      digits.find_first_not_of("0123456789") != std::string_view::npos)
+    return makeError(Errc::invalid_argument,
+                     fmt::format("'{}' is not a rate (use e.g. 1M or 200)", text));
+  return std::stoull(std::string(digits)) * mult;
+}
+
 std::string formatMib(uint64_t mib) {
   if (mib >= 1024 * 1024 && mib % (1024 * 1024) == 0)
     return fmt::format("{}T", mib / (1024 * 1024));

@@ -12,6 +12,7 @@
 #include "common/names.h"
 #include "common/units.h"
 #include "directory_file/network_section.h"
+#include "directory_file/resources_section.h"
 #include "directory_file/yaml_reader.h"
 
 namespace paddock {
@@ -22,11 +23,10 @@ namespace {
 
 constexpr const char* kVmFields =
     "include, vcpus, memory, disks, nics, image, kernel, initrd, cmdline, description, accel, "
-    "labels, "
-    "state";
+    "labels, resources, state";
 constexpr const char* kProfileFields =
     "include, vcpus, memory, disks, nics, image, kernel, initrd, cmdline, description, accel, "
-    "labels";
+    "labels, resources";
 
 // What one profile or VM body says, before includes are applied. Field names are the JSON ones
 // (memory_mib, disks[].size_mib) so merged results can be mapped onto VmSpec errors directly.
@@ -221,6 +221,12 @@ Result<Layer> Parser::parseLayer(const Entry& e, const std::string& section, boo
       }
       layer.fields["labels"] = std::move(obj);
       layer.lines["labels"] = f.line;
+    } else if (f.key == "resources") {
+      std::map<std::string, int> resourceLines;
+      auto resources = parseResources(*this, f, path, resourceLines);
+      if (!resources) return resources.error();
+      layer.fields["resources"] = std::move(*resources);
+      layer.lines.insert(resourceLines.begin(), resourceLines.end());
     } else if (f.key == "state" && isVm) {
       auto s = str("running or stopped");
       if (!s) return s.error();
@@ -247,11 +253,54 @@ bool coversField(const std::string& line, const std::string& field) {
   return line.size() == field.size() || line[field.size()] == '[' || line[field.size()] == '.';
 }
 
-// Lays `layer` over `base`: fields replace inherited ones whole (lists included), except labels,
-// which merge key by key.
+// Takes `field` and everything under it from the layer: its lines and origin replace the
+// inherited ones.
+void takeField(Merged& base, const Layer& layer, const std::string& field,
+               const std::string& origin) {
+  std::erase_if(base.lines, [&](const auto& kv) { return coversField(kv.first, field); });
+  std::erase_if(base.origins, [&](const auto& kv) { return coversField(kv.first, field); });
+  for (const auto& [f, line] : layer.lines) {
+    if (!coversField(f, field)) continue;
+    base.lines[f] = line;
+    base.origins[f] = origin;
+  }
+}
+
+// Resources merge key by key, like labels; disk_limits merges disk by disk, each disk's limits
+// replaced whole.
+void overlayResources(Merged& base, const Layer& layer, const std::string& origin) {
+  json& into = base.fields["resources"];
+  if (!into.is_object()) into = json::object();
+  const json& from = layer.fields.at("resources");
+  for (auto it = from.begin(); it != from.end(); ++it) {
+    std::string field = "resources." + it.key();
+    if (it.key() != "disk_limits") {
+      into[it.key()] = it.value();
+      takeField(base, layer, field, origin);
+      continue;
+    }
+    json& disks = into["disk_limits"];
+    if (!disks.is_object()) disks = json::object();
+    for (auto d = it.value().begin(); d != it.value().end(); ++d) {
+      disks[d.key()] = d.value();
+      takeField(base, layer, field + "." + d.key(), origin);
+    }
+    base.lines[field] = layer.lines.at(field);
+    base.origins[field] = origin;
+  }
+  base.lines["resources"] = layer.lines.at("resources");
+  base.origins["resources"] = origin;
+}
+
+// Lays `layer` over `base`: fields replace inherited ones whole (lists included), except labels
+// and resources, which merge key by key.
 void overlay(Merged& base, const Layer& layer, const std::string& origin) {
   for (auto it = layer.fields.begin(); it != layer.fields.end(); ++it) {
     const std::string& key = it.key();
+    if (key == "resources") {
+      overlayResources(base, layer, origin);
+      continue;
+    }
     if (key == "labels") {
       if (!base.fields.contains("labels")) base.fields["labels"] = json::object();
       for (auto l = it.value().begin(); l != it.value().end(); ++l) {
@@ -264,13 +313,7 @@ void overlay(Merged& base, const Layer& layer, const std::string& origin) {
       continue;
     }
     base.fields[key] = it.value();
-    std::erase_if(base.lines, [&](const auto& kv) { return coversField(kv.first, key); });
-    std::erase_if(base.origins, [&](const auto& kv) { return coversField(kv.first, key); });
-    for (const auto& [field, line] : layer.lines) {
-      if (!coversField(field, key)) continue;
-      base.lines[field] = line;
-      base.origins[field] = origin;
-    }
+    takeField(base, layer, key, origin);
   }
 }
 
@@ -314,7 +357,7 @@ std::string yamlField(std::string field) {
   };
   replace("memory_mib", "memory");
   replace("size_mib", "size");
-  return field;
+  return resourceYamlField(field);
 }
 
 Result<DesiredVm> Parser::buildVm(const Layer& vm, const std::string& directory) {
@@ -345,8 +388,11 @@ Result<DesiredVm> Parser::buildVm(const Layer& vm, const std::string& directory)
   if (f.contains("accel")) spec.accel = *accelFromName(f["accel"].get<std::string>());
   if (f.contains("labels")) spec.labels = f["labels"].get<std::map<std::string, std::string>>();
   spec.labels[kDirectoryLabel] = directory;
+  // Each layer's resources passed resourceSpecFromJson already, so merged they pass it too.
+  auto resources = resourceSpecFromJson(f.value("resources", json::object()));
+  if (resources) spec.resources = std::move(*resources);
 
-  if (auto s = validateVmSpec(spec, nullptr); !s) {
+  if (auto s = resources ? validateVmSpec(spec, nullptr) : Status(resources.error()); !s) {
     // Blame the most specific line known: "disks[1].size_mib", then "disks[1]", then "disks".
     std::string field = s.error().field;
     std::string probe = field;

@@ -8,15 +8,24 @@
 //     small: {vcpus: 1, memory: 256M, image: tiny, disks: [{name: root, size: 1G}]}
 //     big:   {include: small, memory: 1G}
 //   vms:
-//     web1: {include: small, description: front end, state: running}
+//     web1: {include: small, description: front end, state: running,
+//            resources: {cpu_limit: 0.5, balloon: 192M}}
+//
+// `resources:` holds ResourceSpec's fields, sizes written like `memory:` (memory_limit: 1G for
+// memory_limit_mib) and disk limits as rates (see resources_section.h).
 //
 // Merging: a VM (or profile) starts from the profile it includes, then its own fields replace the
-// inherited ones. Lists (disks) are replaced whole, never merged, so a VM can drop a profile's
-// disk; labels are merged key by key, so a VM can add one label without repeating the profile's.
+// inherited ones. Lists (disks, nics, resources.cpus) are replaced whole, never merged, so a VM
+// can drop a profile's disk; labels and resources are merged key by key, so a VM can add one
+// label or change one resource control without repeating the profile's. resources.disk_limits
+// merges disk by disk, and each disk's limits are replaced whole (`data: {}` lifts a profile's
+// limits on disk data). To undo an inherited control, write its default (cpu_limit: 0,
+// balloon: 0, cpus: []).
 //
 // Every error is one line, `<file>:<line>: <yaml path>: <message>` (the path is left out when there
 // is none, e.g. for YAML syntax errors), so editors can jump to it:
 //   site.yaml:12: vms.web1.memory: memory must be at least 16M (got 0M)
+//   site.yaml:14: vms.web1.resources.cpu_shares: cpu_shares must be a whole number of at least 0
 // Error.field carries the YAML path too ("vms.web1.memory").
 #pragma once
 
@@ -43,8 +52,9 @@ struct DesiredVm {
   VmSpec spec;                   // labels include kDirectoryLabel = the directory's name
   std::optional<VmState> state;  // running or stopped; nullopt leaves the power state alone
   int line = 0;                  // 1-based line of the VM's key; 0 when not from a file
-  // JSON field name ("memory_mib", "disks", "disks[1].size_mib", "labels.tier") -> line that set
-  // it, including lines inherited from a profile. Empty when not from a file.
+  // JSON field name ("memory_mib", "disks", "disks[1].size_mib", "labels.tier",
+  // "resources.balloon_mib") -> line that set it, including lines inherited from a profile. Empty
+  // when not from a file.
   std::map<std::string, int> fieldLines;
 };
 

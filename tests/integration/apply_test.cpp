@@ -1,10 +1,15 @@
-// Declarative directory: plan, dry run, converge, idempotence, files that change nothing, and
-// networks declared beside the VMs.
+// Declarative directory: plan, dry run, converge, idempotence, files that change nothing,
+// networks declared beside the VMs, and resource controls changed live.
+#include <unistd.h>
+
+#include <sstream>
+
 #include <gtest/gtest.h>
 
 #include "common/files.h"
 #include "integration/harness.h"
 #include "integration/net_helpers.h"
+#include "services/network/host_names.h"
 
 namespace paddock::test {
 namespace {
@@ -129,6 +134,93 @@ TEST(Apply, BrokenFilesChangeNothingAndNameFileLineAndField) {
   EXPECT_NE(r.err.find("vcpus"), std::string::npos) << r.err;
 
   EXPECT_EQ(vmList(d), before);
+}
+
+// The CPU cap the host enforces on a VM's cgroup, in host CPUs; 0: none, -1: no group.
+double cgroupCpuCap(TestDaemon& d, const std::string& vm) {
+  bool v2 = pathExists("/sys/fs/cgroup/cgroup.controllers");
+  std::string group = std::string(v2 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/cpu") + "/paddock-" +
+                      HostNames(d.stateDir()).prefix() + "/" + vm + "/";
+  double quota = 0, period = 0;
+  if (v2) {
+    auto max = readFile(group + "cpu.max");
+    if (!max) return -1;
+    std::istringstream in(*max);
+    std::string q;
+    in >> q >> period;
+    quota = q == "max" ? 0 : std::stod(q);
+  } else {
+    auto q = readFile(group + "cpu.cfs_quota_us");
+    auto p = readFile(group + "cpu.cfs_period_us");
+    if (!q || !p) return -1;
+    quota = std::max(0.0, std::stod(*q));
+    period = std::stod(*p);
+  }
+  return period > 0 ? quota / period : -1;
+}
+
+TEST(Apply, ResourcesChangeLiveOnARunningVmAndASecondApplyHasNothingToDo) {
+  if (geteuid() != 0) GTEST_SKIP() << "SKIPPED: a CPU limit needs cgroups (root)";
+  TestDaemon d;
+  std::string site = R"(directory: site
+vms:
+  app1:
+    image: tiny
+    memory: 128M
+    state: running
+    resources:
+      cpu_limit: 0.5
+      balloon: 96M
+)";
+  auto file = writeSite(d, "res.yaml", site);
+  auto r = d.cli({"apply", "-f", file, "--no-wait-ready"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto shown = d.cli({"--json", "vm", "show", "app1"});
+  ASSERT_EQ(shown.code, 0) << shown.err;
+  EXPECT_EQ(shown.json()["resources"]["cpu_limit"], 0.5) << shown.out;
+  EXPECT_EQ(shown.json()["resources"]["balloon_mib"], 96) << shown.out;
+  EXPECT_NEAR(cgroupCpuCap(d, "app1"), 0.5, 1e-9);
+  pid_t pid = d.vm("app1")["runtime"].value("pid", 0);
+  ASSERT_GT(pid, 0);
+
+  auto again = d.cli({"apply", "-f", file});
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_NE(again.out.find("Nothing to do: 1 VM matches the directory."), std::string::npos)
+      << again.out;
+
+  // A bad value is refused with its line before anything changes.
+  std::string bad = site;
+  bad.replace(bad.find("balloon: 96M"), 12, "cpu_shares: -1");
+  auto refused = d.cli({"apply", "-f", writeSite(d, "bad.yaml", bad)});
+  EXPECT_NE(refused.code, 0);
+  EXPECT_NE(refused.err.find("bad.yaml:9: vms.app1.resources.cpu_shares: cpu_shares must be"),
+            std::string::npos)
+      << refused.err;
+  // So is one only the daemon can judge (more CPUs than the host has).
+  std::string tooMany = site;
+  tooMany.replace(tooMany.find("cpu_limit: 0.5"), 14, "cpu_limit: 4096");
+  auto host = d.cli({"apply", "-f", writeSite(d, "many.yaml", tooMany)});
+  EXPECT_NE(host.code, 0);
+  EXPECT_NE(host.err.find("many.yaml:8: VM 'app1': cpu_limit 4096 is more than the host's"),
+            std::string::npos)
+      << host.err;
+  EXPECT_EQ(d.vm("app1")["resources"]["cpu_limit"], 0.5);
+
+  std::string changed = site;
+  changed.replace(changed.find("cpu_limit: 0.5"), 14, "cpu_limit: 0.25");
+  auto file2 = writeSite(d, "res2.yaml", changed);
+  auto plan = d.cli({"apply", "-f", file2, "--dry-run"});
+  EXPECT_NE(plan.out.find("~ update app1: resources.cpu_limit 0.5 → 0.25\n"), std::string::npos)
+      << plan.out;
+  auto applied = d.cli({"apply", "-f", file2});
+  ASSERT_EQ(applied.code, 0) << applied.err;
+  auto vm = d.vm("app1");
+  EXPECT_EQ(vm["resources"]["cpu_limit"], 0.25);
+  EXPECT_EQ(vm["resources"]["balloon_mib"], 96);
+  EXPECT_EQ(vm["state"], "running");
+  EXPECT_EQ(vm["runtime"].value("pid", 0), pid) << "changed live, not by a restart";
+  EXPECT_NEAR(cgroupCpuCap(d, "app1"), 0.25, 1e-9);
+  EXPECT_TRUE(d.cli({"--json", "apply", "-f", file2}).json()["plan"]["nothing_to_do"].get<bool>());
 }
 
 // Networks make bridges, so this daemon runs in a network namespace of its own.

@@ -6,13 +6,17 @@
 #include <cstdio>
 #include <fstream>
 
+#include <fmt/format.h>
+
 #include "directory_file/apply_request.h"
+#include "directory_file/resources_section.h"
 
 namespace paddock {
 namespace {
 
 using nlohmann::json;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 // Raw strings start with a newline so the YAML can be laid out readably; drop it so line 1 of the
@@ -307,6 +311,228 @@ TEST(DirectoryFile, DirectoryLabelCannotBeSetByHand) {
 TEST(DirectoryFile, BadAccelIsRefused) {
   auto e = parseFails("vms:\n  a:\n    image: tiny\n    accel: hvf\n");
   EXPECT_EQ(e.message, "site.yaml:4: vms.a.accel: accel must be auto, kvm or tcg (got 'hvf')");
+}
+
+TEST(DirectoryFileResources, FieldsMapOntoTheResourceSpecWithSizesAndRates) {
+  auto file = parseOk(yaml(R"(
+vms:
+  web1:
+    image: tiny
+    memory: 256M
+    disks: [{name: data, size: 1G}]
+    resources:
+      cpu_shares: 2000
+      cpu_limit: 0.5
+      cpus: [0, 1]
+      dedicate: true
+      latency: high
+      memory_limit: 1G
+      balloon: 192M
+      disk_limits:
+        data: {write_bps: 1M, read_iops: 200}
+)"));
+  ResourceSpec want;
+  want.cpuShares = 2000;
+  want.cpuLimit = 0.5;
+  want.cpus = {0, 1};
+  want.dedicate = true;
+  want.latencyHigh = true;
+  want.memoryLimitMib = 1024;
+  want.balloonMib = 192;
+  want.diskLimits["data"] = DiskLimits{.readBps = 0, .writeBps = 1048576, .readIops = 200};
+  const DesiredVm& vm = file.vms.at(0);
+  EXPECT_EQ(vm.spec.resources, want);
+  EXPECT_EQ(vm.fieldLines.at("resources"), 6);
+  EXPECT_EQ(vm.fieldLines.at("resources.cpu_shares"), 7);
+  EXPECT_EQ(vm.fieldLines.at("resources.balloon_mib"), 13);
+  EXPECT_EQ(vm.fieldLines.at("resources.disk_limits.data.read_iops"), 15);
+}
+
+TEST(DirectoryFileResources, SizesAreSizesLikeMemoryWithBareNumbersInMibAndOffForNone) {
+  auto file = parseOk(yaml(R"(
+vms:
+  web1:
+    image: tiny
+    memory: 256M
+    resources: {memory_limit: 512, balloon: off}
+)"));
+  EXPECT_EQ(file.vms.at(0).spec.resources.memoryLimitMib, 512u);
+  EXPECT_EQ(file.vms.at(0).spec.resources.balloonMib, 0u);
+}
+
+// Generic on purpose: a field added to ResourceSpec as FOO_mib is written FOO: SIZE unchanged.
+TEST(DirectoryFileResources, EveryMibFieldOfTheResourceSpecIsWrittenWithoutTheSuffixAsASize) {
+  json all = toJson(ResourceSpec{});
+  int sizes = 0;
+  for (auto it = all.begin(); it != all.end(); ++it) {
+    if (!it.key().ends_with("_mib")) continue;
+    ++sizes;
+    std::string key = it.key().substr(0, it.key().size() - 4);
+    YamlReader in("site.yaml");
+    std::map<std::string, int> lines;
+    auto r = parseResources(in, Entry{"resources", 1, YAML::Load("{" + key + ": 2G}")},
+                            "vms.a.resources", lines);
+    ASSERT_TRUE(r.ok()) << key << ": " << r.error().message;
+    EXPECT_EQ(*r, json({{it.key(), 2048}})) << key;
+    EXPECT_EQ(lines.at("resources." + it.key()), 1) << key;
+
+    auto api = parseResources(in, Entry{"resources", 1, YAML::Load("{" + it.key() + ": 2048}")},
+                              "vms.a.resources", lines);
+    ASSERT_FALSE(api.ok()) << it.key() << " is the API's spelling, not the file's";
+    EXPECT_EQ(api.error().message,
+              fmt::format("site.yaml:1: vms.a.resources.{}: unknown field '{}' (write it as a "
+                          "size: {}: 256M)",
+                          it.key(), it.key(), key));
+  }
+  EXPECT_GE(sizes, 2);  // memory_limit and balloon at least
+}
+
+const std::string kResourceProfiles = yaml(R"(
+profiles:
+  small:
+    memory: 256M
+    image: tiny
+    disks: [{name: root, size: 1G}, {name: data, size: 1G}]
+    resources:
+      cpu_shares: 500
+      cpus: [0, 1]
+      balloon: 192M
+      disk_limits:
+        root: {read_iops: 100}
+        data: {write_bps: 2M, write_iops: 50}
+vms:
+  web1:
+    include: small
+    resources:
+      cpu_shares: 2000
+      cpu_limit: 0.5
+      disk_limits:
+        data: {write_bps: 1M, read_iops: 200}
+  db1:
+    include: small
+)");
+
+TEST(DirectoryFileResources, MergeKeyByKeyOverTheProfileAndDiskLimitsDiskByDisk) {
+  auto file = parseOk(kResourceProfiles);
+  const DesiredVm* web = findVm(file, "web1");
+  ASSERT_NE(web, nullptr);
+  const ResourceSpec& r = web->spec.resources;
+  EXPECT_EQ(r.cpuShares, 2000);                                     // the VM's
+  EXPECT_EQ(r.cpuLimit, 0.5);                                       // the VM's
+  EXPECT_EQ(r.cpus, (std::vector<int>{0, 1}));                      // the profile's
+  EXPECT_EQ(r.balloonMib, 192u);                                    // the profile's
+  EXPECT_EQ(r.diskLimits.at("root"), DiskLimits{.readIops = 100});  // the profile's disk
+  // The VM's disk replaces the profile's limits on it whole: write_iops 50 is gone.
+  EXPECT_EQ(r.diskLimits.at("data"), (DiskLimits{.writeBps = 1048576, .readIops = 200}));
+  EXPECT_EQ(web->fieldLines.at("resources.cpu_shares"), 17);
+  EXPECT_EQ(web->fieldLines.at("resources.cpus"), 8);
+  EXPECT_EQ(web->fieldLines.at("resources.disk_limits.root.read_iops"), 11);
+  EXPECT_EQ(web->fieldLines.at("resources.disk_limits.data"), 20);
+  EXPECT_FALSE(web->fieldLines.contains("resources.disk_limits.data.write_iops"));
+
+  const DesiredVm* db = findVm(file, "db1");
+  ASSERT_NE(db, nullptr);
+  EXPECT_EQ(db->spec.resources.cpuShares, 500);
+  EXPECT_EQ(db->spec.resources.diskLimits.at("data"),
+            (DiskLimits{.writeBps = 2 * 1048576, .writeIops = 50}));
+}
+
+// A VM with image, memory and a resources: block starting on line 7.
+std::string withResources(const std::string& lines) {
+  return "directory: lab\nvms:\n  web1:\n    image: tiny\n    memory: 256M\n"
+         "    disks: [{name: data, size: 1G}]\n    resources:\n" +
+         lines;
+}
+
+TEST(DirectoryFileResources, UnknownFieldNamesFileLineAndField) {
+  auto e = parseFails(withResources("      cpu_shares: 10\n      cpu_sharez: 10\n"));
+  EXPECT_THAT(e.message, StartsWith("site.yaml:9: vms.web1.resources.cpu_sharez: unknown field "
+                                    "'cpu_sharez' (known: balloon, "));
+  EXPECT_THAT(e.message, HasSubstr(" cpu_shares, "));
+  EXPECT_THAT(e.message, Not(HasSubstr("_mib")));
+  EXPECT_EQ(e.field, "vms.web1.resources.cpu_sharez");
+
+  auto disk = parseFails(withResources("      disk_limits:\n        data: {burst: 5}\n"));
+  EXPECT_EQ(disk.message,
+            "site.yaml:9: vms.web1.resources.disk_limits.data.burst: unknown field "
+            "'resources.disk_limits.data.burst'");
+}
+
+TEST(DirectoryFileResources, BadValueNamesFileLineAndFieldWithTheApisMessage) {
+  auto e = parseFails(withResources("      cpu_limit: 0.5\n      cpu_shares: -1\n"));
+  EXPECT_EQ(e.message,
+            "site.yaml:9: vms.web1.resources.cpu_shares: cpu_shares must be a whole number of at "
+            "least 0");
+  EXPECT_EQ(e.field, "vms.web1.resources.cpu_shares");
+  EXPECT_EQ(parseFails(withResources("      cpu_shares: 100001\n")).message,
+            "site.yaml:8: vms.web1.resources.cpu_shares: cpu_shares must be at most 100000");
+  EXPECT_EQ(parseFails(withResources("      latency: low\n")).message,
+            "site.yaml:8: vms.web1.resources.latency: latency must be normal or high");
+}
+
+TEST(DirectoryFileResources, ValuesGoByTheirYamlTypeSoQuotedNumbersAreStrings) {
+  EXPECT_EQ(parseFails(withResources("      cpu_shares: \"2000\"\n")).message,
+            "site.yaml:8: vms.web1.resources.cpu_shares: cpu_shares must be a whole number of at "
+            "least 0");
+  EXPECT_EQ(parseFails(withResources("      dedicate: yes\n")).message,
+            "site.yaml:8: vms.web1.resources.dedicate: dedicate must be true or false");
+  EXPECT_EQ(parseFails(withResources("      cpus: 1\n")).message,
+            "site.yaml:8: vms.web1.resources.cpus: cpus must be an array of host CPU numbers");
+  EXPECT_EQ(parseFails(withResources("      cpu_limit: .inf\n")).message,
+            "site.yaml:8: vms.web1.resources.cpu_limit: cpu_limit must be a number of host CPUs, "
+            "e.g. 0.25");
+  EXPECT_EQ(parseOk(withResources("      cpu_limit: 1\n")).vms.at(0).spec.resources.cpuLimit, 1.0);
+  EXPECT_THAT(parseFails("vms:\n  a:\n    image: tiny\n    resources: [1]\n").message,
+              StartsWith("site.yaml:4: vms.a.resources: expected a map of resource controls"));
+}
+
+TEST(DirectoryFileResources, BadSizeOrRateQuotesTheParser) {
+  EXPECT_EQ(parseFails(withResources("      balloon: 1Q\n")).message,
+            "site.yaml:8: vms.web1.resources.balloon: size '1Q' has an unknown unit (use K, M, G "
+            "or T)");
+  EXPECT_EQ(parseFails(withResources("      disk_limits:\n        data:\n          write_bps: "
+                                     "fast\n"))
+                .message,
+            "site.yaml:10: vms.web1.resources.disk_limits.data.write_bps: 'fast' is not a rate "
+            "(use e.g. 1M or 200)");
+}
+
+TEST(DirectoryFileResources, RulesAcrossFieldsBlameTheLineThatSetTheValueEvenInAProfile) {
+  auto own = parseFails(withResources("      balloon: 300M\n"));
+  EXPECT_EQ(own.message,
+            "site.yaml:8: vms.web1.resources.balloon: balloon target 300M is above the VM's "
+            "memory 256M");
+  EXPECT_EQ(own.field, "vms.web1.resources.balloon");
+
+  auto inherited = parseFails(yaml(R"(
+profiles:
+  small:
+    image: tiny
+    resources: {balloon: 192M}
+vms:
+  web1:
+    include: small
+    memory: 128M
+)"));
+  EXPECT_EQ(inherited.message,
+            "site.yaml:4: vms.web1.resources.balloon (from profile small): balloon target 192M is "
+            "above the VM's memory 128M");
+
+  // The VM replaces the profile's disks, so the profile's limits on "data" name no disk.
+  std::string dropped = kResourceProfiles;
+  dropped.replace(dropped.find("  db1:\n    include: small\n"), std::string::npos,
+                  "  db1:\n    include: small\n    disks: [{name: root, size: 1G}]\n");
+  EXPECT_EQ(parseFails(dropped).message,
+            "site.yaml:12: vms.db1.resources.disk_limits.data (from profile small): VM 'db1' has "
+            "no disk 'data'");
+}
+
+TEST(DirectoryFileResources, ApplyRequestCarriesThemToTheDaemon) {
+  auto file = parseOk(kResourceProfiles);
+  auto desired = desiredFromApplyRequest(toApplyRequest(file, false));
+  ASSERT_TRUE(desired.ok()) << desired.error().message;
+  EXPECT_EQ(desired->vms.at(0).spec.resources, file.vms.at(0).spec.resources);
+  EXPECT_EQ(desired->vms.at(1).spec.resources, file.vms.at(1).spec.resources);
 }
 
 const std::string kNetworks = yaml(R"(

@@ -122,6 +122,25 @@ TEST(Plan, DescriptionAndLabelChangesOfARunningVmNeedNoRestart) {
   EXPECT_EQ(s.changes.size(), 2u);
 }
 
+TEST(Plan, ResourceChangesOfARunningVmAreALiveUpdateShownFieldByField) {
+  VmSpec now = spec("web1");
+  now.resources.cpuLimit = 0.5;
+  VmSpec then = now;
+  then.resources.cpuLimit = 0.25;
+  then.resources.balloonMib = 192;
+  auto plan = planOk({want(then)}, {have(now, VmState::running)});
+  const PlanStep& s = onlyStep(plan);
+  EXPECT_EQ(s.action, PlanAction::update);
+  EXPECT_FALSE(s.targetState.has_value());
+  ASSERT_EQ(s.changes.size(), 1u);
+  EXPECT_EQ(s.changes[0].field, "resources");  // applied as one resources patch
+  EXPECT_EQ(formatPlan(plan),
+            "~ update web1: resources.balloon_mib 0 → 192, resources.cpu_limit 0.5 → 0.25\n"
+            "\n"
+            "Plan: 0 to create, 1 to update, 0 to delete, 0 to start, 0 to stop.\n");
+  EXPECT_TRUE(planOk({want(then)}, {have(then, VmState::running)}).nothingToDo());
+}
+
 TEST(Plan, StoppedOrCrashedVmThatShouldRunIsStarted) {
   for (VmState st : {VmState::stopped, VmState::crashed}) {
     auto plan = planOk({want(spec("web1"), VmState::running)}, {have(spec("web1"), st)});

@@ -78,6 +78,22 @@ TEST(FormatMib, UsesTheLargestWholeUnit) {
   EXPECT_EQ(formatMib(3 * 1024 * 1024), "3T");
 }
 
+TEST(ParseRate, BareNumberIsPerSecondAndSuffixesAreBinary) {
+  EXPECT_EQ(*parseRate("200"), 200u);
+  EXPECT_EQ(*parseRate("0"), 0u);
+  EXPECT_EQ(*parseRate("2k"), 2048u);
+  EXPECT_EQ(*parseRate("1M"), 1048576u);
+  EXPECT_EQ(*parseRate("3g"), 3u * 1024 * 1024 * 1024);
+}
+
+TEST(ParseRate, FractionsNegativesAndOtherUnitsAreRefused) {
+  for (const char* text : {"", "M", "-1", "1.5M", "1T", "1MB", "abc", "1234567890123"}) {
+    auto r = parseRate(text);
+    ASSERT_FALSE(r.ok()) << "accepted " << text;
+    EXPECT_THAT(r.error().message, HasSubstr("is not a rate (use e.g. 1M or 200)"));
+  }
+}
+
 TEST(ParseDuration, BareNumberMeansSeconds) {
   EXPECT_EQ(*parseDuration("90"), 90'000ms);
   EXPECT_EQ(*parseDuration("0"), 0ms);

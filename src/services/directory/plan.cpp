@@ -146,11 +146,27 @@ std::string describeNew(const PlanStep& step) {
   return out.empty() ? "" : " (" + out + ")";
 }
 
+// Resources are shown field by field ("resources.cpu_limit 0.0 → 0.5"): the whole object would
+// bury the one value that changes.
 std::string describeChanges(const PlanStep& step) {
   std::string out;
-  for (const auto& c : step.changes)
-    out += fmt::format("{}{} {} → {}", out.empty() ? "" : ", ", c.field, showValue(c.field, c.from),
-                       showValue(c.field, c.to));
+  auto add = [&](const std::string& field, const json& from, const json& to) {
+    out += fmt::format("{}{} {} → {}", out.empty() ? "" : ", ", field, showValue(field, from),
+                       showValue(field, to));
+  };
+  for (const auto& c : step.changes) {
+    if (c.field != "resources" || !c.from.is_object() || !c.to.is_object()) {
+      add(c.field, c.from, c.to);
+      continue;
+    }
+    json keys = c.from;
+    keys.update(c.to);
+    for (auto it = keys.begin(); it != keys.end(); ++it) {
+      json from = c.from.value(it.key(), json());
+      json to = c.to.value(it.key(), json());
+      if (from != to) add("resources." + it.key(), from, to);
+    }
+  }
   return out;
 }
 

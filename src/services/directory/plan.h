@@ -109,6 +109,7 @@ nlohmann::json toJson(const Plan& plan);
 //   + create web1 (1 vCPU, 256M, tiny)
 //   > start web1
 //   ~ update db1: memory_mib 512 → 1024
+//   ~ update web1: resources.cpu_limit 0.5 → 0.25      (resources: only the fields that differ)
 //   - delete network old
 //
 //   Plan: 1 to create, 1 to update, 1 to delete, 1 to start, 0 to stop; networks: 1 to create, 1
