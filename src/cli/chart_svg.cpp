@@ -354,10 +354,15 @@ void drawSeries(std::string& svg, const std::vector<Segment>& segments, size_t i
 }  // namespace
 
 std::string renderSvgChart(const std::vector<ChartSeries>& series, const ChartOptions& options) {
-  int width = std::max(options.width, 200), height = std::max(options.height, 150);
+  int width = std::max(options.width, kMinChartWidth);
+  int height = std::max(options.height, kMinChartHeight);
   std::vector<std::vector<Segment>> segments;
   for (const auto& s : series) segments.push_back(segmentsOf(s));
   Extent extent = extentOf(segments);
+  if (!extent.empty() && options.window && options.window->endMs > options.window->startMs) {
+    extent.minTs = std::min(extent.minTs, options.window->startMs);
+    extent.maxTs = std::max(extent.maxTs, options.window->endMs);
+  }
   // One sample, or several at one instant, still gets a minute of axis to sit in.
   if (!extent.empty() && extent.minTs == extent.maxTs)
     extent.minTs -= kMinuteMs / 2, extent.maxTs += kMinuteMs / 2;

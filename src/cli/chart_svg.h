@@ -19,6 +19,16 @@ struct ChartSeries {
   std::vector<ChartPoint> points;
 };
 
+// [startMs, endMs] in Unix epoch milliseconds.
+struct TimeWindow {
+  int64_t startMs = 0;
+  int64_t endMs = 0;
+};
+
+// Smaller sizes are raised to these, below which the labels would not fit.
+inline constexpr int kMinChartWidth = 200;
+inline constexpr int kMinChartHeight = 150;
+
 struct ChartOptions {
   std::string title;  // "web1 — cpu_percent (last 1 h)"
   // Suffix of y tick labels. "bytes" gets binary prefixes ("256 MiB"), "%", "ms" and "s" none,
@@ -29,6 +39,10 @@ struct ChartOptions {
   // Top of the y axis when the data stays below it (100 for one CPU's percent); without it, or
   // when the data goes above it, the top is the data maximum rounded up to a nice step.
   std::optional<double> yMax;
+  // The time the x axis spans: [now - since, now] for `--since`, so that five minutes of data in
+  // a one-hour chart sit in its last twelfth instead of stretching across it. Points outside it
+  // widen the axis rather than vanish. Without it, or when it is empty, the axis spans the data.
+  std::optional<TimeWindow> window;
 };
 
 // Points need not be sorted. NaN and infinite values are left out; a jump of more than three

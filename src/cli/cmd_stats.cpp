@@ -8,10 +8,11 @@
 
 #include <fmt/format.h>
 
-#include "cli/chart_svg.h"
+#include "cli/chart_file.h"
 #include "cli/cli_context.h"
 #include "cli/output.h"
 #include "common/files.h"
+#include "model/metrics.h"
 
 namespace paddock::cli {
 
@@ -223,16 +224,22 @@ void addStatsCommands(CLI::App& app, CliContext& ctx) {
     });
   }
   {
-    auto* c = vm->add_subcommand("chart", "Draw a VM's metric over time as an SVG file");
+    auto* c = vm->add_subcommand("chart", "Draw a VM's metric over time as an SVG or PNG file");
     auto name = std::make_shared<std::string>();
     auto since = std::make_shared<std::string>("1h");
     auto metric = std::make_shared<std::string>("cpu_percent");
     auto out = std::make_shared<std::string>();
+    auto format = std::make_shared<std::string>();
     c->add_option("name", *name)->required();
     c->add_option("--metric", *metric, "the metric to draw (default cpu_percent)");
-    c->add_option("--since", *since, "how far back (default 1h)");
-    c->add_option("-o,--output", *out, "the SVG file to write")->required();
+    c->add_option("--since", *since, "how far back, the span of the x axis (default 1h)");
+    c->add_option("-o,--output", *out, "the file to write: .svg or .png")->required();
+    c->add_option("--format", *format, "svg or png (default: from the -o extension)")
+        ->check(CLI::IsMember({"svg", "png"}));
     c->callback([=, &ctx] {
+      // A bad file name fails before paddockd is asked anything, and nothing is written.
+      auto chosen = chartFormatFor(*out, *format);
+      if (!chosen) throw CLI::ValidationError(chosen.error().message);
       auto stats = ctx.must(
           ctx.client().call("GET", "/v1/vms/" + *name + "/stats" + query(*since, *metric)));
       std::vector<ChartSeries> series;
@@ -250,7 +257,12 @@ void addStatsCommands(CLI::App& app, CliContext& ctx) {
       o.title = fmt::format("{} — {} (last {})", *name, *metric, *since);
       o.unit = unit == "percent" ? "%" : unit == "bytes_per_second" ? "B/s" : unit;
       if (unit == "percent") o.yMax = 100;
-      if (auto s = writeFileAtomic(*out, renderSvgChart(series, o), 0644); !s) ctx.fail(s.error());
+      // paddockd's clock, not ours: the window ends where its "now" did.
+      if (auto span = parseDuration(*since, "since"); span && stats.contains("since_ms"))
+        o.window =
+            TimeWindow{stats["since_ms"].get<int64_t>(), stats["since_ms"].get<int64_t>() + *span};
+      auto bytes = ctx.must(renderChart(series, o, *chosen));
+      if (auto s = writeFileAtomic(*out, bytes, 0644); !s) ctx.fail(s.error());
       if (!ctx.json) std::printf("wrote %s (%zu series)\n", out->c_str(), series.size());
     });
   }

@@ -42,8 +42,11 @@ Status writeFileAtomic(const std::string& path, const std::string& content, int 
   }
   fsync(fd);
   close(fd);
-  if (rename(tmp.c_str(), path.c_str()) != 0)
-    return makeError(Errc::internal, fmt::format("cannot rename {}: {}", tmp, strerror(errno)));
+  if (rename(tmp.c_str(), path.c_str()) != 0) {
+    int e = errno;
+    unlink(tmp.c_str());
+    return makeError(Errc::internal, fmt::format("cannot rename {}: {}", tmp, strerror(e)));
+  }
   return {};
 }
 

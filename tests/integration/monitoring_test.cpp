@@ -158,6 +158,18 @@ TEST(Monitoring, ACpuBusyGuestShowsInLiveValuesHistoryMetricsAndTheCli) {
   auto drawn = readFile(svg);
   ASSERT_TRUE(drawn.ok());
   EXPECT_NE(drawn->find("<polyline"), std::string::npos);
+  std::string png = d.stateDir() + "/cpu.png";
+  auto pngChart = d.cli({"vm", "chart", "busy", "--since", "5m", "-o", png});
+  ASSERT_EQ(pngChart.code, 0) << pngChart.err;
+  auto pngBytes = readFile(png);
+  ASSERT_TRUE(pngBytes.ok());
+  EXPECT_EQ(pngBytes->rfind("\x89PNG\r\n\x1a\n", 0), 0u);
+  std::string jpg = d.stateDir() + "/cpu.jpg";
+  auto jpgChart = d.cli({"vm", "chart", "busy", "-o", jpg});
+  EXPECT_EQ(jpgChart.code, 2);
+  EXPECT_NE(jpgChart.err.find("'.jpg'"), std::string::npos) << jpgChart.err;
+  EXPECT_FALSE(pathExists(jpg));
+  EXPECT_FALSE(pathExists(jpg + ".tmp"));
   auto top = d.cli({"top", "--once"});
   ASSERT_EQ(top.code, 0) << top.err;
   EXPECT_LT(top.out.find("busy"), top.out.find("idle")) << "sorted by CPU: " << top.out;

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -231,6 +233,78 @@ TEST(ChartSvg, ASingleSampleIsDrawnAsADot) {
   s.points = {{kNoonMs, 42}};
   auto doc = parseOk(renderSvgChart({s}, options("%")));
   EXPECT_EQ(doc.all("polyline").size(), 1u);
+}
+
+struct PlotBox {
+  double left = 0, top = 0, bottom = 0, right = 0;
+};
+
+// The plot area, read back from the axis lines ("M left,top V bottom H right").
+PlotBox plotBoxOf(const ParsedSvg& doc) {
+  PlotBox box;
+  for (const auto* path : doc.all("path"))
+    if (std::sscanf(path->attributes.at("d").c_str(), "M%lf,%lf V%lf H%lf", &box.left, &box.top,
+                    &box.bottom, &box.right) == 4)
+      return box;
+  ADD_FAILURE() << "no axis path";
+  return box;
+}
+
+std::vector<double> xsOf(const Element& polyline) {
+  std::vector<double> xs;
+  std::istringstream points(polyline.attributes.at("points"));
+  double x = 0, y = 0;
+  char comma = 0;
+  while (points >> x >> comma >> y) xs.push_back(x);
+  return xs;
+}
+
+// The last five minutes of the hour from noon, one sample every 10 s.
+ChartSeries lastFiveMinutes() {
+  ChartSeries s = sampled("vcpu0", 300, 10, [](int i) { return 20 + i % 5; });
+  for (auto& p : s.points) p.tsMs += 55 * 60'000;
+  return s;
+}
+
+TEST(ChartSvg, AWindowSpansTheWholeXAxisWithTheDataInItsPart) {
+  auto o = options("%");
+  o.window = TimeWindow{kNoonMs, kNoonMs + 3'600'000};
+  auto doc = parseOk(renderSvgChart({lastFiveMinutes()}, o));
+  PlotBox plot = plotBoxOf(doc);
+  auto lines = doc.all("polyline");
+  ASSERT_EQ(lines.size(), 1u);
+  auto xs = xsOf(*lines[0]);
+  ASSERT_EQ(xs.size(), 31u);
+  double width = plot.right - plot.left;
+  EXPECT_NEAR(*std::min_element(xs.begin(), xs.end()), plot.left + width * 55 / 60, 0.1);
+  EXPECT_NEAR(*std::max_element(xs.begin(), xs.end()), plot.right, 0.1);
+  EXPECT_THAT(doc.texts(), IsSupersetOf({"12:00", "12:15", "12:30", "12:45", "13:00"}));
+}
+
+TEST(ChartSvg, WithoutAWindowTheXAxisSpansTheData) {
+  auto doc = parseOk(renderSvgChart({lastFiveMinutes()}, options("%")));
+  PlotBox plot = plotBoxOf(doc);
+  auto xs = xsOf(*doc.all("polyline").at(0));
+  EXPECT_NEAR(*std::min_element(xs.begin(), xs.end()), plot.left, 0.1);
+  EXPECT_THAT(doc.texts(), Not(Contains("12:15")));
+}
+
+TEST(ChartSvg, PointsBeforeTheWindowWidenTheAxisRatherThanVanish) {
+  auto o = options("%");
+  o.window = TimeWindow{kNoonMs + 1'800'000, kNoonMs + 3'600'000};
+  auto doc = parseOk(renderSvgChart({sampled("vcpu0", 3600, 60, [](int i) { return i; })}, o));
+  PlotBox plot = plotBoxOf(doc);
+  auto xs = xsOf(*doc.all("polyline").at(0));
+  EXPECT_EQ(xs.size(), 61u);
+  EXPECT_NEAR(*std::min_element(xs.begin(), xs.end()), plot.left, 0.1);
+  EXPECT_THAT(doc.texts(), Contains("12:00"));
+}
+
+TEST(ChartSvg, AWindowWithoutDataStillSaysNoData) {
+  auto o = options("%");
+  o.window = TimeWindow{kNoonMs, kNoonMs + 3'600'000};
+  auto doc = parseOk(renderSvgChart({}, o));
+  EXPECT_THAT(doc.texts(), Contains("no data"));
 }
 
 TEST(ChartSvg, SameInputGivesTheSameBytesWhateverThePointOrder) {
