@@ -313,6 +313,16 @@ TEST(DirectoryFile, BadAccelIsRefused) {
   EXPECT_EQ(e.message, "site.yaml:4: vms.a.accel: accel must be auto, kvm or tcg (got 'hvf')");
 }
 
+DiskLimits diskLimits(std::uint64_t readBps, std::uint64_t writeBps, std::uint64_t readIops,
+                      std::uint64_t writeIops) {
+  DiskLimits l;
+  l.readBps = readBps;
+  l.writeBps = writeBps;
+  l.readIops = readIops;
+  l.writeIops = writeIops;
+  return l;
+}
+
 TEST(DirectoryFileResources, FieldsMapOntoTheResourceSpecWithSizesAndRates) {
   auto file = parseOk(yaml(R"(
 vms:
@@ -339,13 +349,42 @@ vms:
   want.latencyHigh = true;
   want.memoryLimitMib = 1024;
   want.balloonMib = 192;
-  want.diskLimits["data"] = DiskLimits{.readBps = 0, .writeBps = 1048576, .readIops = 200};
+  want.diskLimits["data"] = diskLimits(0, 1048576, 200, 0);
   const DesiredVm& vm = file.vms.at(0);
   EXPECT_EQ(vm.spec.resources, want);
   EXPECT_EQ(vm.fieldLines.at("resources"), 6);
   EXPECT_EQ(vm.fieldLines.at("resources.cpu_shares"), 7);
   EXPECT_EQ(vm.fieldLines.at("resources.balloon_mib"), 13);
   EXPECT_EQ(vm.fieldLines.at("resources.disk_limits.data.read_iops"), 15);
+}
+
+TEST(DirectoryFileResources, ReservationsBurstsGroupsAndNicLimitsReadAsWritten) {
+  auto file = parseOk(yaml(R"(
+vms:
+  db1:
+    image: tiny
+    memory: 512M
+    disks: [{name: data, size: 1G}, {name: logs, size: 1G}]
+    nics: [{network: lan, mac: "02:50:44:00:00:0a"}]
+    resources:
+      cpu_reservation: 0.5
+      memory_reservation: 256M
+      page_sharing: false
+      disk_limits:
+        data: {write_bps: 1M, write_bps_max: 8M, burst_seconds: 2, group: pair}
+        logs: {write_bps: 1M, write_bps_max: 8M, burst_seconds: 2, group: pair}
+      nic_limits:
+        "02:50:44:00:00:0a": {rx_bps: 10M, tx_bps: 1M}
+)"));
+  const ResourceSpec& r = file.vms.at(0).spec.resources;
+  EXPECT_EQ(r.cpuReservation, 0.5);
+  EXPECT_EQ(r.memoryReservationMib, 256u);
+  EXPECT_FALSE(r.pageSharing);
+  EXPECT_EQ(r.diskLimits.at("logs").group, "pair");
+  EXPECT_EQ(r.diskLimits.at("data").writeBpsMax, 8u << 20);
+  EXPECT_EQ(r.diskLimits.at("data").burstSeconds, 2u);
+  EXPECT_EQ(r.nicLimits.at("02:50:44:00:00:0a").rxBps, 10u << 20);
+  EXPECT_EQ(r.nicLimits.at("02:50:44:00:00:0a").txBps, 1u << 20);
 }
 
 TEST(DirectoryFileResources, SizesAreSizesLikeMemoryWithBareNumbersInMibAndOffForNone) {
@@ -417,13 +456,13 @@ TEST(DirectoryFileResources, MergeKeyByKeyOverTheProfileAndDiskLimitsDiskByDisk)
   const DesiredVm* web = findVm(file, "web1");
   ASSERT_NE(web, nullptr);
   const ResourceSpec& r = web->spec.resources;
-  EXPECT_EQ(r.cpuShares, 2000);                                     // the VM's
-  EXPECT_EQ(r.cpuLimit, 0.5);                                       // the VM's
-  EXPECT_EQ(r.cpus, (std::vector<int>{0, 1}));                      // the profile's
-  EXPECT_EQ(r.balloonMib, 192u);                                    // the profile's
-  EXPECT_EQ(r.diskLimits.at("root"), DiskLimits{.readIops = 100});  // the profile's disk
+  EXPECT_EQ(r.cpuShares, 2000);                                  // the VM's
+  EXPECT_EQ(r.cpuLimit, 0.5);                                    // the VM's
+  EXPECT_EQ(r.cpus, (std::vector<int>{0, 1}));                   // the profile's
+  EXPECT_EQ(r.balloonMib, 192u);                                 // the profile's
+  EXPECT_EQ(r.diskLimits.at("root"), diskLimits(0, 0, 100, 0));  // the profile's disk
   // The VM's disk replaces the profile's limits on it whole: write_iops 50 is gone.
-  EXPECT_EQ(r.diskLimits.at("data"), (DiskLimits{.writeBps = 1048576, .readIops = 200}));
+  EXPECT_EQ(r.diskLimits.at("data"), diskLimits(0, 1048576, 200, 0));
   EXPECT_EQ(web->fieldLines.at("resources.cpu_shares"), 17);
   EXPECT_EQ(web->fieldLines.at("resources.cpus"), 8);
   EXPECT_EQ(web->fieldLines.at("resources.disk_limits.root.read_iops"), 11);
@@ -433,8 +472,7 @@ TEST(DirectoryFileResources, MergeKeyByKeyOverTheProfileAndDiskLimitsDiskByDisk)
   const DesiredVm* db = findVm(file, "db1");
   ASSERT_NE(db, nullptr);
   EXPECT_EQ(db->spec.resources.cpuShares, 500);
-  EXPECT_EQ(db->spec.resources.diskLimits.at("data"),
-            (DiskLimits{.writeBps = 2 * 1048576, .writeIops = 50}));
+  EXPECT_EQ(db->spec.resources.diskLimits.at("data"), diskLimits(0, 2 * 1048576, 0, 50));
 }
 
 // A VM with image, memory and a resources: block starting on line 7.
