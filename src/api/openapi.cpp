@@ -38,6 +38,7 @@ nlohmann::json resourcesSchema() {
             {"memory_reservation_mib", count},
             {"memory_lock", flag},
             {"page_sharing", flag},
+            {"io_weight", {{"type", "integer"}, {"minimum", 0}, {"maximum", 1000}}},
             {"balloon_mib", count},
             {"disk_limits", {{"type", "object"}, {"additionalProperties", disk}}}}}};
 }

@@ -185,6 +185,7 @@ void addResourceCommands(CLI::App& app, CliContext& ctx) {
   auto memLock = std::make_shared<std::string>();
   auto sharing = std::make_shared<std::string>();
   auto nicLimits = std::make_shared<std::vector<std::string>>();
+  auto ioWeight = std::make_shared<int>(-1);
   c->add_option("name", *name)->required();
   c->add_option("--cpu-shares", *shares, "relative weight under contention (default 1000)");
   c->add_option("--cpu-limit", *limit, "cap in host CPUs, e.g. 0.25; 0 removes it");
@@ -208,6 +209,8 @@ void addResourceCommands(CLI::App& app, CliContext& ctx) {
   c->add_option("--disk-limit", *disks,
                 "DISK:write_bps=1M,read_bps=..,read_iops=..,write_iops=.., bursts write_bps_max=8M,"
                 "burst_seconds=2, a shared budget group=NAME; or DISK:off (repeatable)");
+  c->add_option("--io-weight", *ioWeight,
+                "I/O priority 1-1000 on BFQ-scheduled disks (z/VM SET IOPRIORITY); 0: default");
   c->add_option("--nic-limit", *nicLimits,
                 "NIC:rx_bps=10M,tx_bps=1M or NIC:off, NIC = position (0, 1, ...) or MAC; rates "
                 "as the guest sees them (repeatable)");
@@ -221,6 +224,7 @@ void addResourceCommands(CLI::App& app, CliContext& ctx) {
       r["memory_reservation_mib"] = sizeOrOff(ctx, "--memory-reservation", *memReserve);
     if (!memLock->empty()) r["memory_lock"] = *memLock == "on";
     if (!sharing->empty()) r["page_sharing"] = *sharing == "on";
+    if (*ioWeight >= 0) r["io_weight"] = *ioWeight;
     if (cpusOpt->count() > 0) r["cpus"] = cpuList(ctx, *cpus);
     if (!dedicate->empty()) r["dedicate"] = *dedicate == "on";
     if (!latency->empty()) r["latency"] = *latency;

@@ -1,10 +1,12 @@
-// Cgroups on cgroup v1: the same group tree in the cpu, cpuacct, cpuset and memory hierarchies.
+// Cgroups on cgroup v1: the same group tree in the cpu, cpuacct, cpuset and memory hierarchies,
+// and in blkio where it is mounted (only I/O weights need it, so hosts without it still work).
 // Sub-groups for single threads exist only where threads matter (cpu, cpuset); v1 lets any thread
 // join any group by writing its id to that group's `tasks`.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include "host/cgroup_fs.h"
@@ -20,12 +22,14 @@ constexpr const char* kEffectiveCpus = "cpuset.effective_cpus";
 
 class CgroupV1 final : public Cgroups {
  public:
-  CgroupV1(std::string root, CgroupFs cpu, CgroupFs cpuacct, CgroupFs cpuset, CgroupFs memory)
+  CgroupV1(std::string root, CgroupFs cpu, CgroupFs cpuacct, CgroupFs cpuset, CgroupFs memory,
+           std::optional<CgroupFs> blkio)
       : root_(std::move(root)),
         cpu_(std::move(cpu)),
         cpuacct_(std::move(cpuacct)),
         cpuset_(std::move(cpuset)),
-        memory_(std::move(memory)) {}
+        memory_(std::move(memory)),
+        blkio_(std::move(blkio)) {}
 
   std::string version() const override { return "v1"; }
   const std::string& rootName() const override { return root_; }
@@ -53,6 +57,21 @@ class CgroupV1 final : public Cgroups {
     std::string value = limits.limitBytes == 0 ? "-1" : std::to_string(limits.limitBytes);
     return withHint(memory_.write(vmRel(vm), "memory.limit_in_bytes", value, "memory"),
                     Errc::conflict, "the VM uses more memory than that now");
+  }
+
+  Status setIo(const std::string& vm, const IoLimits& limits) override {
+    PADDOCK_TRY(requireGroup(vm));
+    auto weight = bfqWeight(limits);
+    if (!weight) return weight.error();
+    if (!blkio_ || !blkio_->isDir(vmRel(vm)))
+      return makeError(Errc::unavailable, "no blkio cgroup hierarchy is mounted for I/O weights",
+                       "weight");
+    if (!blkio_->hasFile(vmRel(vm), "blkio.bfq.weight"))
+      return makeError(Errc::unavailable,
+                       "the kernel offers no BFQ I/O weights (blkio.bfq.weight): is the bfq "
+                       "scheduler loaded?",
+                       "weight");
+    return blkio_->write(vmRel(vm), "blkio.bfq.weight", std::to_string(*weight), "weight");
   }
 
   Status addProcess(const std::string& vm, pid_t pid) override {
@@ -139,15 +158,19 @@ class CgroupV1 final : public Cgroups {
   }
 
  private:
+  // Every hierarchy the tree lives in; requireGroup checks only the four that must be there
+  // (groups made before blkio was used have no blkio part until ensureGroup runs again).
   std::vector<const CgroupFs*> hierarchies() const {
-    return {&cpu_, &cpuacct_, &cpuset_, &memory_};
+    std::vector<const CgroupFs*> all{&cpu_, &cpuacct_, &cpuset_, &memory_};
+    if (blkio_) all.push_back(&*blkio_);
+    return all;
   }
 
   std::string vmRel(const std::string& vm) const { return joinRel(root_, vm); }
 
   Status requireGroup(const std::string& vm) const {
     PADDOCK_TRY(validateGroupName(vm, "vm"));
-    for (const CgroupFs* h : hierarchies())
+    for (const CgroupFs* h : {&cpu_, &cpuacct_, &cpuset_, &memory_})
       if (!h->isDir(vmRel(vm)))
         return makeError(
             Errc::not_found,
@@ -207,6 +230,7 @@ class CgroupV1 final : public Cgroups {
 
   std::string root_;
   CgroupFs cpu_, cpuacct_, cpuset_, memory_;
+  std::optional<CgroupFs> blkio_;
 };
 
 }  // namespace
@@ -230,9 +254,11 @@ Result<std::unique_ptr<Cgroups>> makeCgroupV1(const std::string& rootName,
     return makeError(Errc::unavailable,
                      fmt::format("cgroup v1 controllers not mounted under {}: {}", mountRoot,
                                  fmt::join(missing, ", ")));
+  std::optional<CgroupFs> blkio;
+  if (CgroupFs fs(mountRoot + "/blkio"); fs.hasFile("", "blkio.reset_stats")) blkio = std::move(fs);
   return std::unique_ptr<Cgroups>(
       std::make_unique<CgroupV1>(rootName, std::move(mounts[0]), std::move(mounts[1]),
-                                 std::move(mounts[2]), std::move(mounts[3])));
+                                 std::move(mounts[2]), std::move(mounts[3]), std::move(blkio)));
 }
 
 }  // namespace paddock::host

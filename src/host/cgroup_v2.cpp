@@ -66,6 +66,26 @@ class CgroupV2 final : public Cgroups {
     return fs_.write(vmRel(vm), "memory.min", std::to_string(limits.reservedBytes), "memory");
   }
 
+  Status setIo(const std::string& vm, const IoLimits& limits) override {
+    PADDOCK_TRY(requireGroup(vm));
+    auto weight = bfqWeight(limits);
+    if (!weight) return weight.error();
+    // The io controller is enabled down to the VM's group only when a weight is first set.
+    if (!fs_.hasFile(vmRel(vm), "io.bfq.weight")) {
+      auto offered = fs_.read("", "cgroup.controllers");
+      if (!offered || !controllerNames(*offered).count("io"))
+        return makeError(Errc::unavailable, "cgroup v2 does not offer the io controller", "weight");
+      PADDOCK_TRY(enableControllers("", {"io"}));
+      for (const auto& rel : pathPrefixes(root_)) PADDOCK_TRY(enableControllers(rel, {"io"}));
+    }
+    if (!fs_.hasFile(vmRel(vm), "io.bfq.weight"))
+      return makeError(Errc::unavailable,
+                       "the kernel offers no BFQ I/O weights (io.bfq.weight): is the bfq "
+                       "scheduler loaded?",
+                       "weight");
+    return fs_.write(vmRel(vm), "io.bfq.weight", std::to_string(*weight), "weight");
+  }
+
   Status addProcess(const std::string& vm, pid_t pid) override {
     PADDOCK_TRY(requireGroup(vm));
     if (pid <= 0)

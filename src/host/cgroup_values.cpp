@@ -189,4 +189,12 @@ Status validateMemoryLimits(const MemoryLimits& limits) {
   return {};
 }
 
+Result<int> bfqWeight(const IoLimits& limits) {
+  if (limits.weight < 0 || limits.weight > kMaxIoWeight)
+    return makeError(Errc::invalid_argument,
+                     fmt::format("I/O weight {} is outside 1-{}", limits.weight, kMaxIoWeight),
+                     "weight");
+  return limits.weight == 0 ? kDefaultIoWeight : limits.weight;
+}
+
 }  // namespace paddock::host

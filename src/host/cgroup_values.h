@@ -34,6 +34,8 @@ Result<std::set<int>> effectiveCpus(const CgroupFs& cpuset, const std::string& r
 Status validateCpuLimits(const CpuLimits& limits, const std::set<int>& available);
 // A memory limit the kernel can take (field "memory").
 Status validateMemoryLimits(const MemoryLimits& limits);
+// The weight written to blkio.bfq.weight / io.bfq.weight; invalid_argument naming "weight".
+Result<int> bfqWeight(const IoLimits& limits);
 
 // shares → v1 cpu.shares (×1024/1000, at least 2) and v2 cpu.weight (/10, within 1..10000).
 int64_t v1CpuShares(int shares);

@@ -61,6 +61,16 @@ struct MemoryLimits {
   uint64_t reservedBytes = 0;
 };
 
+// I/O priority (z/VM SET IOPRIORITY): a relative weight for the block devices the kernel schedules
+// with BFQ (the only scheduler with cgroup weights; `none` and `mq-deadline` ignore them). On v1
+// it binds reads and direct I/O only (v1 writeback is charged to the root group), on v2 all I/O.
+inline constexpr int kDefaultIoWeight = 100;
+inline constexpr int kMaxIoWeight = 1000;
+
+struct IoLimits {
+  int weight = 0;  // 1..1000; 0: the default, 100
+};
+
 struct CgroupUsage {
   uint64_t cpuNs = 0;        // CPU time of all the group's threads, sub-groups included
   uint64_t throttledNs = 0;  // time held back by caps, summed over the group and its sub-groups
@@ -83,6 +93,9 @@ class Cgroups {
   virtual Status ensureGroup(const std::string& vm) = 0;
   virtual Status setCpu(const std::string& vm, const CpuLimits& limits) = 0;
   virtual Status setMemory(const std::string& vm, const MemoryLimits& limits) = 0;
+  // Unavailable when the host has no BFQ weights (no blkio hierarchy on v1, no io controller on
+  // v2, or the bfq scheduler not loaded).
+  virtual Status setIo(const std::string& vm, const IoLimits& limits) = 0;
   // Moves the process with all its threads into the VM's group.
   virtual Status addProcess(const std::string& vm, pid_t pid) = 0;
   // Creates (or updates) the sub-group `vm/<sub>` with `limits` and moves the single thread `tid`
@@ -102,7 +115,8 @@ class Cgroups {
 
 // Detects the layout under `mountRoot` and returns the matching implementation:
 // `mountRoot/cgroup.controllers` present → v2 (the unified hierarchy mounted there); otherwise v1
-// with the cpu, cpuacct, cpuset and memory hierarchies mounted at `mountRoot/<controller>`
+// with the cpu, cpuacct, cpuset and memory hierarchies mounted at `mountRoot/<controller>` (and
+// blkio, if mounted there, for I/O weights)
 // (co-mounted "cpu,cpuacct" with the usual symlinks works too). Unavailable, with the reason, if
 // neither is usable. `rootName` is the root group's path below the mount, one or more components
 // ("paddock-pd1234", "paddock.slice/pd1234"); nothing is created until ensureGroup.

@@ -185,6 +185,11 @@ Result<ResourceSpec> resourceSpecFromJson(const json& j) {
       auto n = wholeNumber(0);
       if (!n) return n.error();
       r.memoryReservationMib = static_cast<std::uint64_t>(*n);
+    } else if (k == "io_weight") {
+      auto n = wholeNumber(0);
+      if (!n) return n.error();
+      if (*n > 1000) return bad(k, "io_weight must be at most 1000");
+      r.ioWeight = static_cast<int>(*n);
     } else if (k == "memory_lock" || k == "page_sharing") {
       if (!v.is_boolean()) return bad(k, fmt::format("{} must be true or false", k));
       (k == "memory_lock" ? r.memoryLock : r.pageSharing) = v.get<bool>();
@@ -208,7 +213,8 @@ json toJson(const ResourceSpec& r) {
           {"cpu_reservation", r.cpuReservation},
           {"memory_reservation_mib", r.memoryReservationMib},
           {"memory_lock", r.memoryLock},
-          {"page_sharing", r.pageSharing}};
+          {"page_sharing", r.pageSharing},
+          {"io_weight", r.ioWeight}};
 }
 
 std::string startTimeFieldChanged(const ResourceSpec& a, const ResourceSpec& b) {

@@ -55,6 +55,9 @@ struct ResourceSpec {
   bool memoryLock = false;
   // Whether the VM's memory may be merged with identical pages (KSM). Start-time only.
   bool pageSharing = true;
+  // I/O priority (z/VM SET IOPRIORITY): relative weight 1..1000 on BFQ-scheduled devices; 0: the
+  // default (100).
+  int ioWeight = 0;
 
   bool operator==(const ResourceSpec&) const = default;
   bool isDefault() const { return *this == ResourceSpec{}; }
@@ -73,7 +76,7 @@ std::string startTimeFieldChanged(const ResourceSpec& a, const ResourceSpec& b);
 //  "read_iops", "write_iops", "read_bps_max", "write_bps_max", "read_iops_max",
 //  "write_iops_max", "burst_seconds", "group"}}, "nic_limits": {MAC: {"rx_bps", "tx_bps"}},
 //  "cpu_reservation", "memory_reservation_mib", "memory_lock",
-//  "page_sharing"}; absent fields keep their defaults. Errors name
+//  "page_sharing", "io_weight"}; absent fields keep their defaults. Errors name
 // "resources.<field>".
 Result<ResourceSpec> resourceSpecFromJson(const nlohmann::json& j);
 nlohmann::json toJson(const ResourceSpec& r);

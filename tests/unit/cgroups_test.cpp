@@ -179,6 +179,20 @@ TEST_F(CgroupV2Test, MemoryLimitLandsInMemoryMaxAndTheReservationInMemoryMin) {
             "memory");
 }
 
+TEST_F(CgroupV2Test, AnIoWeightEnablesTheIoControllerAndLandsInIoBfqWeight) {
+  ASSERT_TRUE(cg_->ensureGroup("web").ok());
+  EXPECT_EQ(tree_.get("cgroup.subtree_control"), "+cpu +cpuset +memory");
+  // Without BFQ there is no weight file even with the controller on: unavailable, nothing set.
+  EXPECT_EQ(failure(cg_->setIo("web", {500})).code, Errc::unavailable);
+  EXPECT_EQ(tree_.get("paddock-pd1/cgroup.subtree_control"), "+io");  // what was written
+  tree_.put("paddock-pd1/web/io.bfq.weight", "default 100\n");
+  ASSERT_TRUE(cg_->setIo("web", {500}).ok());
+  EXPECT_EQ(tree_.get("paddock-pd1/web/io.bfq.weight"), "500");
+  ASSERT_TRUE(cg_->setIo("web", {}).ok());
+  EXPECT_EQ(tree_.get("paddock-pd1/web/io.bfq.weight"), "100");
+  EXPECT_EQ(failure(cg_->setIo("web", {1001})).field, "weight");
+}
+
 TEST_F(CgroupV2Test, AddProcessWritesItsPidToCgroupProcs) {
   ASSERT_TRUE(cg_->ensureGroup("web").ok());
   ASSERT_TRUE(cg_->addProcess("web", 4242).ok());
@@ -346,6 +360,29 @@ TEST(CgroupV1Fake, SharesCapCpusAndMemoryLandInTheV1Files) {
   EXPECT_EQ(t.get("memory/paddock-pd1/web/memory.limit_in_bytes"), "1073741824");
   ASSERT_TRUE(cg->setMemory("web", MemoryLimits{}).ok());
   EXPECT_EQ(t.get("memory/paddock-pd1/web/memory.limit_in_bytes"), "-1");
+}
+
+TEST(CgroupV1Fake, IoWeightsNeedTheBlkioHierarchyAndBfq) {
+  FakeTree without;
+  layOutV1(without);
+  auto cg = make(without);
+  ASSERT_TRUE(cg);
+  ASSERT_TRUE(cg->ensureGroup("web").ok());
+  EXPECT_THAT(failure(cg->setIo("web", {300})).message, HasSubstr("no blkio"));
+
+  FakeTree with;
+  layOutV1(with);
+  with.put("blkio/blkio.reset_stats", "");
+  cg = make(with);
+  ASSERT_TRUE(cg);
+  ASSERT_TRUE(cg->ensureGroup("web").ok());
+  EXPECT_TRUE(with.isDir("blkio/paddock-pd1/web"));
+  EXPECT_THAT(failure(cg->setIo("web", {300})).message, HasSubstr("bfq"));
+  with.put("blkio/paddock-pd1/web/blkio.bfq.weight", "100\n");
+  ASSERT_TRUE(cg->setIo("web", {300}).ok());
+  EXPECT_EQ(with.get("blkio/paddock-pd1/web/blkio.bfq.weight"), "300");
+  ASSERT_TRUE(cg->addProcess("web", 4242).ok());
+  EXPECT_EQ(with.get("blkio/paddock-pd1/web/cgroup.procs"), "4242");
 }
 
 TEST(CgroupValues, SharesMapLinearlyAroundTheDefault) {

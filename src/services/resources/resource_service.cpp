@@ -17,7 +17,8 @@ Error asResourceError(Error e) {
   static const std::map<std::string, std::string> fields = {{"shares", "cpu_shares"},
                                                             {"limit", "cpu_limit"},
                                                             {"cpus", "cpus"},
-                                                            {"memory", "memory_limit_mib"}};
+                                                            {"memory", "memory_limit_mib"},
+                                                            {"weight", "io_weight"}};
   if (auto it = fields.find(e.field); it != fields.end()) e.field = "resources." + it->second;
   return e;
 }
@@ -104,6 +105,14 @@ Status ResourceService::groupProcess(const VmSpec& spec, pid_t pid) {
   PADDOCK_TRY(cgroups_->setCpu(vm, cpuLimits(spec, dedicatedByOthers(vm))));
   PADDOCK_TRY(
       cgroups_->setMemory(vm, {r.memoryLimitMib * kMiB, r.reservedMib(spec.memoryMib) * kMiB}));
+  // A new group has the default I/O weight: only a weight that is or was set is written.
+  if (r.ioWeight != 0 || ioWeighted_.count(vm)) {
+    PADDOCK_TRY(cgroups_->setIo(vm, {r.ioWeight}));
+    if (r.ioWeight != 0)
+      ioWeighted_.insert(vm);
+    else
+      ioWeighted_.erase(vm);
+  }
   PADDOCK_TRY(cgroups_->addProcess(vm, pid));
   grouped_.insert(vm);
   return {};
@@ -244,6 +253,7 @@ void ResourceService::release(const std::string& vm) {
   if (admitted_.erase(vm)) recomputeWeights();
   if (!cgroups_) return;
   grouped_.erase(vm);
+  ioWeighted_.erase(vm);
   if (auto s = cgroups_->removeGroup(vm); !s)
     spdlog::warn("VM {}: cannot remove its cgroup: {}", vm, s.error().message);
   if (reservations) refreshOthers(vm);
@@ -267,6 +277,7 @@ void ResourceService::reconcile(const std::vector<VmRecord>& vms) {
     const ResourceSpec& r = vm.spec.resources;
     admitted_[vm.spec.name] = {r.cpuReservation, r.reservedMib(vm.spec.memoryMib), r.cpuShares,
                                static_cast<pid_t>(vm.runtime.pid)};
+    if (r.ioWeight != 0) ioWeighted_.insert(vm.spec.name);
   }
   recomputeWeights();
   if (!cgroups_) return;

@@ -73,6 +73,7 @@ class ResourceService : public ResourceControl {
   std::set<std::string> grouped_;             // VMs with a group now
   std::map<std::string, Admitted> admitted_;  // VMs that run or are starting
   std::set<std::string> shaped_;              // MACs of NICs with rate limits now
+  std::set<std::string> ioWeighted_;          // VMs whose group has an I/O weight set
   std::map<std::string, int> weights_;        // effective shares, reservations included
 };
 
