@@ -15,7 +15,7 @@ packages=(
   # runtime: virtual networks
   iproute2 dnsmasq-base nftables
   # tests and benchmarks
-  sqlite3 procps util-linux python3
+  sqlite3 procps util-linux python3 python3-prometheus-client
 )
 
 missing=()

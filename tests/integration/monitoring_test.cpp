@@ -142,6 +142,21 @@ TEST(Monitoring, ACpuBusyGuestShowsInLiveValuesHistoryMetricsAndTheCli) {
   EXPECT_NE(metrics->body.find("paddock_vm_disk_write_bytes_per_second{vm=\"busy\",disk=\"root\"}"),
             std::string::npos);
   EXPECT_NE(metrics->body.find("paddock_host_cpu_percent "), std::string::npos);
+  // And Prometheus's own parser (python3-prometheus-client, Debian's) reads every family.
+  std::string exposition = d.stateDir() + "/metrics.txt";
+  ASSERT_TRUE(writeFileAtomic(exposition, metrics->body, 0644).ok());
+  auto parsed = runCommand(
+      {"/usr/bin/python3", "-c",
+       "import sys\n"
+       "from prometheus_client.parser import text_string_to_metric_families as parse\n"
+       "fams = {f.name: f for f in parse(open(sys.argv[1]).read())}\n"
+       "vm = [s for s in fams['paddock_vm_cpu_percent'].samples if s.labels.get('vm') == 'busy']\n"
+       "print('families', len(fams), 'busy_cpu', vm[0].value if vm else 'missing')\n",
+       exposition});
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed->exitCode, 0) << parsed->err;
+  EXPECT_NE(parsed->out.find("families "), std::string::npos) << parsed->out;
+  EXPECT_EQ(parsed->out.find("missing"), std::string::npos) << parsed->out;
 
   // The CLI: a table, CSV, a chart and top.
   auto table = d.cli({"vm", "stats", "busy", "--since", "5m"});

@@ -145,7 +145,8 @@ json OvercommitManager::status() {
         const auto& r = rec.spec.resources;
         std::uint64_t owner = r.balloonMib ? r.balloonMib : rec.spec.memoryMib;
         vms[rec.spec.name]["owner_mib"] = owner;
-        vms[rec.spec.name]["reclaimed_mib"] = owner - taken_[rec.spec.name].targetMib;
+        std::uint64_t target = taken_[rec.spec.name].targetMib;
+        vms[rec.spec.name]["reclaimed_mib"] = owner > target ? owner - target : 0;
       }
   out["vms"] = vms;
   return out;
