@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Density: host memory per tiny VM (128 MiB) with KSM + ballooning vs without, same VMs, same run.
 
-N tiny VMs (1 vCPU, 128 MiB, 64 MiB disk, no NIC) boot under one paddockd and stay up. Two
-phases alternate over the same running VMs (A B A B ... per trial):
+N tiny VMs (1 vCPU, 128 MiB, 64 MiB disk, no NIC) boot under one paddockd. Each trial boots them
+afresh and measures two phases in order, then stops them (memory a balloon gave back is not
+resident again until the guest uses it, so A always comes first, on freshly booted guests):
   A (baseline): KSM off (merged pages unmerged), overcommit manager off, no balloon targets;
   B (paddock):  KSM on (1000 pages per 20 ms) and the overcommit manager reclaiming idle guest
                 memory (its watermarks set above the host's memory: the benchmark's stand-in for
@@ -90,15 +91,18 @@ def main():
         names = [f"d{i}" for i in range(1, args.vms + 1)]
         for n in names:
             bl.define_vm(d, n, memory_mib=128, disk_mib=64)
-        for i in range(0, len(names), 8):
-            bl.log(f"starting VMs {i + 1}-{min(i + 8, len(names))} of {len(names)}")
-            d.cli("vm", "start", "--wait-ready", *names[i:i + 8])
         rows = {"A": [], "B": []}
         for t in range(args.trials):
-            for phase in ("A", "B") if t % 2 == 0 else ("B", "A"):
+            set_phase(d, names, packed=False)
+            for i in range(0, len(names), 8):
+                bl.log(f"trial {t + 1}: starting VMs {i + 1}-{min(i + 8, len(names))} of "
+                       f"{len(names)}")
+                d.cli("vm", "start", "--wait-ready", *names[i:i + 8])
+            for phase in ("A", "B"):
                 bl.log(f"trial {t + 1}: phase {phase}")
                 set_phase(d, names, packed=(phase == "B"))
                 rows[phase].append(measure(d, names, args.settle))
+            bl.stop_vms(d, names)
         set_phase(d, names, packed=False)
         a = [r["per_vm_mib"] for r in rows["A"]]
         b = [r["per_vm_mib"] for r in rows["B"]]
