@@ -1,12 +1,14 @@
 // paddockd can die or restart at any time without touching the guests.
 #include <signal.h>
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <thread>
 
 #include <gtest/gtest.h>
 
 #include "common/files.h"
 #include "common/subprocess.h"
-
-#include <thread>
 #include "integration/harness.h"
 
 namespace paddock::test {
@@ -66,6 +68,67 @@ TEST(DaemonRestart, GracefulStopLeavesVmsRunning) {
   d.start();
   EXPECT_EQ(d.vm("stays")["state"], "running");
   EXPECT_EQ(d.vm("stays")["runtime"]["pid"].get<pid_t>(), pid);
+}
+
+// A pid that no process has: a child that has exited and been reaped.
+pid_t deadPid() {
+  auto pid = spawnDetached({"true"}, "/dev/null");
+  if (!pid) return 0;
+  waitpid(*pid, nullptr, 0);
+  return *pid;
+}
+
+// The file's content, or "" if it cannot be read.
+std::string fileText(const std::string& path) {
+  auto text = readFile(path);
+  return text ? *text : "";
+}
+
+// Writes `content` to `path`, making the directories on the way.
+void plant(const std::string& path, const std::string& content) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  EXPECT_TRUE(writeFileAtomic(path, content).ok()) << path;
+}
+
+TEST(DaemonRestart, StartCleansRunDirsOfVmsThatAreGoneAndKeepsTheOthers) {
+  TestDaemon d;
+  d.createVm("alive");
+  d.createVm("resting");
+  d.startVm("alive");
+  pid_t alive = d.vm("alive")["runtime"]["pid"].get<pid_t>();
+  d.stop();
+
+  std::string run = d.stateDir() + "/run";
+  // A deleted VM's leftovers, with a pidfile of a process long gone.
+  plant(run + "/ghost/qemu.pid", std::to_string(deadPid()) + "\n");
+  plant(run + "/ghost/console.log", "old output\n");
+  plant(run + "/ghost/qmp.sock", "junk");
+  plant(run + "/ghost/nested/junk", "junk");
+  // A QEMU nobody owns (a stand-in with QEMU's name), in the run dir of a VM that is gone.
+  auto orphan = spawnDetached({"bash", "-c", "exec -a qemu-system-x86_64 sleep 60"}, "/dev/null");
+  ASSERT_TRUE(orphan.ok());
+  ASSERT_TRUE(waitFor([&] { return processMatches(*orphan, "qemu-system-x86_64"); }, 5s));
+  plant(run + "/orphan/qemu.pid", std::to_string(*orphan) + "\n");
+  // A stopped VM's run dir with a stale pidfile and socket: the log stays, the rest goes.
+  plant(run + "/resting/qemu.pid", std::to_string(deadPid()) + "\n");
+  plant(run + "/resting/qmp.sock", "junk");
+  plant(run + "/resting/console.log", "last boot\n");
+
+  d.start();
+  EXPECT_FALSE(pathExists(run + "/ghost"));
+  EXPECT_FALSE(pathExists(run + "/orphan"));
+  EXPECT_TRUE(waitFor([&] { return !processAlive(*orphan); }, 5s));
+  waitpid(*orphan, nullptr, 0);
+  EXPECT_EQ(fileText(run + "/resting/console.log"), "last boot\n");
+  EXPECT_FALSE(pathExists(run + "/resting/qemu.pid"));
+  EXPECT_FALSE(pathExists(run + "/resting/qmp.sock"));
+  EXPECT_EQ(d.vm("resting")["state"], "stopped");
+  // The running VM was adopted with its run dir intact.
+  EXPECT_EQ(d.vm("alive")["state"], "running");
+  EXPECT_EQ(d.vm("alive")["runtime"]["pid"].get<pid_t>(), alive);
+  EXPECT_EQ(std::atol(fileText(run + "/alive/qemu.pid").c_str()), alive);
+  EXPECT_TRUE(pathExists(run + "/alive/qmp.sock"));
+  EXPECT_NE(fileText(run + "/alive/console.log").find("PADDOCK-READY"), std::string::npos);
 }
 
 TEST(DaemonRestart, ASecondDaemonOnTheSameStateDirIsRefused) {
