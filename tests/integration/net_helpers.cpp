@@ -64,6 +64,16 @@ int guestRun(TestDaemon& d, const std::string& vm, const std::string& command,
   return status;
 }
 
+double guestSeconds(TestDaemon& d, const std::string& vm, const std::string& command) {
+  std::string out;
+  guestRun(d, vm,
+           "s=$(cut -d' ' -f1 /proc/uptime); " + command +
+               " && e=$(cut -d' ' -f1 /proc/uptime) && echo SECONDS=$(awk \"BEGIN{print $e-$s}\")",
+           &out);
+  auto at = out.rfind("SECONDS=");
+  return at == std::string::npos ? -1.0 : std::stod(out.substr(at + 8));
+}
+
 std::string leaseIp(TestDaemon& d, const std::string& network, const std::string& mac) {
   auto l = d.api().call("GET", "/v1/networks/" + network + "/leases");
   if (!l) return "";

@@ -15,6 +15,9 @@ namespace paddock::test {
 // Runs `command` in the guest's shell and returns its exit status (-1: no answer in time).
 int guestRun(TestDaemon& d, const std::string& vm, const std::string& command,
              std::string* output = nullptr);
+// Runs `command` in the guest and returns the seconds it took by the guest's clock; -1 if it
+// failed or the guest did not answer.
+double guestSeconds(TestDaemon& d, const std::string& vm, const std::string& command);
 // The address the network's DHCP server leased to `mac` ("" if none).
 std::string leaseIp(TestDaemon& d, const std::string& network, const std::string& mac);
 // The links in the daemon's namespace that a paddockd made (bridges and TAPs), sorted.

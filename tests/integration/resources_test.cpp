@@ -160,15 +160,9 @@ TEST_F(Resources, ADiskWriteLimitHoldsTheGuestsWritesToIt) {
   d.startVm("slowdisk");
   // 4 MiB written through to the disk; the guest reports the seconds it took.
   auto writeSeconds = [&] {
-    std::string out;
-    guestRun(
-        d, "slowdisk",
-        "s=$(cut -d' ' -f1 /proc/uptime); dd if=/dev/zero of=/dev/vda bs=64k count=64 oflag=direct "
-        "conv=fsync 2>/dev/null; e=$(cut -d' ' -f1 /proc/uptime); "
-        "echo SECONDS=$(awk \"BEGIN{print $e-$s}\")",
-        &out);
-    auto at = out.rfind("SECONDS=");
-    return at == std::string::npos ? -1.0 : std::stod(out.substr(at + 8));
+    return guestSeconds(d, "slowdisk",
+                        "dd if=/dev/zero of=/dev/vda bs=64k count=64 oflag=direct conv=fsync "
+                        "2>/dev/null");
   };
   double free = writeSeconds();
   ASSERT_GT(free, 0);
@@ -194,15 +188,11 @@ TEST_F(Resources, DisksInOneGroupShareTheirBudgetAndABurstIsFastThenLimited) {
   d.startVm("grouped");
   // The guest writes `mib` MiB to each device at once and reports the seconds it took.
   auto writeSeconds = [&](const std::vector<std::string>& devices, int mib) {
-    std::string cmd = "s=$(cut -d' ' -f1 /proc/uptime); ";
+    std::string cmd;
     for (const auto& dev : devices)
       cmd += fmt::format("dd if=/dev/zero of={} bs=64k count={} oflag=direct 2>/dev/null & ", dev,
                          mib * 16);
-    cmd += "wait; e=$(cut -d' ' -f1 /proc/uptime); echo SECONDS=$(awk \"BEGIN{print $e-$s}\")";
-    std::string out;
-    guestRun(d, "grouped", cmd, &out);
-    auto at = out.rfind("SECONDS=");
-    return at == std::string::npos ? -1.0 : std::stod(out.substr(at + 8));
+    return guestSeconds(d, "grouped", cmd + "wait");
   };
   auto set = d.cli({"vm", "set", "grouped", "--disk-limit", "one:write_bps=4M,group=pair",
                     "--disk-limit", "two:write_bps=4M,group=pair"});
