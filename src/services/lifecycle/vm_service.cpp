@@ -336,10 +336,16 @@ Result<VmRecord> VmService::update(const std::string& name, const nlohmann::json
       updated.initrd != rec->spec.initrd)
     PADDOCK_TRY(checkImage(updated));
   if (updated.disks != rec->spec.disks) PADDOCK_TRY(reconcileDisks(rec->spec, updated));
+  // Admission first: a refusal must find the VM unchanged.
+  if (controlled) PADDOCK_TRY(resources_.admit(updated));
   // Only `action` is held here, as for any QMP call.
-  if (live) PADDOCK_TRY(replugNics(name, *live, rec->spec, updated));
+  if (live) {
+    if (auto s = replugNics(name, *live, rec->spec, updated); !s) {
+      if (controlled) (void)resources_.admit(rec->spec);
+      return s.error();
+    }
+  }
   if (controlled) {
-    PADDOCK_TRY(resources_.admit(updated));
     if (auto s = resources_.apply(updated, *controlled); !s) {
       if (auto back = resources_.admit(rec->spec); !back)
         spdlog::error("VM {}: its old reservations no longer fit: {}", name, back.error().message);
