@@ -7,9 +7,11 @@ packages=(
   # build
   build-essential cmake pkg-config clang-format
   libboost1.74-dev nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libfmt-dev libspdlog-dev
-  libsqlite3-dev libgtest-dev libgmock-dev libexpat1-dev librsvg2-dev libpng-dev
+  libsqlite3-dev libgtest-dev libgmock-dev libexpat1-dev librsvg2-dev libpng-dev libsimdjson-dev
   # runtime: QEMU, disks, guest image recipe
   qemu-system-x86 qemu-utils busybox-static cpio e2fsprogs kmod zstd
+  # runtime: fast parsing of QEMU's disk counters
+  libsimdjson14
   # runtime: PNG charts (librsvg with cairo, and a sans-serif font for their text)
   librsvg2-2 libcairo2 fonts-dejavu-core
   # runtime: virtual networks

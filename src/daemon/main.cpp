@@ -23,6 +23,7 @@
 #include "services/network/network_service.h"
 #include "services/resources/overcommit_manager.h"
 #include "services/resources/resource_service.h"
+#include "store/caching_store.h"
 #include "store/metrics_store.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -144,7 +145,9 @@ int main(int argc, char** argv) {
   if (lockFd < 0 || flock(lockFd, LOCK_EX | LOCK_NB) != 0)
     return fail(fmt::format("another paddockd already uses {}", opt.stateDir));
 
-  auto store = SqliteStore::open(opt.stateDir + "/paddock.db");
+  auto sqlite = SqliteStore::open(opt.stateDir + "/paddock.db");
+  if (!sqlite) return fail(sqlite.error().message);
+  auto store = CachingStore::open(std::move(*sqlite));
   if (!store) return fail(store.error().message);
   auto token = loadOrCreateToken(opt.stateDir + "/token");
   if (!token) return fail(token.error().message);
@@ -209,6 +212,7 @@ int main(int argc, char** argv) {
   networks.stopSupervisor();
   overcommit.stop();
   collector.stop();
+  (*metrics)->close();  // the history sampled since the last write
   vms.detachAll();
   resources.shutdown();
   probe.join();

@@ -53,8 +53,12 @@ class VmProcess {
   // is gone, so its TAP can be removed. timeout if the guest does not release it in time (QEMU
   // keeps the request; calling again later finishes the job). A NIC already gone is success.
   virtual Status unplugNic(const LaunchNic& nic) = 0;
-  // vCPU threads, disk counters and the balloon's view of memory, in one go (a few QMP queries).
-  virtual Result<VmCounters> counters() = 0;
+  // Host thread ids of the vCPUs, by vCPU index (asked once: they live as long as the process).
+  virtual Result<std::vector<std::int64_t>> vcpuThreads() = 0;
+  // Every disk's counters (one QMP query).
+  virtual Result<std::vector<DiskCounters>> diskCounters() = 0;
+  // The balloon's and the guest's view of memory (two QMP queries).
+  virtual Result<MemoryCounters> memoryCounters() = 0;
   // Balloon target: the guest gives memory back until it has `bytes` (up to its configured size).
   virtual Status setBalloon(std::uint64_t bytes) = 0;
   // I/O limits of one disk (its Paddock id); zeros lift them.

@@ -1,5 +1,5 @@
-// What the engine can tell about a running VM without an agent in the guest: its vCPU threads,
-// its disks' counters and what the guest's balloon driver reports. The collector turns these
+// What the engine can tell about a running VM without an agent in the guest: its disks'
+// counters and what the balloon and the guest's balloon driver report. The collector turns these
 // into rates.
 #pragma once
 
@@ -16,9 +16,7 @@ struct DiskCounters {
   std::uint64_t readTimeNs = 0, writeTimeNs = 0;  // total time the requests took
 };
 
-struct VmCounters {
-  std::vector<std::int64_t> vcpuThreads;  // host thread ids, by vCPU index
-  std::vector<DiskCounters> disks;
+struct MemoryCounters {
   std::uint64_t balloonBytes = 0;  // memory the guest has now (configured minus the balloon)
   // From the guest's balloon driver; -1 when the guest has not reported it (yet).
   std::int64_t guestFreeBytes = -1, guestAvailableBytes = -1;

@@ -13,7 +13,7 @@ OvercommitPolicy policy() {
 }
 
 BalloonView vm(const std::string& name, std::uint64_t idle, std::uint64_t reserved = 0) {
-  return {name, 1024, reserved, 1024, 1024, idle + 32};
+  return {name, 1024, reserved, 1024, 1024, idle + OvercommitPolicy{}.guestKeepMib};
 }
 
 TEST(BalloonPlan, BetweenTheWatermarksNothingMoves) {
@@ -66,6 +66,18 @@ TEST(BalloonPlan, AGuestThatReportsNothingIsLeftAlone) {
   auto silent = vm("q", 0);
   silent.guestAvailableMib.reset();
   EXPECT_TRUE(planBalloons(policy(), 100, {silent}).empty());
+}
+
+TEST(BalloonPlan, AVmWhoseFiguresPredateTheLastChangeIsNotReclaimedFromAgainButGetsMemoryBack) {
+  auto changed = vm("changed", 800);
+  changed.currentMib = 768;
+  changed.settled = false;
+  auto d = planBalloons(policy(), 900, {changed, vm("other", 100)});
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].vm, "other");
+  d = planBalloons(policy(), 2500, {changed});
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_GT(d[0].toMib, 768u);
 }
 
 TEST(BalloonPlan, AboveTheHighWatermarkMemoryGoesBackUpToTheOwnersTarget) {

@@ -64,7 +64,7 @@ TEST(ProcReader, ReadsCpuWaitRssHostAndKsmFromAFakeTree) {
                               "43 (CPU 0/TCG) R 1 42 42 0 -1 0 0 0 0 0 100 0 0 0 20 0 3\n")
                   .ok());
   ASSERT_TRUE(writeFileAtomic(root + "/proc/42/task/43/schedstat", "1000 2500 7\n").ok());
-  ASSERT_TRUE(writeFileAtomic(root + "/proc/42/status", "Name:\tqemu\nVmRSS:\t  2048 kB\n").ok());
+  ASSERT_TRUE(writeFileAtomic(root + "/proc/42/statm", "9000 512 100 1 0 300 0\n").ok());
   ASSERT_TRUE(writeFileAtomic(root + "/proc/42/ksm_merging_pages", "17\n").ok());
   ASSERT_TRUE(
       writeFileAtomic(root + "/proc/stat", "cpu  10 0 10 70 10 0 0 0 0 0\ncpu0 1 2 3 4\n").ok());
@@ -83,7 +83,7 @@ TEST(ProcReader, ReadsCpuWaitRssHostAndKsmFromAFakeTree) {
   EXPECT_EQ(*proc.cpuNs(42), 200u * (1000000000u / static_cast<unsigned>(hz)));
   EXPECT_EQ(*proc.cpuNs(42, 43), 100u * (1000000000u / static_cast<unsigned>(hz)));
   EXPECT_EQ(*proc.waitNs(42, 43), 2500u);
-  EXPECT_EQ(*proc.rssBytes(42), 2048u * 1024);
+  EXPECT_EQ(*proc.rssBytes(42), 512u * static_cast<std::uint64_t>(getpagesize()));
   EXPECT_EQ(*proc.ksmMergingPages(42), 17u);
   auto cpu = proc.hostCpu();
   ASSERT_TRUE(cpu.ok());

@@ -1,4 +1,5 @@
 #include "engine/qemu/qmp_client.h"
+#include "engine/qemu/qmp_raw_reply.h"
 
 #include <signal.h>
 #include <spawn.h>
@@ -95,24 +96,41 @@ TEST(QmpReplies, QueryBalloonReadsActualBytes) {
 }
 
 TEST(QmpReplies, QueryBlockstatsNamesDisksByTheirPaddockIds) {
-  // As QEMU 7.2 answers for -blockdev disks: no device name, the qdev path and the node name.
-  auto reply = json::parse(R"([
-    {"device": "", "qdev": "/machine/peripheral/disk-root/virtio-backend", "node-name": "drive-root",
+  // As QEMU 7.2 answers for -blockdev disks: no device name, the qdev path and the node name,
+  // the protocol node's stats under "parent" (not counted twice).
+  const char* reply = R"({"return": [
+    {"device": "", "parent": {"node-name": "file-root", "stats": {"rd_bytes": 99}},
      "stats": {"rd_bytes": 4096, "wr_bytes": 8192, "rd_operations": 2, "wr_operations": 3,
-               "rd_total_time_ns": 1000, "wr_total_time_ns": 5000, "flush_operations": 1}},
+               "rd_total_time_ns": 1000, "wr_total_time_ns": 5000, "flush_operations": 1,
+               "timed_stats": []},
+     "node-name": "drive-root", "qdev": "/machine/peripheral/disk-root/virtio-backend"},
     {"device": "", "node-name": "drive-data", "stats": {"rd_bytes": 1}},
-    {"device": "ide1-cd0", "stats": {"rd_bytes": 7}}])");
-  auto stats = parseQueryBlockstats(reply);
+    {"device": "ide1-cd0", "stats": {"rd_bytes": 7}}], "id": 7})";
+  auto stats = parseBlockstatsReply(reply);
   ASSERT_TRUE(stats.ok()) << stats.error().message;
   ASSERT_EQ(stats->size(), 2u);  // the CD-ROM is not a Paddock disk
   EXPECT_EQ((*stats)[0].disk, "root");
+  EXPECT_EQ((*stats)[0].readBytes, 4096u);
   EXPECT_EQ((*stats)[0].writeBytes, 8192u);
+  EXPECT_EQ((*stats)[0].readOps, 2u);
   EXPECT_EQ((*stats)[0].writeOps, 3u);
+  EXPECT_EQ((*stats)[0].readTimeNs, 1000u);
   EXPECT_EQ((*stats)[0].writeTimeNs, 5000u);
   EXPECT_EQ((*stats)[1].disk, "data");
   EXPECT_EQ((*stats)[1].readBytes, 1u);
-  EXPECT_FALSE(parseQueryBlockstats(json::object()).ok());
-  EXPECT_FALSE(parseQueryBlockstats(json::parse(R"([{"device": "x"}])")).ok());
+  for (const char* bad : {R"({"return": {}, "id": 1})", R"({"return": [{"device": "x"}], "id": 1})",
+                          R"({"return": [7], "id": 1})", "not json", R"({"error": {}})"})
+    EXPECT_FALSE(parseBlockstatsReply(bad).ok()) << bad;
+}
+
+TEST(QmpReplies, OnlyASuccessfulReplyHasItsIdScannedOut) {
+  EXPECT_EQ(returnReplyId(R"({"return": [{"a": {"id": 3}}], "id": 12})"), 12u);
+  EXPECT_EQ(returnReplyId(R"({"id": 12, "return": {}})"), 12u);
+  EXPECT_FALSE(returnReplyId(R"({"error": {"class": "GenericError", "desc": "x"}, "id": 12})"));
+  EXPECT_FALSE(returnReplyId(R"({"event": "STOP", "timestamp": {"seconds": 1}})"));
+  EXPECT_FALSE(returnReplyId(R"({"return": {}})"));
+  EXPECT_FALSE(returnReplyId(R"({"return": {}, "id": "x"})"));
+  EXPECT_FALSE(returnReplyId("{\"return\": [1, 2"));
 }
 
 TEST(QmpReplies, GuestStatsReadsWhatTheGuestReportsAndMinusOneForTheRest) {

@@ -200,26 +200,30 @@ Result<std::string> QemuProcess::queryStatus() {
   return st->status;
 }
 
-Result<VmCounters> QemuProcess::counters() {
-  VmCounters c;
-  {
-    // vCPU threads live as long as the process (no vCPU hot-plug): ask QEMU once. Not under
-    // mutex_: QMP event callbacks take that one, and a reply can queue behind an event.
-    std::lock_guard lock(vcpuMutex_);
-    if (vcpuThreads_.empty()) {
-      auto cpus = qmp_->queryCpusFast();
-      if (!cpus) return cpus.error();
-      for (const auto& cpu : *cpus) {
-        if (cpu.cpuIndex >= static_cast<int>(vcpuThreads_.size()))
-          vcpuThreads_.resize(static_cast<size_t>(cpu.cpuIndex) + 1, 0);
-        vcpuThreads_[static_cast<size_t>(cpu.cpuIndex)] = cpu.threadId;
-      }
+Result<std::vector<std::int64_t>> QemuProcess::vcpuThreads() {
+  // No vCPU hot-plug, so asking once is enough. Not under mutex_: QMP event callbacks take that
+  // one, and a reply can queue behind an event.
+  std::lock_guard lock(vcpuMutex_);
+  if (vcpuThreads_.empty()) {
+    auto cpus = qmp_->queryCpusFast();
+    if (!cpus) return cpus.error();
+    std::vector<std::int64_t> threads;
+    for (const auto& cpu : *cpus) {
+      if (cpu.cpuIndex >= static_cast<int>(threads.size()))
+        threads.resize(static_cast<size_t>(cpu.cpuIndex) + 1, 0);
+      threads[static_cast<size_t>(cpu.cpuIndex)] = cpu.threadId;
     }
-    c.vcpuThreads = vcpuThreads_;
+    vcpuThreads_ = std::move(threads);
   }
-  auto disks = qmp_->queryBlockstats();
-  if (!disks) return disks.error();
-  c.disks = std::move(*disks);
+  return vcpuThreads_;
+}
+
+Result<std::vector<DiskCounters>> QemuProcess::diskCounters() {
+  return qmp_->queryBlockstats();
+}
+
+Result<MemoryCounters> QemuProcess::memoryCounters() {
+  MemoryCounters c;
   auto balloon = qmp_->queryBalloon();
   if (!balloon) return balloon.error();
   c.balloonBytes = *balloon;

@@ -34,7 +34,9 @@ class QemuProcess : public VmProcess {
   ConsoleMux& console() override { return *console_; }
   Status hotplugNic(const LaunchNic& nic) override;
   Status unplugNic(const LaunchNic& nic) override;
-  Result<VmCounters> counters() override;
+  Result<std::vector<std::int64_t>> vcpuThreads() override;
+  Result<std::vector<DiskCounters>> diskCounters() override;
+  Result<MemoryCounters> memoryCounters() override;
   Status setBalloon(std::uint64_t bytes) override;
   Status setDiskLimits(const std::string& disk, const DiskLimits& limits) override;
 
@@ -62,7 +64,7 @@ class QemuProcess : public VmProcess {
   std::thread watcher_;
   std::mutex mutex_;
   std::mutex vcpuMutex_;
-  std::vector<std::int64_t> vcpuThreads_;  // cached by counters()
+  std::vector<std::int64_t> vcpuThreads_;  // cached by vcpuThreads()
   std::mutex hotplugMutex_;     // one NIC change at a time, so two never pick the same port
   std::string shutdownReason_;  // from QEMU's SHUTDOWN event, if one came
   std::atomic<bool> forceStopRequested_{false};

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "engine/qemu/qmp_raw_reply.h"
+
 namespace paddock::qmp {
 
 namespace {
@@ -66,51 +68,6 @@ Result<std::uint64_t> parseQueryBalloon(const json& value) {
       (!actual->is_number_unsigned() && actual->get<std::int64_t>() < 0))
     return badReply("query-balloon", value);
   return actual->get<std::uint64_t>();
-}
-
-namespace {
-
-std::uint64_t counter(const json& stats, const char* key) {
-  const json* v = field(stats, key);
-  return v && v->is_number_unsigned() ? v->get<std::uint64_t>() : 0;
-}
-
-// "disk-root" from "/machine/peripheral/disk-root/virtio-backend", else "root" from the node name
-// "drive-root"; "" for anything else (a CD-ROM or a device Paddock did not make).
-std::string diskIdOf(const json& entry) {
-  if (const json* qdev = field(entry, "qdev"); qdev && qdev->is_string()) {
-    std::string path = qdev->get<std::string>();
-    const std::string prefix = "/machine/peripheral/disk-";
-    if (path.rfind(prefix, 0) == 0)
-      return path.substr(prefix.size(), path.find('/', prefix.size()) - prefix.size());
-  }
-  if (const json* node = field(entry, "node-name"); node && node->is_string()) {
-    std::string name = node->get<std::string>();
-    if (name.rfind("drive-", 0) == 0) return name.substr(6);
-  }
-  return "";
-}
-
-}  // namespace
-
-Result<std::vector<DiskCounters>> parseQueryBlockstats(const json& value) {
-  if (!value.is_array()) return badReply("query-blockstats", value);
-  std::vector<DiskCounters> out;
-  for (const auto& entry : value) {
-    const json* stats = field(entry, "stats");
-    if (!stats || !stats->is_object()) return badReply("query-blockstats", value);
-    DiskCounters b;
-    b.disk = diskIdOf(entry);
-    if (b.disk.empty()) continue;
-    b.readBytes = counter(*stats, "rd_bytes");
-    b.writeBytes = counter(*stats, "wr_bytes");
-    b.readOps = counter(*stats, "rd_operations");
-    b.writeOps = counter(*stats, "wr_operations");
-    b.readTimeNs = counter(*stats, "rd_total_time_ns");
-    b.writeTimeNs = counter(*stats, "wr_total_time_ns");
-    out.push_back(std::move(b));
-  }
-  return out;
 }
 
 Result<GuestMemoryStats> parseGuestStats(const json& value) {
@@ -264,7 +221,10 @@ Status QmpClient::blockSetIoThrottle(const std::string& deviceId, const DiskLimi
 }
 
 Result<std::vector<DiskCounters>> QmpClient::queryBlockstats() {
-  return query("query-blockstats", parseQueryBlockstats);
+  // Every collector round asks this of every VM: the reply is scanned, not parsed into a tree.
+  auto line = transport_->executeRaw("query-blockstats", {}, commandTimeout_);
+  if (!line.ok()) return line.error();
+  return parseBlockstatsReply(*line);
 }
 
 Status QmpClient::setGuestStatsInterval(const std::string& path, int seconds) {

@@ -111,7 +111,6 @@ Result<std::string> parseQueryVersion(const nlohmann::json& value);
 Result<std::vector<VcpuThread>> parseQueryCpusFast(const nlohmann::json& value);
 Result<std::uint64_t> parseQueryBalloon(const nlohmann::json& value);
 Result<std::vector<QomProperty>> parseQomList(const nlohmann::json& value);
-Result<std::vector<DiskCounters>> parseQueryBlockstats(const nlohmann::json& value);
 Result<GuestMemoryStats> parseGuestStats(const nlohmann::json& value);
 
 }  // namespace paddock::qmp

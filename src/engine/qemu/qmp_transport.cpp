@@ -19,6 +19,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "engine/qemu/qmp_raw_reply.h"
+
 namespace paddock::qmp {
 
 namespace {
@@ -143,6 +145,8 @@ Result<std::string> readFirstLine(int fd, std::string& buffer, Clock::time_point
 struct QmpTransport::Shared {
   struct Pending {
     std::string command;
+    bool raw = false;  // executeRaw(): wants the line, not a parsed value
+    std::string line;  // set before the promise when raw
     std::promise<Result<json>> promise;
   };
 
@@ -159,9 +163,10 @@ struct QmpTransport::Shared {
 
   std::mutex mutex;  // guards everything below
   std::map<std::uint64_t, std::shared_ptr<Pending>> pending;
-  bool finished = false;     // reader has exited; nothing more will be read
-  bool established = false;  // handshake succeeded; a hang-up is worth reporting
-  bool closing = false;      // we asked for the close; it is not a hang-up
+  std::atomic<int> rawPending{0};  // raw waiters in `pending`: only then is a line pre-scanned
+  bool finished = false;           // reader has exited; nothing more will be read
+  bool established = false;        // handshake succeeded; a hang-up is worth reporting
+  bool closing = false;            // we asked for the close; it is not a hang-up
 
   // Marks the close as ours and wakes the reader (shutdown makes its blocking recv return 0).
   void requestClose() {
@@ -183,6 +188,11 @@ struct QmpTransport::Shared {
   Status writeAll(const std::string& data, Clock::time_point deadline, const std::string& command);
   void readLoop();
   void handleLine(std::string_view line);
+  // Hands a successful reply line to its raw waiter without parsing it into a tree; false when
+  // the line is something else, or its waiter wants a parsed value.
+  bool deliverRaw(std::string_view line);
+  // Removes and returns the waiter for `id`, if it is still waiting. Caller holds mutex.
+  std::shared_ptr<Pending> claim(std::uint64_t id);
   void finish();
 };
 
@@ -246,8 +256,34 @@ void QmpTransport::Shared::readLoop() {
   }
 }
 
+std::shared_ptr<QmpTransport::Shared::Pending> QmpTransport::Shared::claim(std::uint64_t id) {
+  auto it = pending.find(id);
+  if (it == pending.end()) return nullptr;
+  auto waiter = std::move(it->second);
+  pending.erase(it);
+  if (waiter->raw) --rawPending;
+  return waiter;
+}
+
+bool QmpTransport::Shared::deliverRaw(std::string_view line) {
+  if (rawPending.load() == 0) return false;
+  auto id = returnReplyId(line);
+  if (!id) return false;
+  std::shared_ptr<Pending> waiter;
+  {
+    std::lock_guard lock(mutex);
+    auto it = pending.find(*id);
+    if (it == pending.end() || !it->second->raw) return false;
+    waiter = claim(*id);
+  }
+  waiter->line = std::string(line);
+  waiter->promise.set_value(json());
+  return true;
+}
+
 void QmpTransport::Shared::handleLine(std::string_view line) {
   if (line.find_first_not_of(" \t\r") == std::string_view::npos) return;
+  if (deliverRaw(line)) return;
   auto parsed = parseMessage(line);
   if (!parsed.ok()) {
     // One bad line does not desynchronise the next: each message is self-contained.
@@ -280,17 +316,14 @@ void QmpTransport::Shared::handleLine(std::string_view line) {
   std::shared_ptr<Pending> waiter;
   {
     std::lock_guard lock(mutex);
-    auto it = pending.find(id.get<std::uint64_t>());
-    if (it != pending.end()) {
-      waiter = std::move(it->second);
-      pending.erase(it);
-    }
+    waiter = claim(id.get<std::uint64_t>());
   }
   if (!waiter) {
     spdlog::debug("QMP: reply {} arrived after its command timed out; dropped", id.dump());
     return;
   }
   if (const auto* reply = std::get_if<Reply>(&message)) {
+    if (waiter->raw) waiter->line = std::string(line);
     waiter->promise.set_value(reply->value);
   } else {
     const auto& error = std::get<ErrorReply>(message);
@@ -306,6 +339,7 @@ void QmpTransport::Shared::finish() {
     std::lock_guard lock(mutex);
     finished = true;
     orphans.swap(pending);
+    rawPending = 0;
     reportHangUp = established && !closing;
   }
   for (auto& [id, waiter] : orphans)
@@ -392,6 +426,19 @@ bool QmpTransport::connected() const {
 
 Result<json> QmpTransport::execute(const std::string& command, const json& args,
                                    milliseconds timeout) {
+  return run(command, args, timeout, nullptr);
+}
+
+Result<std::string> QmpTransport::executeRaw(const std::string& command, const json& args,
+                                             milliseconds timeout) {
+  std::string line;
+  auto reply = run(command, args, timeout, &line);
+  if (!reply.ok()) return reply.error();
+  return line;
+}
+
+Result<json> QmpTransport::run(const std::string& command, const json& args, milliseconds timeout,
+                               std::string* rawLine) {
   if (tlsReaderOf == shared_.get())
     return makeError(Errc::internal,
                      fmt::format("QMP {}: execute() from a QMP callback would deadlock", command));
@@ -403,15 +450,17 @@ Result<json> QmpTransport::execute(const std::string& command, const json& args,
 
   auto waiter = std::make_shared<Shared::Pending>();
   waiter->command = command;
+  waiter->raw = rawLine != nullptr;
   auto reply = waiter->promise.get_future();
   {
     std::lock_guard lock(shared_->mutex);
     if (shared_->finished || shared_->closing) return makeError(Errc::unavailable, kClosedMessage);
-    shared_->pending.emplace(id, std::move(waiter));
+    shared_->pending.emplace(id, waiter);
+    if (waiter->raw) ++shared_->rawPending;
   }
   auto forget = [&] {
     std::lock_guard lock(shared_->mutex);
-    return shared_->pending.erase(id) == 1;
+    return shared_->claim(id) != nullptr;
   };
 
   if (auto written = shared_->writeAll(*line, deadline, command); !written.ok()) {
@@ -422,7 +471,9 @@ Result<json> QmpTransport::execute(const std::string& command, const json& args,
     return makeError(Errc::timeout,
                      fmt::format("QMP {}: no reply within {} ms", command, timeout.count()));
   // Either answered in time, or the reader claimed it just as we gave up: it is being set now.
-  return reply.get();
+  auto result = reply.get();
+  if (result.ok() && rawLine) *rawLine = std::move(waiter->line);
+  return result;
 }
 
 }  // namespace paddock::qmp

@@ -59,6 +59,11 @@ class QmpTransport {
   Result<nlohmann::json> execute(const std::string& command, const nlohmann::json& args = {},
                                  std::chrono::milliseconds timeout = kDefaultCommandTimeout);
 
+  // Like execute(), but the answer is the reply line as QEMU sent it ({"return": ..., "id": N}),
+  // for a caller that parses it faster itself (qmp_raw_reply.h): no JSON tree is built.
+  Result<std::string> executeRaw(const std::string& command, const nlohmann::json& args = {},
+                                 std::chrono::milliseconds timeout = kDefaultCommandTimeout);
+
   // Shuts the connection down, fails pending commands with unavailable and waits for the reader
   // thread (unless called from it). Idempotent. No callback runs after it returns, except the
   // one that called it.
@@ -73,6 +78,9 @@ class QmpTransport {
   struct Shared;
 
   QmpTransport(std::shared_ptr<Shared> shared, Greeting greeting);
+  // execute() and executeRaw(): the reply's value, or with `raw` null and the line in `line`.
+  Result<nlohmann::json> run(const std::string& command, const nlohmann::json& args,
+                             std::chrono::milliseconds timeout, std::string* line);
 
   // Owned jointly with the reader thread, so that a transport destroyed from inside a callback
   // leaves the still-running reader with valid state to finish on.

@@ -707,6 +707,16 @@ Result<std::shared_ptr<VmProcess>> VmService::process(const std::string& name) {
   return (*e)->process;
 }
 
+std::map<std::string, std::shared_ptr<VmProcess>> VmService::processes() {
+  std::map<std::string, std::shared_ptr<VmProcess>> out;
+  std::lock_guard lock(entriesMutex_);
+  for (const auto& [name, e] : entries_) {
+    std::lock_guard slock(e->state);
+    if (e->process) out.emplace(name, e->process);
+  }
+  return out;
+}
+
 void VmService::adoptAll() {
   auto all = store_.listVms();
   if (!all) {

@@ -60,6 +60,8 @@ class VmService {
 
   // The console of a running VM; the shared_ptr keeps it alive while a client is attached.
   Result<std::shared_ptr<VmProcess>> process(const std::string& name);
+  // The QEMU process of every VM that has one, by name, for the collector's rounds.
+  std::map<std::string, std::shared_ptr<VmProcess>> processes();
 
   // Daemon start: re-adopt running VMs, mark vanished ones, clean stale run directories.
   void adoptAll();

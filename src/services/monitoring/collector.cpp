@@ -3,6 +3,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -16,7 +17,9 @@ using nlohmann::json;
 
 namespace {
 
-constexpr std::int64_t kMaintainEveryMs = 60 * 1000;
+// Rollups and retention run once per bucket of the finest rollup level, just after it ends
+// (and at start): nothing new would roll up in between.
+constexpr std::int64_t kMaintainEveryMs = kResolutions[1].stepMs;
 
 std::uint64_t threadCpuNs() {
   timespec ts{};
@@ -78,7 +81,11 @@ std::string formatValue(double v) {
 
 Collector::Collector(VmService& vms, NetworkService& networks, MetricsStore& store,
                      std::chrono::milliseconds interval)
-    : vms_(vms), networks_(networks), store_(store), interval_(interval) {}
+    : vms_(vms),
+      networks_(networks),
+      store_(store),
+      interval_(interval),
+      memoryInterval_(std::max(interval, kMemorySampleInterval)) {}
 
 Collector::~Collector() {
   stop();
@@ -118,79 +125,104 @@ void Collector::sampleOnce() {
                  {"vms", json::object()}};
   int running = 0;
   if (auto vms = vms_.list()) {
-    std::map<std::string, Previous> seen;
+    auto processes = vms_.processes();
+    std::map<std::string, Tracked> seen;
     for (const auto& vm : *vms) {
       json& entry = latest["vms"][vm.spec.name];
       entry["state"] = vmStateName(vm.runtime.state);
-      if (!hasProcess(vm.runtime.state)) continue;
+      auto process = processes.find(vm.spec.name);
+      if (!hasProcess(vm.runtime.state) || process == processes.end()) continue;
       ++running;
-      sampleVm(vm, now, points, entry);
-      if (auto it = previous_.find(vm.spec.name); it != previous_.end())
-        seen.insert(std::move(*it));
+      sampleVm(vm, process->second, now, points, entry);
+      if (auto it = tracked_.find(vm.spec.name); it != tracked_.end()) seen.insert(std::move(*it));
     }
-    previous_ = std::move(seen);  // forget VMs that stopped or went away
+    tracked_ = std::move(seen);  // forget VMs that stopped or went away
   }
   sampleHost(now, running, points, latest["host"]);
   {
     std::lock_guard lock(latestMutex_);
     latest_ = std::move(latest);
   }
-  if (auto s = store_.append(now, points); !s)
+  if (auto s = store_.append(now, std::move(points)); !s)
     spdlog::warn("metrics: cannot store samples: {}", s.error().message);
-  if (now - lastMaintainMs_ >= kMaintainEveryMs) {
+  if (lastMaintainMs_ == 0 || now / kMaintainEveryMs != lastMaintainMs_ / kMaintainEveryMs) {
     lastMaintainMs_ = now;
     if (auto s = store_.maintain(now); !s)
       spdlog::warn("metrics: cannot roll up history: {}", s.error().message);
   }
 }
 
-void Collector::sampleVm(const VmRecord& vm, std::int64_t nowMs, std::vector<MetricPoint>& out,
-                         json& latest) {
-  const std::string& name = vm.spec.name;
-  auto process = vms_.process(name);
-  if (!process) return;
-  pid_t pid = (*process)->pid();
-  Sink sink("vm/" + name, out, latest);
+void Collector::sampleMemory(const VmRecord& vm, VmProcess& process, Tracked& t, std::int64_t nowMs,
+                             std::vector<MetricPoint>& out) {
+  json memory = json::object();
+  Sink sink("vm/" + vm.spec.name, out, memory);
+  pid_t pid = process.pid();
   sink.add("memory_configured_bytes", static_cast<double>(vm.spec.memoryMib) * 1024 * 1024);
-  auto counters = (*process)->counters();
-  if (!counters) {
-    spdlog::debug("metrics: VM {}: {}", name, counters.error().message);
-    return;
+  if (auto m = process.memoryCounters()) {
+    sink.add("memory_balloon_bytes", static_cast<double>(m->balloonBytes));
+    if (m->guestFreeBytes >= 0)
+      sink.add("memory_guest_free_bytes", static_cast<double>(m->guestFreeBytes));
+    if (m->guestAvailableBytes >= 0)
+      sink.add("memory_guest_available_bytes", static_cast<double>(m->guestAvailableBytes));
+  } else {
+    spdlog::debug("metrics: VM {}: {}", vm.spec.name, m.error().message);
   }
-  sink.add("memory_balloon_bytes", static_cast<double>(counters->balloonBytes));
-  if (counters->guestFreeBytes >= 0)
-    sink.add("memory_guest_free_bytes", static_cast<double>(counters->guestFreeBytes));
-  if (counters->guestAvailableBytes >= 0)
-    sink.add("memory_guest_available_bytes", static_cast<double>(counters->guestAvailableBytes));
   if (auto rss = proc_.rssBytes(pid)) sink.add("memory_rss_bytes", static_cast<double>(*rss));
   if (auto ksm = proc_.ksmMergingPages(pid))
     sink.add("memory_ksm_bytes", static_cast<double>(*ksm) * static_cast<double>(getpagesize()));
+  t.memory = std::move(memory);
+  t.memoryTsMs = nowMs;
+}
 
-  Previous now;
-  now.pid = pid;
-  now.tsMs = nowMs;
-  if (auto cpu = proc_.cpuNs(pid)) now.cpuNs = *cpu;
-  for (auto tid : counters->vcpuThreads) {
-    if (auto t = proc_.cpuNs(pid, tid)) now.vcpuNs[tid] = *t;
-    if (auto w = proc_.waitNs(pid, tid)) now.waitNs += *w;
+void Collector::sampleVm(const VmRecord& vm, const std::shared_ptr<VmProcess>& process,
+                         std::int64_t nowMs, std::vector<MetricPoint>& out, json& latest) {
+  const std::string& name = vm.spec.name;
+  pid_t pid = process->pid();
+  Tracked& t = tracked_[name];
+  if (t.process.lock() != process || !t.probe) {
+    auto threads = process->vcpuThreads();
+    if (!threads) {
+      spdlog::debug("metrics: VM {}: {}", name, threads.error().message);
+      return;
+    }
+    t = Tracked{};
+    t.process = process;
+    t.probe = std::make_unique<ProcessProbe>(pid, *threads, proc_.root);
   }
-  for (const auto& d : counters->disks) now.disks[d.disk] = d;
-  for (const auto& n : networks_.nicStats(vm.spec)) now.nics[n.value("mac", "")] = n;
+  Sink sink("vm/" + name, out, latest);
+  if (nowMs - t.memoryTsMs >= memoryInterval_.count()) sampleMemory(vm, *process, t, nowMs, out);
+  for (const auto& [metric, value] : t.memory.items()) latest[metric] = value;
+  latest["memory_ts_ms"] = t.memoryTsMs;
 
-  auto prev = previous_.find(name);
-  if (prev != previous_.end() && prev->second.pid == pid && nowMs > prev->second.tsMs) {
-    const Previous& p = prev->second;
+  Counters now;
+  now.tsMs = nowMs;
+  if (auto cpu = t.probe->processCpuNs()) now.cpuNs = *cpu;
+  now.vcpuNs.resize(t.probe->threadCount());
+  for (size_t i = 0; i < t.probe->threadCount(); ++i) {
+    if (auto times = t.probe->thread(i)) {
+      now.vcpuNs[i] = times->runNs;
+      now.waitNs += times->waitNs;
+    }
+  }
+  if (auto disks = process->diskCounters()) {
+    for (auto& d : *disks) now.disks.emplace(d.disk, std::move(d));
+  } else {
+    spdlog::debug("metrics: VM {}: {}", name, disks.error().message);
+  }
+  if (!vm.spec.nics.empty())
+    for (auto& n : networks_.nicStats(vm.spec)) {
+      std::string mac = n.value("mac", "");
+      now.nics[mac] = std::move(n);
+    }
+
+  if (t.havePrevious && nowMs > t.previous.tsMs) {
+    const Counters& p = t.previous;
     double s = static_cast<double>(nowMs - p.tsMs) / 1000.0;
     // ns per s → percent of one CPU: / 1e9 * 100.
     sink.add("cpu_percent", rate(now.cpuNs, p.cpuNs, s) / 1e7);
     sink.add("cpu_ready_percent", rate(now.waitNs, p.waitNs, s) / 1e7);
-    for (size_t i = 0; i < counters->vcpuThreads.size(); ++i) {
-      auto tid = counters->vcpuThreads[i];
-      auto a = now.vcpuNs.find(tid);
-      auto b = p.vcpuNs.find(tid);
-      if (a != now.vcpuNs.end() && b != p.vcpuNs.end())
-        sink.add("vcpu_percent", std::to_string(i), rate(a->second, b->second, s) / 1e7);
-    }
+    for (size_t i = 0; i < now.vcpuNs.size() && i < p.vcpuNs.size(); ++i)
+      sink.add("vcpu_percent", std::to_string(i), rate(now.vcpuNs[i], p.vcpuNs[i], s) / 1e7);
     for (const auto& [disk, d] : now.disks) {
       auto b = p.disks.find(disk);
       if (b == p.disks.end()) continue;
@@ -222,7 +254,8 @@ void Collector::sampleVm(const VmRecord& vm, std::int64_t nowMs, std::vector<Met
         sink.add(metric, mac, rate(field(n, key), field(b->second, key), s));
     }
   }
-  previous_[name] = std::move(now);
+  t.previous = std::move(now);
+  t.havePrevious = true;
 }
 
 void Collector::sampleHost(std::int64_t nowMs, int running, std::vector<MetricPoint>& out,

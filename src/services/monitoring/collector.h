@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -15,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/process_probe.h"
 #include "common/procfs.h"
 #include "engine/vm_counters.h"
 #include "services/lifecycle/vm_service.h"
@@ -25,6 +27,9 @@ namespace paddock {
 
 inline constexpr std::chrono::milliseconds kDefaultSampleInterval{10000};
 inline constexpr std::chrono::milliseconds kMinSampleInterval{1000};
+// Memory figures (balloon, guest statistics, RSS, KSM) move slowly and cost two QMP queries and
+// two /proc reads each, so a shorter interval samples them only this often.
+inline constexpr std::chrono::milliseconds kMemorySampleInterval{5000};
 
 class Collector {
  public:
@@ -37,9 +42,12 @@ class Collector {
   // One round: samples, remembers and stores; the collector thread calls it every interval.
   void sampleOnce();
   std::chrono::milliseconds interval() const { return interval_; }
+  // How often memory figures are sampled: the interval, but at least kMemorySampleInterval.
+  std::chrono::milliseconds memoryInterval() const { return memoryInterval_; }
 
   // The newest values: {"ts_ms", "interval_ms", "host": {metric: value},
-  //  "vms": {name: {"state", metric: value, labelled metric: {label value: value}}}}.
+  //  "vms": {name: {"state", metric: value, labelled metric: {label value: value},
+  //  "memory_ts_ms": when its memory figures were sampled}}}.
   nlohmann::json latest();
   // The newest values in the Prometheus text exposition format (version 0.0.4): VM metrics as
   // paddock_vm_<name>{vm="..."[,disk|nic|vcpu="..."]}, host metrics as paddock_<name>.
@@ -49,18 +57,28 @@ class Collector {
 
  private:
   // What the previous round saw of one VM, to turn counters into rates.
-  struct Previous {
-    pid_t pid = 0;
+  struct Counters {
     std::int64_t tsMs = 0;
     std::uint64_t cpuNs = 0;
     std::uint64_t waitNs = 0;
-    std::map<std::int64_t, std::uint64_t> vcpuNs;  // by thread id
+    std::vector<std::uint64_t> vcpuNs;  // by vCPU index
     std::map<std::string, DiskCounters> disks;
     std::map<std::string, nlohmann::json> nics;  // by MAC: nicStats entries
   };
+  // One VM's process as the collector follows it across rounds.
+  struct Tracked {
+    std::weak_ptr<VmProcess> process;     // a new process (restart) starts afresh
+    std::unique_ptr<ProcessProbe> probe;  // its CPU clock and vCPU schedstat files
+    Counters previous;
+    bool havePrevious = false;
+    std::int64_t memoryTsMs = 0;                       // when the memory figures were last sampled
+    nlohmann::json memory = nlohmann::json::object();  // those figures, shown until the next
+  };
 
-  void sampleVm(const VmRecord& vm, std::int64_t nowMs, std::vector<MetricPoint>& out,
-                nlohmann::json& latest);
+  void sampleVm(const VmRecord& vm, const std::shared_ptr<VmProcess>& process, std::int64_t nowMs,
+                std::vector<MetricPoint>& out, nlohmann::json& latest);
+  void sampleMemory(const VmRecord& vm, VmProcess& process, Tracked& t, std::int64_t nowMs,
+                    std::vector<MetricPoint>& out);
   void sampleHost(std::int64_t nowMs, int running, std::vector<MetricPoint>& out,
                   nlohmann::json& latest);
   void run();
@@ -70,7 +88,8 @@ class Collector {
   MetricsStore& store_;
   std::chrono::milliseconds interval_;
   ProcReader proc_;
-  std::map<std::string, Previous> previous_;  // by VM name; only the collector thread uses it
+  std::chrono::milliseconds memoryInterval_;
+  std::map<std::string, Tracked> tracked_;  // by VM name; only the collector thread uses it
   ProcReader::CpuTimes previousHost_;
   std::int64_t lastMaintainMs_ = 0;
 

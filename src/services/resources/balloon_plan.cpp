@@ -31,7 +31,7 @@ std::vector<BalloonDecision> reclaim(const OvercommitPolicy& p, std::uint64_t av
   for (const auto& v : vms) {
     if (need == 0) break;
     std::uint64_t floor = std::max(v.reservedMib, p.floorMib);
-    if (v.currentMib <= floor) continue;
+    if (v.currentMib <= floor || !v.settled) continue;
     std::uint64_t take = std::min({need, idleMib(p, v), v.currentMib - floor, stepMib(p, v)});
     if (take < kMinMoveMib) continue;
     out.push_back({v.vm, v.currentMib, v.currentMib - take,

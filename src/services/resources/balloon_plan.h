@@ -17,7 +17,7 @@ struct OvercommitPolicy {
   std::uint64_t lowMib = 0;   // reclaim when host MemAvailable is below this
   std::uint64_t highMib = 0;  // give back when it is above this (> lowMib)
   // What every guest keeps idle after a reclaim, so it does not start swapping or OOM-killing.
-  std::uint64_t guestKeepMib = 32;
+  std::uint64_t guestKeepMib = 64;
   // No balloon goes below this, whatever the reservation.
   std::uint64_t floorMib = 64;
   // At most this fraction of a VM's memory moves in one round: the guest gets time to react,
@@ -33,6 +33,9 @@ struct BalloonView {
   std::uint64_t ownerMib = 0;     // the owner's balloon target; the VM's memory when none
   std::uint64_t currentMib = 0;   // the manager's target now (ownerMib when it took nothing)
   std::optional<std::uint64_t> guestAvailableMib;  // from the balloon driver's statistics
+  // False while the guest's figures predate the manager's last change to this VM's balloon:
+  // reclaiming on them would take the same idle memory twice.
+  bool settled = true;
 };
 
 struct BalloonDecision {

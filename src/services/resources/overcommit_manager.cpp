@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/clock.h"
 #include "common/procfs.h"
 
 namespace paddock {
@@ -16,6 +17,9 @@ namespace {
 
 constexpr const char* kSetting = "host.overcommit";
 constexpr std::uint64_t kMiB = 1024 * 1024;
+// A change shows in the guest's figures once the balloon has moved and the driver has reported
+// again (QEMU polls it every 2 s): until a sample this much later, the VM is not reclaimed from.
+constexpr std::int64_t kSettleMs = 4000;
 
 json policyJson(const OvercommitPolicy& p) {
   return {{"enabled", p.enabled}, {"low_mib", p.lowMib}, {"high_mib", p.highMib}};
@@ -61,7 +65,7 @@ void OvercommitManager::stop() {
 void OvercommitManager::run() {
   std::unique_lock lock(wakeMutex_);
   while (!stopping_) {
-    if (wake_.wait_for(lock, collector_.interval(), [this] { return stopping_; })) break;
+    if (wake_.wait_for(lock, collector_.memoryInterval(), [this] { return stopping_; })) break;
     lock.unlock();
     runOnce();
     lock.lock();
@@ -91,11 +95,12 @@ void OvercommitManager::runOnce() {
       v.reservedMib = spec.resources.reservedMib(spec.memoryMib);
       v.ownerMib = spec.resources.balloonMib ? spec.resources.balloonMib : spec.memoryMib;
       v.currentMib = v.ownerMib;
+      const json& seen = latest["vms"][spec.name];
       if (auto t = taken_.find(spec.name); t != taken_.end() && t->second.pid == rec.runtime.pid) {
         v.currentMib = std::min(t->second.targetMib, v.ownerMib);
         if (v.currentMib < v.ownerMib) still[spec.name] = t->second;
+        v.settled = seen.value("memory_ts_ms", std::int64_t{0}) >= t->second.atMs + kSettleMs;
       }
-      const json& seen = latest["vms"][spec.name];
       if (seen.contains("memory_guest_available_bytes"))
         v.guestAvailableMib =
             static_cast<std::uint64_t>(seen["memory_guest_available_bytes"].get<double>()) / kMiB;
@@ -120,7 +125,7 @@ void OvercommitManager::runOnce() {
       if (d.toMib >= owner)
         taken_.erase(d.vm);
       else
-        taken_[d.vm] = {d.toMib, pids[d.vm]};
+        taken_[d.vm] = {d.toMib, pids[d.vm], nowMs()};
     }
     std::string action = d.toMib < d.fromMib ? "reclaim" : "return";
     spdlog::info("overcommit: VM {}: {} {}M → {}M: {}", d.vm, action, d.fromMib, d.toMib, d.reason);

@@ -1,6 +1,6 @@
-// The overcommit manager (ESX's balloon-driven reclamation, z/VM's working-set trimming): every
-// collector interval it compares the host's available memory with its watermarks and inflates
-// or deflates VM balloons as balloon_plan.h decides, never below a VM's reservation, and
+// The overcommit manager (ESX's balloon-driven reclamation, z/VM's working-set trimming): as often
+// as the collector samples memory it compares the host's available memory with its watermarks and
+// inflates or deflates VM balloons as balloon_plan.h decides, never below a VM's reservation, and
 // publishes every decision as a "vm.balloon" event. Its settings are kept in the store.
 //
 // It works on top of the owners' balloon targets (resources.balloon_mib): it only ever takes
@@ -39,7 +39,7 @@ class OvercommitManager {
   void stop();
   // Daemon start: applies the stored settings, if the operator ever changed them.
   void restore();
-  // One round; the manager's thread calls it every collector interval.
+  // One round; the manager's thread calls it as often as the collector samples memory.
   void runOnce();
 
   // {"enabled", "low_mib", "high_mib", "host_available_mib", "vms": {name: {"target_mib",
@@ -52,7 +52,8 @@ class OvercommitManager {
  private:
   struct Taken {
     std::uint64_t targetMib = 0;
-    pid_t pid = 0;  // the QEMU the target was set on: a restarted VM starts whole again
+    pid_t pid = 0;          // the QEMU the target was set on: a restarted VM starts whole again
+    std::int64_t atMs = 0;  // when it was set
   };
 
   void run();

@@ -180,9 +180,9 @@ Status ResourceService::apply(const VmSpec& spec, VmProcess& process) {
     auto fail = [&](const Error& e) { return asResourceError(e); };
     if (auto s = groupProcess(spec, process.pid()); !s) return fail(s.error());
     if (r.dedicate || r.latencyHigh) {
-      auto counters = process.counters();
-      if (!counters) return counters.error();
-      const auto& threads = counters->vcpuThreads;
+      auto vcpus = process.vcpuThreads();
+      if (!vcpus) return vcpus.error();
+      const auto& threads = *vcpus;
       for (size_t i = 0; i < threads.size(); ++i) {
         if (r.dedicate) {
           host::CpuLimits pin;
