@@ -52,6 +52,27 @@ std::uint64_t rate(CliContext& ctx, const std::string& text,
   return *r;
 }
 
+// The "field=value,..." after the KEY: of --disk-limit/--nic-limit `text` into `limits` (one
+// disk's or NIC's object): rates ("10M") for every field but group, which is a name.
+void limitItems(CliContext& ctx, const std::string& option, const std::string& text,
+                const std::string& items, const std::set<std::string>& fields,
+                const std::string& valid, json& limits) {
+  if (!limits.is_object()) limits = json::object();
+  std::stringstream in(items);
+  for (std::string item; std::getline(in, item, ',');) {
+    auto eq = item.find('=');
+    std::string key = item.substr(0, eq);
+    if (eq == std::string::npos || !fields.count(key))
+      ctx.fail(makeError(Errc::invalid_argument,
+                         fmt::format("{} '{}': '{}' is not {}", option, text, item, valid)));
+    std::string value = item.substr(eq + 1);
+    if (key == "group")
+      limits[key] = value;
+    else
+      limits[key] = rate(ctx, value, option);
+  }
+}
+
 // "root:write_bps=1M,read_iops=200" (or "root:off") into `limits`.
 void diskLimit(CliContext& ctx, const std::string& text, json& limits) {
   auto colon = text.find(':');
@@ -65,27 +86,13 @@ void diskLimit(CliContext& ctx, const std::string& text, json& limits) {
     limits.erase(disk);
     return;
   }
-  json l = limits.contains(disk) ? limits[disk] : json::object();
-  std::stringstream in(rest);
-  static const std::set<std::string> rates = {"read_bps",      "write_bps",     "read_iops",
-                                              "write_iops",    "read_bps_max",  "write_bps_max",
-                                              "read_iops_max", "write_iops_max"};
-  for (std::string item; std::getline(in, item, ',');) {
-    auto eq = item.find('=');
-    std::string key = item.substr(0, eq);
-    if (eq == std::string::npos || (!rates.count(key) && key != "burst_seconds" && key != "group"))
-      ctx.fail(makeError(Errc::invalid_argument,
-                         fmt::format("--disk-limit '{}': '{}' is not read_bps=, write_bps=, "
-                                     "read_iops=, write_iops=, one of those with _max (a burst), "
-                                     "burst_seconds= or group=",
-                                     text, item)));
-    std::string value = item.substr(eq + 1);
-    if (key == "group")
-      l[key] = value;
-    else
-      l[key] = rate(ctx, value);
-  }
-  limits[disk] = l;
+  static const std::set<std::string> fields = {
+      "read_bps",      "write_bps",     "read_iops",      "write_iops",    "read_bps_max",
+      "write_bps_max", "read_iops_max", "write_iops_max", "burst_seconds", "group"};
+  limitItems(ctx, "--disk-limit", text, rest, fields,
+             "read_bps=, write_bps=, read_iops=, write_iops=, one of those with _max (a burst), "
+             "burst_seconds= or group=",
+             limits[disk]);
 }
 
 void addOvercommitCommand(CLI::App& app, CliContext& ctx) {
@@ -151,18 +158,8 @@ void nicLimit(CliContext& ctx, const std::string& vm, const std::string& text, c
     limits.erase(nic);
     return;
   }
-  json l = limits.contains(nic) ? limits[nic] : json::object();
-  std::stringstream in(rest);
-  for (std::string item; std::getline(in, item, ',');) {
-    auto at = item.find('=');
-    std::string key = item.substr(0, at);
-    if (at == std::string::npos || (key != "rx_bps" && key != "tx_bps"))
-      ctx.fail(
-          makeError(Errc::invalid_argument,
-                    fmt::format("--nic-limit '{}': '{}' is not rx_bps= or tx_bps=", text, item)));
-    l[key] = rate(ctx, item.substr(at + 1), "--nic-limit");
-  }
-  limits[nic] = l;
+  static const std::set<std::string> fields = {"rx_bps", "tx_bps"};
+  limitItems(ctx, "--nic-limit", text, rest, fields, "rx_bps= or tx_bps=", limits[nic]);
 }
 
 }  // namespace

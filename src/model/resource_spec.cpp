@@ -91,6 +91,33 @@ Status validateDiskLimits(const std::map<std::string, DiskLimits>& limits) {
   return {};
 }
 
+// One rate field of a limits object: `target` is null for a field that does not exist.
+Status setRate(std::uint64_t* target, const std::string& key, const json& value,
+               const std::string& field) {
+  if (!target) return bad(field, fmt::format("unknown field 'resources.{}'", field));
+  if (!value.is_number_integer() || value.get<std::int64_t>() < 0)
+    return bad(field, fmt::format("{} must be a whole number of at least 0", key));
+  *target = value.get<std::uint64_t>();
+  return {};
+}
+
+// {"KEY": {"field": value, ...}, ...} (disk_limits, nic_limits), each field set by `setField`.
+template <typename Limits, typename SetField>
+Result<std::map<std::string, Limits>> limitMap(const json& v, const std::string& k,
+                                               const char* keys, SetField setField) {
+  if (!v.is_object()) return bad(k, fmt::format("{} must map {} to limits", k, keys));
+  std::map<std::string, Limits> out;
+  for (auto item = v.begin(); item != v.end(); ++item) {
+    std::string where = k + "." + item.key();
+    if (!item.value().is_object()) return bad(where, fmt::format("{} must be an object", where));
+    Limits l;
+    for (auto f = item.value().begin(); f != item.value().end(); ++f)
+      PADDOCK_TRY(setField(l, f.key(), f.value(), where + "." + f.key()));
+    out[item.key()] = l;
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<ResourceSpec> resourceSpecFromJson(const json& j) {
@@ -135,44 +162,30 @@ Result<ResourceSpec> resourceSpecFromJson(const json& j) {
       if (!n) return n.error();
       r.memoryLimitMib = static_cast<std::uint64_t>(*n);
     } else if (k == "disk_limits") {
-      if (!v.is_object()) return bad(k, "disk_limits must map disk names to limits");
-      for (auto d = v.begin(); d != v.end(); ++d) {
-        std::string where = "disk_limits." + d.key();
-        if (!d.value().is_object()) return bad(where, fmt::format("{} must be an object", where));
-        DiskLimits l;
-        for (auto f = d.value().begin(); f != d.value().end(); ++f) {
-          std::string field = where + "." + f.key();
-          if (f.key() == "group") {
-            if (!f.value().is_string()) return bad(field, "group must be a string");
-            l.group = f.value().get<std::string>();
-            continue;
-          }
-          std::uint64_t* target = diskLimitField(l, f.key());
-          if (!target) return bad(field, fmt::format("unknown field 'resources.{}'", field));
-          if (!f.value().is_number_integer() || f.value().get<std::int64_t>() < 0)
-            return bad(field, fmt::format("{} must be a whole number of at least 0", f.key()));
-          *target = f.value().get<std::uint64_t>();
-        }
-        r.diskLimits[d.key()] = l;
-      }
+      auto limits =
+          limitMap<DiskLimits>(v, k, "disk names",
+                               [](DiskLimits& l, const std::string& key, const json& value,
+                                  const std::string& field) -> Status {
+                                 if (key != "group")
+                                   return setRate(diskLimitField(l, key), key, value, field);
+                                 if (!value.is_string())
+                                   return bad(field, "group must be a string");
+                                 l.group = value.get<std::string>();
+                                 return {};
+                               });
+      if (!limits) return limits.error();
+      r.diskLimits = std::move(*limits);
     } else if (k == "nic_limits") {
-      if (!v.is_object()) return bad(k, "nic_limits must map NIC MACs to limits");
-      for (auto n = v.begin(); n != v.end(); ++n) {
-        std::string where = "nic_limits." + n.key();
-        if (!n.value().is_object()) return bad(where, fmt::format("{} must be an object", where));
-        NicLimits l;
-        for (auto f = n.value().begin(); f != n.value().end(); ++f) {
-          std::string field = where + "." + f.key();
-          std::uint64_t* target = f.key() == "rx_bps"   ? &l.rxBps
-                                  : f.key() == "tx_bps" ? &l.txBps
-                                                        : nullptr;
-          if (!target) return bad(field, fmt::format("unknown field 'resources.{}'", field));
-          if (!f.value().is_number_integer() || f.value().get<std::int64_t>() < 0)
-            return bad(field, fmt::format("{} must be a whole number of at least 0", f.key()));
-          *target = f.value().get<std::uint64_t>();
-        }
-        r.nicLimits[n.key()] = l;
-      }
+      auto limits = limitMap<NicLimits>(
+          v, k, "NIC MACs",
+          [](NicLimits& l, const std::string& key, const json& value, const std::string& field) {
+            std::uint64_t* target = key == "rx_bps"   ? &l.rxBps
+                                    : key == "tx_bps" ? &l.txBps
+                                                      : nullptr;
+            return setRate(target, key, value, field);
+          });
+      if (!limits) return limits.error();
+      r.nicLimits = std::move(*limits);
     } else if (k == "balloon_mib") {
       auto n = wholeNumber(0);
       if (!n) return n.error();

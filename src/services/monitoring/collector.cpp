@@ -92,28 +92,15 @@ Collector::~Collector() {
 }
 
 void Collector::start() {
-  thread_ = std::thread([this] { run(); });
-}
-
-void Collector::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
-
-void Collector::run() {
-  std::unique_lock lock(mutex_);
-  while (!stopping_) {
-    lock.unlock();
+  worker_.start(interval_, /*runFirst=*/true, [this] {
     std::uint64_t before = threadCpuNs();
     sampleOnce();
     ownCpuNs_ += threadCpuNs() - before;
-    lock.lock();
-    wake_.wait_for(lock, interval_, [&] { return stopping_; });
-  }
+  });
+}
+
+void Collector::stop() {
+  worker_.stop();
 }
 
 void Collector::sampleOnce() {

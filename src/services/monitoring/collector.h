@@ -5,17 +5,16 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "common/periodic_worker.h"
 #include "common/process_probe.h"
 #include "common/procfs.h"
 #include "engine/vm_counters.h"
@@ -81,7 +80,6 @@ class Collector {
                     std::vector<MetricPoint>& out);
   void sampleHost(std::int64_t nowMs, int running, std::vector<MetricPoint>& out,
                   nlohmann::json& latest);
-  void run();
 
   VmService& vms_;
   NetworkService& networks_;
@@ -96,11 +94,8 @@ class Collector {
   std::mutex latestMutex_;
   nlohmann::json latest_ = nlohmann::json::object();
 
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::thread thread_;
   std::uint64_t ownCpuNs_ = 0;
+  PeriodicWorker worker_;  // last: stopped before anything it uses goes away
 };
 
 }  // namespace paddock

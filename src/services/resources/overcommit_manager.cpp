@@ -47,29 +47,11 @@ OvercommitPolicy OvercommitManager::defaultPolicy(std::uint64_t hostMemoryMib) {
 }
 
 void OvercommitManager::start() {
-  std::lock_guard lock(wakeMutex_);
-  if (thread_.joinable()) return;
-  stopping_ = false;
-  thread_ = std::thread([this] { run(); });
+  worker_.start(collector_.memoryInterval(), /*runFirst=*/false, [this] { runOnce(); });
 }
 
 void OvercommitManager::stop() {
-  {
-    std::lock_guard lock(wakeMutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
-
-void OvercommitManager::run() {
-  std::unique_lock lock(wakeMutex_);
-  while (!stopping_) {
-    if (wake_.wait_for(lock, collector_.memoryInterval(), [this] { return stopping_; })) break;
-    lock.unlock();
-    runOnce();
-    lock.lock();
-  }
+  worker_.stop();
 }
 
 void OvercommitManager::runOnce() {

@@ -9,15 +9,14 @@
 
 #include <sys/types.h>
 
-#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
+#include "common/periodic_worker.h"
 #include "services/event_bus.h"
 #include "services/lifecycle/vm_service.h"
 #include "services/monitoring/collector.h"
@@ -56,8 +55,6 @@ class OvercommitManager {
     std::int64_t atMs = 0;  // when it was set
   };
 
-  void run();
-
   VmService& vms_;
   Collector& collector_;
   Store& store_;
@@ -68,11 +65,8 @@ class OvercommitManager {
   std::map<std::string, Taken> taken_;  // VMs the manager took memory from
   std::uint64_t lastAvailableMib_ = 0;
 
-  std::mutex runMutex_;  // one round at a time
-  std::mutex wakeMutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::thread thread_;
+  std::mutex runMutex_;    // one round at a time
+  PeriodicWorker worker_;  // last: stopped before anything it uses goes away
 };
 
 }  // namespace paddock
