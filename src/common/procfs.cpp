@@ -4,7 +4,6 @@
 
 #include <charconv>
 #include <sstream>
-#include <vector>
 
 #include <fmt/format.h>
 
@@ -29,11 +28,6 @@ bool toU64(const std::string& s, std::uint64_t& out) {
   return ec == std::errc() && end == s.data() + s.size();
 }
 
-std::uint64_t ticksToNs(std::uint64_t ticks) {
-  static const long hz = sysconf(_SC_CLK_TCK);
-  return ticks * (1000000000ull / static_cast<std::uint64_t>(hz > 0 ? hz : 100));
-}
-
 // The value of "Key:   123 kB" in a /proc status-like file, times 1024 when in kB.
 Result<std::uint64_t> keyedBytes(const std::string& path, const std::string& key) {
   auto text = readProc(path);
@@ -51,39 +45,7 @@ Result<std::uint64_t> keyedBytes(const std::string& path, const std::string& key
   return makeError(Errc::not_found, fmt::format("{} has no {}", path, key));
 }
 
-std::string taskDir(const std::string& root, pid_t pid, std::int64_t tid) {
-  return tid ? fmt::format("{}/proc/{}/task/{}", root, pid, tid)
-             : fmt::format("{}/proc/{}", root, pid);
-}
-
 }  // namespace
-
-Result<std::uint64_t> ProcReader::cpuNs(pid_t pid, std::int64_t tid) const {
-  std::string path = taskDir(root, pid, tid) + "/stat";
-  auto text = readProc(path);
-  if (!text) return text.error();
-  // The command name may hold spaces and parentheses: the fields start after the last ')'.
-  auto close = text->rfind(')');
-  if (close == std::string::npos) return unparsable(path);
-  std::istringstream in(text->substr(close + 1));
-  std::vector<std::string> f;
-  for (std::string w; in >> w;) f.push_back(w);
-  std::uint64_t utime = 0, stime = 0;
-  // f[0] is field 3 (state); utime and stime are fields 14 and 15.
-  if (f.size() < 13 || !toU64(f[11], utime) || !toU64(f[12], stime)) return unparsable(path);
-  return ticksToNs(utime + stime);
-}
-
-Result<std::uint64_t> ProcReader::waitNs(pid_t pid, std::int64_t tid) const {
-  std::string path = taskDir(root, pid, tid) + "/schedstat";
-  auto text = readProc(path);
-  if (!text) return text.error();
-  std::istringstream in(*text);
-  std::string run, wait;
-  std::uint64_t v = 0;
-  if (!(in >> run >> wait) || !toU64(wait, v)) return unparsable(path);
-  return v;
-}
 
 Result<std::uint64_t> ProcReader::rssBytes(pid_t pid) const {
   // statm ("size resident shared ..." in pages) is what status's VmRSS says, without the cost

@@ -16,11 +16,7 @@ namespace paddock {
 struct ProcReader {
   std::string root = "";  // prefix for /proc and /sys paths ("" = the real ones)
 
-  // utime + stime of a whole process, or of one of its threads (tid), in nanoseconds.
-  Result<std::uint64_t> cpuNs(pid_t pid, std::int64_t tid = 0) const;
-  // Time a thread spent runnable but waiting for a CPU (schedstat run_delay), in nanoseconds:
-  // ESX's %RDY, z/VM's eligible-list wait.
-  Result<std::uint64_t> waitNs(pid_t pid, std::int64_t tid) const;
+  // (A process's and its threads' CPU and wait times: common/process_probe.h.)
   Result<std::uint64_t> rssBytes(pid_t pid) const;
   // Pages of the process that KSM merged (/proc/PID/ksm_merging_pages, Linux 6.1+).
   Result<std::uint64_t> ksmMergingPages(pid_t pid) const;

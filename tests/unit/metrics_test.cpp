@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "common/files.h"
+#include "common/process_probe.h"
 #include "common/procfs.h"
 #include "model/metrics.h"
 #include "store/metrics_store.h"
@@ -50,19 +51,11 @@ TEST(Metrics, TheFinestResolutionThatReachesBackIsChosen) {
   EXPECT_EQ(resolutionFor(200 * 86400 * 1000LL), 86400000);
 }
 
-TEST(ProcReader, ReadsCpuWaitRssHostAndKsmFromAFakeTree) {
+TEST(ProcReader, ReadsWaitRssHostAndKsmFromAFakeTree) {
   std::string root = tempDir();
   fs::create_directories(root + "/proc/42/task/43");
   fs::create_directories(root + "/proc/pressure");
   fs::create_directories(root + "/sys/kernel/mm/ksm");
-  long hz = sysconf(_SC_CLK_TCK);
-  // The command name holds a space and a ')' to prove parsing starts after the last ')'.
-  ASSERT_TRUE(writeFileAtomic(root + "/proc/42/stat",
-                              "42 (qemu (x) y) S 1 42 42 0 -1 4194560 1 0 0 0 150 50 0 0 20 0 3\n")
-                  .ok());
-  ASSERT_TRUE(writeFileAtomic(root + "/proc/42/task/43/stat",
-                              "43 (CPU 0/TCG) R 1 42 42 0 -1 0 0 0 0 0 100 0 0 0 20 0 3\n")
-                  .ok());
   ASSERT_TRUE(writeFileAtomic(root + "/proc/42/task/43/schedstat", "1000 2500 7\n").ok());
   ASSERT_TRUE(writeFileAtomic(root + "/proc/42/statm", "9000 512 100 1 0 300 0\n").ok());
   ASSERT_TRUE(writeFileAtomic(root + "/proc/42/ksm_merging_pages", "17\n").ok());
@@ -80,9 +73,11 @@ TEST(ProcReader, ReadsCpuWaitRssHostAndKsmFromAFakeTree) {
     ASSERT_TRUE(writeFileAtomic(root + "/sys/kernel/mm/ksm/" + f, v).ok());
 
   ProcReader proc{root};
-  EXPECT_EQ(*proc.cpuNs(42), 200u * (1000000000u / static_cast<unsigned>(hz)));
-  EXPECT_EQ(*proc.cpuNs(42, 43), 100u * (1000000000u / static_cast<unsigned>(hz)));
-  EXPECT_EQ(*proc.waitNs(42, 43), 2500u);
+  ProcessProbe probe(42, {43}, root);
+  auto vcpu = probe.thread(0);
+  ASSERT_TRUE(vcpu.ok()) << vcpu.error().message;
+  EXPECT_EQ(vcpu->runNs, 1000u);
+  EXPECT_EQ(vcpu->waitNs, 2500u);
   EXPECT_EQ(*proc.rssBytes(42), 512u * static_cast<std::uint64_t>(getpagesize()));
   EXPECT_EQ(*proc.ksmMergingPages(42), 17u);
   auto cpu = proc.hostCpu();
@@ -98,7 +93,7 @@ TEST(ProcReader, ReadsCpuWaitRssHostAndKsmFromAFakeTree) {
   EXPECT_TRUE(ksm->running);
   EXPECT_EQ(ksm->pagesSharing, 20u);
   // A process that is gone, and a kernel without PSI, are not_found.
-  EXPECT_EQ(proc.cpuNs(7).error().code, Errc::not_found);
+  EXPECT_EQ(proc.rssBytes(7).error().code, Errc::not_found);
   EXPECT_EQ(proc.pressure("io").error().code, Errc::not_found);
   fs::remove_all(root);
 }
