@@ -55,10 +55,10 @@ class VmProcess {
   virtual Status unplugNic(const LaunchNic& nic) = 0;
   // Host thread ids of the vCPUs, by vCPU index (asked once: they live as long as the process).
   virtual Result<std::vector<std::int64_t>> vcpuThreads() = 0;
-  // Every disk's counters (one QMP query).
-  virtual Result<std::vector<DiskCounters>> diskCounters() = 0;
-  // The balloon's and the guest's view of memory (two QMP queries).
-  virtual Result<MemoryCounters> memoryCounters() = 0;
+  // Every disk's counters (one QMP query), asked now and answered when the result is called.
+  virtual Deferred<std::vector<DiskCounters>> requestDiskCounters() = 0;
+  // The balloon's and the guest's view of memory (two QMP queries), likewise.
+  virtual Deferred<MemoryCounters> requestMemoryCounters() = 0;
   // Balloon target: the guest gives memory back until it has `bytes` (up to its configured size).
   virtual Status setBalloon(std::uint64_t bytes) = 0;
   // I/O limits of one disk (its Paddock id); zeros lift them.

@@ -4,10 +4,18 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "common/result.h"
+
 namespace paddock {
+
+// A query that has been sent and whose answer is taken by calling this (once): the collector
+// asks every VM before it waits for any, so it waits about once per round, not once per VM.
+template <typename T>
+using Deferred = std::function<Result<T>()>;
 
 // One disk's counters, cumulative since the VM's process started.
 struct DiskCounters {

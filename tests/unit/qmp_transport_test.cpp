@@ -257,6 +257,45 @@ TEST(QmpTransport, LateReplyAfterATimeoutIsNotMistakenForTheNextOne) {
   EXPECT_EQ(*reply, "on time");
 }
 
+TEST(QmpTransport, SubmittedCommandsAreAllOnTheWireBeforeAnyReplyIsTaken) {
+  FakeQmpServer server;
+  ScriptedCommand first;
+  first.command = "query-blockstats";
+  first.reply = json{{"return", json::array({{{"device", "a"}}})}};
+  first.deferReply = true;  // QEMU answers only once both commands are in
+  server.expect(first);
+  server.expectReturn("query-balloon", json(), {{"actual", 42}});
+  auto transport = connectTo(server);
+  ASSERT_TRUE(transport);
+  auto blockstats = transport->submit("query-blockstats", json(), kWait, /*raw=*/true);
+  auto balloon = transport->submit("query-balloon");
+  // Both commands are in, with no reply taken yet.
+  ASSERT_TRUE(server.waitForReceived(2, kWait));
+  server.releaseDeferredReplies();
+  auto value = balloon.get();
+  ASSERT_TRUE(value.ok()) << value.error().message;
+  EXPECT_EQ((*value)["actual"], 42);
+  auto line = blockstats.getRaw();
+  ASSERT_TRUE(line.ok()) << line.error().message;
+  EXPECT_EQ(json::parse(*line)["return"][0]["device"], "a");
+  EXPECT_EQ(blockstats.getRaw().error().code, Errc::internal) << "a reply is taken once";
+  EXPECT_THAT(server.verify(), IsEmpty());
+}
+
+TEST(QmpTransport, ASubmissionTimesOutFromWhenItWasSent) {
+  FakeQmpServer server;
+  server.expect(unanswered("stop"));
+  auto transport = connectTo(server);
+  ASSERT_TRUE(transport);
+  auto pending = transport->submit("stop", json(), 100ms);
+  std::this_thread::sleep_for(150ms);
+  auto started = std::chrono::steady_clock::now();
+  auto reply = pending.get();
+  ASSERT_FALSE(reply.ok());
+  EXPECT_EQ(reply.error().code, Errc::timeout);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 50ms) << "the deadline had passed";
+}
+
 TEST(QmpTransport, HangUpWhileWaitingFailsThePendingCommand) {
   FakeQmpServer server;
   auto crash = unanswered("system_reset");

@@ -218,21 +218,26 @@ Result<std::vector<std::int64_t>> QemuProcess::vcpuThreads() {
   return vcpuThreads_;
 }
 
-Result<std::vector<DiskCounters>> QemuProcess::diskCounters() {
-  return qmp_->queryBlockstats();
+Deferred<std::vector<DiskCounters>> QemuProcess::requestDiskCounters() {
+  return qmp_->requestBlockstats();
 }
 
-Result<MemoryCounters> QemuProcess::memoryCounters() {
-  MemoryCounters c;
-  auto balloon = qmp_->queryBalloon();
-  if (!balloon) return balloon.error();
-  c.balloonBytes = *balloon;
-  // Before the guest's first report (and with a guest without the driver) this stays -1.
-  if (auto g = qmp_->guestMemoryStats(kBalloonPath); g && g->lastUpdate > 0) {
-    c.guestFreeBytes = g->freeBytes;
-    c.guestAvailableBytes = g->availableBytes;
-  }
-  return c;
+Deferred<MemoryCounters> QemuProcess::requestMemoryCounters() {
+  auto balloon = qmp_->requestBalloon();
+  auto guest = qmp_->requestGuestMemoryStats(kBalloonPath);
+  return [balloon = std::move(balloon), guest = std::move(guest)]() -> Result<MemoryCounters> {
+    MemoryCounters c;
+    auto actual = balloon();
+    auto g = guest();  // taken either way, so the transport forgets nothing half-done
+    if (!actual) return actual.error();
+    c.balloonBytes = *actual;
+    // Before the guest's first report (and with a guest without the driver) this stays -1.
+    if (g && g->lastUpdate > 0) {
+      c.guestFreeBytes = g->freeBytes;
+      c.guestAvailableBytes = g->availableBytes;
+    }
+    return c;
+  };
 }
 
 Status QemuProcess::setBalloon(std::uint64_t bytes) {

@@ -35,8 +35,8 @@ class QemuProcess : public VmProcess {
   Status hotplugNic(const LaunchNic& nic) override;
   Status unplugNic(const LaunchNic& nic) override;
   Result<std::vector<std::int64_t>> vcpuThreads() override;
-  Result<std::vector<DiskCounters>> diskCounters() override;
-  Result<MemoryCounters> memoryCounters() override;
+  Deferred<std::vector<DiskCounters>> requestDiskCounters() override;
+  Deferred<MemoryCounters> requestMemoryCounters() override;
   Status setBalloon(std::uint64_t bytes) override;
   Status setDiskLimits(const std::string& disk, const DiskLimits& limits) override;
 

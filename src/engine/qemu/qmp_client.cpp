@@ -221,10 +221,28 @@ Status QmpClient::blockSetIoThrottle(const std::string& deviceId, const DiskLimi
 }
 
 Result<std::vector<DiskCounters>> QmpClient::queryBlockstats() {
+  return requestBlockstats()();
+}
+
+Deferred<std::vector<DiskCounters>> QmpClient::requestBlockstats() {
   // Every collector round asks this of every VM: the reply is scanned, not parsed into a tree.
-  auto line = transport_->executeRaw("query-blockstats", {}, commandTimeout_);
-  if (!line.ok()) return line.error();
-  return parseBlockstatsReply(*line);
+  auto reply = std::make_shared<PendingReply>(
+      transport_->submit("query-blockstats", {}, commandTimeout_, /*raw=*/true));
+  return [reply]() -> Result<std::vector<DiskCounters>> {
+    auto line = reply->getRaw();
+    if (!line.ok()) return line.error();
+    return parseBlockstatsReply(*line);
+  };
+}
+
+Deferred<std::uint64_t> QmpClient::requestBalloon() {
+  auto reply =
+      std::make_shared<PendingReply>(transport_->submit("query-balloon", json(), commandTimeout_));
+  return [reply]() -> Result<std::uint64_t> {
+    auto value = reply->get();
+    if (!value.ok()) return value.error();
+    return parseQueryBalloon(*value);
+  };
 }
 
 Status QmpClient::setGuestStatsInterval(const std::string& path, int seconds) {
@@ -234,10 +252,17 @@ Status QmpClient::setGuestStatsInterval(const std::string& path, int seconds) {
 }
 
 Result<GuestMemoryStats> QmpClient::guestMemoryStats(const std::string& path) {
-  auto reply = transport_->execute("qom-get", json{{"path", path}, {"property", "guest-stats"}},
-                                   commandTimeout_);
-  if (!reply.ok()) return reply.error();
-  return parseGuestStats(*reply);
+  return requestGuestMemoryStats(path)();
+}
+
+Deferred<GuestMemoryStats> QmpClient::requestGuestMemoryStats(const std::string& path) {
+  auto reply = std::make_shared<PendingReply>(transport_->submit(
+      "qom-get", json{{"path", path}, {"property", "guest-stats"}}, commandTimeout_));
+  return [reply]() -> Result<GuestMemoryStats> {
+    auto value = reply->get();
+    if (!value.ok()) return value.error();
+    return parseGuestStats(*value);
+  };
 }
 
 Result<std::vector<QomProperty>> QmpClient::qomList(const std::string& path) {

@@ -69,6 +69,10 @@ class QmpClient {
                             const std::string& group);
   // Paddock's disks (device "disk-<id>" or node "drive-<id>"), others left out.
   Result<std::vector<DiskCounters>> queryBlockstats();
+  // The same three queries sent now and answered later (see Deferred in vm_counters.h).
+  Deferred<std::vector<DiskCounters>> requestBlockstats();
+  Deferred<std::uint64_t> requestBalloon();
+  Deferred<GuestMemoryStats> requestGuestMemoryStats(const std::string& path);
   // The balloon device `path` (e.g. "/machine/peripheral/balloon0"): how often the guest reports
   // its memory, and its last report.
   Status setGuestStatsInterval(const std::string& path, int seconds);

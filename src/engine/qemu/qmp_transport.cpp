@@ -13,6 +13,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <utility>
 #include <variant>
 
@@ -424,56 +425,117 @@ bool QmpTransport::connected() const {
   return !shared_->finished && !shared_->closing;
 }
 
-Result<json> QmpTransport::execute(const std::string& command, const json& args,
-                                   milliseconds timeout) {
-  return run(command, args, timeout, nullptr);
+struct PendingReply::State {
+  std::shared_ptr<QmpTransport::Shared> shared;
+  std::string command;
+  std::uint64_t id = 0;
+  milliseconds timeout{0};
+  Clock::time_point deadline;
+  std::shared_ptr<QmpTransport::Shared::Pending> waiter;
+  std::future<Result<json>> reply;
+  std::optional<Error> failed;  // refused before anything was left waiting
+  bool taken = false;
+
+  // Drops the waiter if the reader has not claimed it; true when it was still waiting.
+  bool forget() {
+    std::lock_guard lock(shared->mutex);
+    return shared->claim(id) != nullptr;
+  }
+};
+
+PendingReply::PendingReply() = default;
+PendingReply::PendingReply(PendingReply&&) noexcept = default;
+
+PendingReply& PendingReply::operator=(PendingReply&& other) noexcept {
+  if (this != &other) {
+    PendingReply dropped(std::move(*this));
+    state_ = std::move(other.state_);
+  }
+  return *this;
 }
 
-Result<std::string> QmpTransport::executeRaw(const std::string& command, const json& args,
-                                             milliseconds timeout) {
+PendingReply::~PendingReply() {
+  if (state_ && !state_->taken && !state_->failed) state_->forget();
+}
+
+Result<json> PendingReply::get() {
+  return take(nullptr);
+}
+
+Result<std::string> PendingReply::getRaw() {
+  if (state_ && state_->waiter && !state_->waiter->raw)
+    return makeError(Errc::internal, fmt::format("QMP {}: not submitted raw", state_->command));
   std::string line;
-  auto reply = run(command, args, timeout, &line);
+  auto reply = take(&line);
   if (!reply.ok()) return reply.error();
   return line;
 }
 
-Result<json> QmpTransport::run(const std::string& command, const json& args, milliseconds timeout,
-                               std::string* rawLine) {
-  if (tlsReaderOf == shared_.get())
-    return makeError(Errc::internal,
-                     fmt::format("QMP {}: execute() from a QMP callback would deadlock", command));
-  const auto deadline = Clock::now() + timeout;
-  const std::uint64_t id = shared_->nextId.fetch_add(1);
-  auto line = buildCommand(command, args, id);
-  if (!line.ok()) return line.error();
+Result<json> PendingReply::take(std::string* rawLine) {
+  if (!state_ || state_->taken) return makeError(Errc::internal, "QMP reply taken twice");
+  State& s = *state_;
+  s.taken = true;
+  if (s.failed) return *s.failed;
+  if (s.reply.wait_until(s.deadline) == std::future_status::timeout && s.forget())
+    return makeError(Errc::timeout,
+                     fmt::format("QMP {}: no reply within {} ms", s.command, s.timeout.count()));
+  // Either answered in time, or the reader claimed it just as we gave up: it is being set now.
+  auto result = s.reply.get();
+  if (result.ok() && rawLine) *rawLine = std::move(s.waiter->line);
+  return result;
+}
+
+Result<json> QmpTransport::execute(const std::string& command, const json& args,
+                                   milliseconds timeout) {
+  return submit(command, args, timeout).get();
+}
+
+Result<std::string> QmpTransport::executeRaw(const std::string& command, const json& args,
+                                             milliseconds timeout) {
+  return submit(command, args, timeout, /*raw=*/true).getRaw();
+}
+
+PendingReply QmpTransport::submit(const std::string& command, const json& args,
+                                  milliseconds timeout, bool raw) {
+  PendingReply out;
+  out.state_ = std::make_unique<PendingReply::State>();
+  auto& s = *out.state_;
+  s.shared = shared_;
+  s.command = command;
+  s.timeout = timeout;
+  s.deadline = Clock::now() + timeout;
+  if (tlsReaderOf == shared_.get()) {
+    s.failed =
+        makeError(Errc::internal,
+                  fmt::format("QMP {}: execute() from a QMP callback would deadlock", command));
+    return out;
+  }
+  s.id = shared_->nextId.fetch_add(1);
+  auto line = buildCommand(command, args, s.id);
+  if (!line.ok()) {
+    s.failed = line.error();
+    return out;
+  }
   line->push_back('\n');
 
-  auto waiter = std::make_shared<Shared::Pending>();
-  waiter->command = command;
-  waiter->raw = rawLine != nullptr;
-  auto reply = waiter->promise.get_future();
+  s.waiter = std::make_shared<Shared::Pending>();
+  s.waiter->command = command;
+  s.waiter->raw = raw;
+  s.reply = s.waiter->promise.get_future();
   {
     std::lock_guard lock(shared_->mutex);
-    if (shared_->finished || shared_->closing) return makeError(Errc::unavailable, kClosedMessage);
-    shared_->pending.emplace(id, waiter);
-    if (waiter->raw) ++shared_->rawPending;
+    if (shared_->finished || shared_->closing) {
+      s.failed = makeError(Errc::unavailable, kClosedMessage);
+      return out;
+    }
+    shared_->pending.emplace(s.id, s.waiter);
+    if (raw) ++shared_->rawPending;
   }
-  auto forget = [&] {
-    std::lock_guard lock(shared_->mutex);
-    return shared_->claim(id) != nullptr;
-  };
-
-  if (auto written = shared_->writeAll(*line, deadline, command); !written.ok()) {
-    forget();
-    return written.error();
+  if (auto written = shared_->writeAll(*line, s.deadline, command); !written.ok()) {
+    s.forget();
+    s.failed = written.error();
   }
-  if (reply.wait_until(deadline) == std::future_status::timeout && forget())
-    return makeError(Errc::timeout,
-                     fmt::format("QMP {}: no reply within {} ms", command, timeout.count()));
-  // Either answered in time, or the reader claimed it just as we gave up: it is being set now.
-  auto result = reply.get();
-  if (result.ok() && rawLine) *rawLine = std::move(waiter->line);
-  return result;
+  return out;
 }
 
 }  // namespace paddock::qmp

@@ -37,6 +37,31 @@ struct QmpCallbacks {
   std::function<void()> onHangUp;
 };
 
+class QmpTransport;
+
+// A command on the wire whose reply has not been taken yet (QmpTransport::submit): lets a caller
+// send to many monitors first and collect afterwards, so it waits once for all the replies
+// instead of once per monitor. Taking the reply twice, or from a moved-from object, is an error.
+// Dropping it unanswered forgets the command (a late reply is discarded).
+class PendingReply {
+ public:
+  PendingReply();
+  PendingReply(PendingReply&&) noexcept;
+  PendingReply& operator=(PendingReply&&) noexcept;
+  ~PendingReply();
+
+  // The reply's "return" value; errors as QmpTransport::execute().
+  Result<nlohmann::json> get();
+  // The reply line as QEMU sent it; only for a command submitted with `raw`.
+  Result<std::string> getRaw();
+
+ private:
+  friend class QmpTransport;
+  struct State;
+  Result<nlohmann::json> take(std::string* line);
+  std::unique_ptr<State> state_;
+};
+
 class QmpTransport {
  public:
   static constexpr std::chrono::milliseconds kDefaultCommandTimeout{10'000};
@@ -64,6 +89,11 @@ class QmpTransport {
   Result<std::string> executeRaw(const std::string& command, const nlohmann::json& args = {},
                                  std::chrono::milliseconds timeout = kDefaultCommandTimeout);
 
+  // Sends the command and returns at once; the reply is taken from the PendingReply, which
+  // waits at most `timeout` from now. With `raw` the line is kept for getRaw() and not parsed.
+  PendingReply submit(const std::string& command, const nlohmann::json& args = {},
+                      std::chrono::milliseconds timeout = kDefaultCommandTimeout, bool raw = false);
+
   // Shuts the connection down, fails pending commands with unavailable and waits for the reader
   // thread (unless called from it). Idempotent. No callback runs after it returns, except the
   // one that called it.
@@ -77,10 +107,9 @@ class QmpTransport {
  private:
   struct Shared;
 
+  friend class PendingReply;
+
   QmpTransport(std::shared_ptr<Shared> shared, Greeting greeting);
-  // execute() and executeRaw(): the reply's value, or with `raw` null and the line in `line`.
-  Result<nlohmann::json> run(const std::string& command, const nlohmann::json& args,
-                             std::chrono::milliseconds timeout, std::string* line);
 
   // Owned jointly with the reader thread, so that a transport destroyed from inside a callback
   // leaves the still-running reader with valid state to finish on.

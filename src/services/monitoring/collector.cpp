@@ -113,17 +113,27 @@ void Collector::sampleOnce() {
   int running = 0;
   if (auto vms = vms_.list()) {
     auto processes = vms_.processes();
-    std::map<std::string, Tracked> seen;
+    std::map<std::string, Tracked> kept;
+    std::vector<Asked> round;
     for (const auto& vm : *vms) {
       json& entry = latest["vms"][vm.spec.name];
       entry["state"] = vmStateName(vm.runtime.state);
       auto process = processes.find(vm.spec.name);
       if (!hasProcess(vm.runtime.state) || process == processes.end()) continue;
       ++running;
-      sampleVm(vm, process->second, now, points, entry);
-      if (auto it = tracked_.find(vm.spec.name); it != tracked_.end()) seen.insert(std::move(*it));
+      Tracked* t = track(vm.spec.name, process->second);
+      if (!t) continue;
+      Asked& a = round.emplace_back();
+      a.vm = &vm;
+      a.tracked = t;
+      a.latest = &entry;
+      a.disks = process->second->requestDiskCounters();
+      if (now - t->memoryTsMs >= memoryInterval_.count())
+        a.memory = process->second->requestMemoryCounters();
     }
-    tracked_ = std::move(seen);  // forget VMs that stopped or went away
+    for (Asked& a : round) sampleVm(a, now, points);
+    for (Asked& a : round) kept.insert(tracked_.extract(a.vm->spec.name));
+    tracked_ = std::move(kept);  // forget VMs that stopped or went away
   }
   sampleHost(now, running, points, latest["host"]);
   {
@@ -139,20 +149,17 @@ void Collector::sampleOnce() {
   }
 }
 
-void Collector::sampleMemory(const VmRecord& vm, VmProcess& process, Tracked& t, std::int64_t nowMs,
-                             std::vector<MetricPoint>& out) {
+void Collector::sampleMemory(const VmRecord& vm, pid_t pid, MemoryCounters* m, Tracked& t,
+                             std::int64_t nowMs, std::vector<MetricPoint>& out) {
   json memory = json::object();
   Sink sink("vm/" + vm.spec.name, out, memory);
-  pid_t pid = process.pid();
   sink.add("memory_configured_bytes", static_cast<double>(vm.spec.memoryMib) * 1024 * 1024);
-  if (auto m = process.memoryCounters()) {
+  if (m) {
     sink.add("memory_balloon_bytes", static_cast<double>(m->balloonBytes));
     if (m->guestFreeBytes >= 0)
       sink.add("memory_guest_free_bytes", static_cast<double>(m->guestFreeBytes));
     if (m->guestAvailableBytes >= 0)
       sink.add("memory_guest_available_bytes", static_cast<double>(m->guestAvailableBytes));
-  } else {
-    spdlog::debug("metrics: VM {}: {}", vm.spec.name, m.error().message);
   }
   if (auto rss = proc_.rssBytes(pid)) sink.add("memory_rss_bytes", static_cast<double>(*rss));
   if (auto ksm = proc_.ksmMergingPages(pid))
@@ -161,23 +168,32 @@ void Collector::sampleMemory(const VmRecord& vm, VmProcess& process, Tracked& t,
   t.memoryTsMs = nowMs;
 }
 
-void Collector::sampleVm(const VmRecord& vm, const std::shared_ptr<VmProcess>& process,
-                         std::int64_t nowMs, std::vector<MetricPoint>& out, json& latest) {
-  const std::string& name = vm.spec.name;
-  pid_t pid = process->pid();
+Collector::Tracked* Collector::track(const std::string& name,
+                                     const std::shared_ptr<VmProcess>& process) {
   Tracked& t = tracked_[name];
-  if (t.process.lock() != process || !t.probe) {
-    auto threads = process->vcpuThreads();
-    if (!threads) {
-      spdlog::debug("metrics: VM {}: {}", name, threads.error().message);
-      return;
-    }
-    t = Tracked{};
-    t.process = process;
-    t.probe = std::make_unique<ProcessProbe>(pid, *threads, proc_.root);
+  if (t.process.lock() == process && t.probe) return &t;
+  auto threads = process->vcpuThreads();
+  if (!threads) {
+    spdlog::debug("metrics: VM {}: {}", name, threads.error().message);
+    return nullptr;
   }
+  t = Tracked{};
+  t.process = process;
+  t.probe = std::make_unique<ProcessProbe>(process->pid(), *threads, proc_.root);
+  return &t;
+}
+
+void Collector::sampleVm(Asked& asked, std::int64_t nowMs, std::vector<MetricPoint>& out) {
+  const VmRecord& vm = *asked.vm;
+  const std::string& name = vm.spec.name;
+  Tracked& t = *asked.tracked;
+  json& latest = *asked.latest;
   Sink sink("vm/" + name, out, latest);
-  if (nowMs - t.memoryTsMs >= memoryInterval_.count()) sampleMemory(vm, *process, t, nowMs, out);
+  if (asked.memory) {
+    auto m = asked.memory();
+    if (!m) spdlog::debug("metrics: VM {}: {}", name, m.error().message);
+    sampleMemory(vm, t.probe->pid(), m ? &*m : nullptr, t, nowMs, out);
+  }
   for (const auto& [metric, value] : t.memory.items()) latest[metric] = value;
   latest["memory_ts_ms"] = t.memoryTsMs;
 
@@ -191,7 +207,7 @@ void Collector::sampleVm(const VmRecord& vm, const std::shared_ptr<VmProcess>& p
       now.waitNs += times->waitNs;
     }
   }
-  if (auto disks = process->diskCounters()) {
+  if (auto disks = asked.disks()) {
     for (auto& d : *disks) now.disks.emplace(d.disk, std::move(d));
   } else {
     spdlog::debug("metrics: VM {}: {}", name, disks.error().message);

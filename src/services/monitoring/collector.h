@@ -74,10 +74,21 @@ class Collector {
     nlohmann::json memory = nlohmann::json::object();  // those figures, shown until the next
   };
 
-  void sampleVm(const VmRecord& vm, const std::shared_ptr<VmProcess>& process, std::int64_t nowMs,
-                std::vector<MetricPoint>& out, nlohmann::json& latest);
-  void sampleMemory(const VmRecord& vm, VmProcess& process, Tracked& t, std::int64_t nowMs,
-                    std::vector<MetricPoint>& out);
+  // One running VM in a round: its queries are sent to every VM first, then answered.
+  struct Asked {
+    const VmRecord* vm = nullptr;
+    Tracked* tracked = nullptr;
+    nlohmann::json* latest = nullptr;
+    Deferred<std::vector<DiskCounters>> disks;
+    Deferred<MemoryCounters> memory;  // empty when the memory figures are not due
+  };
+
+  // The VM's tracking state for `process` (new for a new process); null when its vCPU threads
+  // cannot be had.
+  Tracked* track(const std::string& name, const std::shared_ptr<VmProcess>& process);
+  void sampleVm(Asked& asked, std::int64_t nowMs, std::vector<MetricPoint>& out);
+  void sampleMemory(const VmRecord& vm, pid_t pid, MemoryCounters* counters, Tracked& t,
+                    std::int64_t nowMs, std::vector<MetricPoint>& out);
   void sampleHost(std::int64_t nowMs, int running, std::vector<MetricPoint>& out,
                   nlohmann::json& latest);
 
