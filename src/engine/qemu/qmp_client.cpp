@@ -152,10 +152,19 @@ Status QmpClient::run(const char* command, const json& args) {
 }
 
 template <typename T>
+Deferred<T> QmpClient::request(const char* command, const json& args,
+                               Result<T> (*parse)(const json&)) {
+  auto reply = std::make_shared<PendingReply>(transport_->submit(command, args, commandTimeout_));
+  return [reply, parse]() -> Result<T> {
+    auto value = reply->get();
+    if (!value.ok()) return value.error();
+    return parse(*value);
+  };
+}
+
+template <typename T>
 Result<T> QmpClient::query(const char* command, Result<T> (*parse)(const json&)) {
-  auto reply = transport_->execute(command, json(), commandTimeout_);
-  if (!reply.ok()) return reply.error();
-  return parse(*reply);
+  return request(command, json(), parse)();
 }
 
 Result<RunStatus> QmpClient::queryStatus() {
@@ -236,13 +245,7 @@ Deferred<std::vector<DiskCounters>> QmpClient::requestBlockstats() {
 }
 
 Deferred<std::uint64_t> QmpClient::requestBalloon() {
-  auto reply =
-      std::make_shared<PendingReply>(transport_->submit("query-balloon", json(), commandTimeout_));
-  return [reply]() -> Result<std::uint64_t> {
-    auto value = reply->get();
-    if (!value.ok()) return value.error();
-    return parseQueryBalloon(*value);
-  };
+  return request("query-balloon", json(), parseQueryBalloon);
 }
 
 Status QmpClient::setGuestStatsInterval(const std::string& path, int seconds) {
@@ -256,13 +259,7 @@ Result<GuestMemoryStats> QmpClient::guestMemoryStats(const std::string& path) {
 }
 
 Deferred<GuestMemoryStats> QmpClient::requestGuestMemoryStats(const std::string& path) {
-  auto reply = std::make_shared<PendingReply>(transport_->submit(
-      "qom-get", json{{"path", path}, {"property", "guest-stats"}}, commandTimeout_));
-  return [reply]() -> Result<GuestMemoryStats> {
-    auto value = reply->get();
-    if (!value.ok()) return value.error();
-    return parseGuestStats(*value);
-  };
+  return request("qom-get", json{{"path", path}, {"property", "guest-stats"}}, parseGuestStats);
 }
 
 Result<std::vector<QomProperty>> QmpClient::qomList(const std::string& path) {

@@ -100,6 +100,10 @@ class QmpClient {
   QmpClient(std::unique_ptr<QmpTransport> transport, std::chrono::milliseconds commandTimeout,
             std::shared_ptr<Events> events);
   Status run(const char* command, const nlohmann::json& args = nlohmann::json());
+  // Sends `command` now; the returned function waits for the reply and decodes it.
+  template <typename T>
+  Deferred<T> request(const char* command, const nlohmann::json& args,
+                      Result<T> (*parse)(const nlohmann::json&));
   template <typename T>
   Result<T> query(const char* command, Result<T> (*parse)(const nlohmann::json&));
 

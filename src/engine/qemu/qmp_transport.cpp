@@ -446,14 +446,6 @@ struct PendingReply::State {
 PendingReply::PendingReply() = default;
 PendingReply::PendingReply(PendingReply&&) noexcept = default;
 
-PendingReply& PendingReply::operator=(PendingReply&& other) noexcept {
-  if (this != &other) {
-    PendingReply dropped(std::move(*this));
-    state_ = std::move(other.state_);
-  }
-  return *this;
-}
-
 PendingReply::~PendingReply() {
   if (state_ && !state_->taken && !state_->failed) state_->forget();
 }

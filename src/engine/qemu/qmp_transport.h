@@ -47,7 +47,7 @@ class PendingReply {
  public:
   PendingReply();
   PendingReply(PendingReply&&) noexcept;
-  PendingReply& operator=(PendingReply&&) noexcept;
+  PendingReply& operator=(PendingReply&&) = delete;
   ~PendingReply();
 
   // The reply's "return" value; errors as QmpTransport::execute().
