@@ -47,7 +47,7 @@ const std::vector<MetricInfo>& metricCatalog() {
   return catalog;
 }
 
-const MetricInfo* findMetric(const std::string& name) {
+const MetricInfo* findMetric(std::string_view name) {
   for (const auto& m : metricCatalog())
     if (name == m.name) return &m;
   return nullptr;

@@ -5,21 +5,15 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.h"
 
 namespace paddock {
 
-// One value of one series. object: "vm/<name>" or "host"; labels: "" or "disk=root",
+// The points of one series. object: "vm/<name>" or "host"; labels: "" or "disk=root",
 // "nic=02:50:44:..", "vcpu=0".
-struct MetricPoint {
-  std::string object;
-  std::string name;
-  std::string labels;
-  double value = 0;
-};
-
 struct MetricSeries {
   std::string object;
   std::string name;
@@ -35,7 +29,7 @@ struct MetricInfo {
   const char* help;
 };
 const std::vector<MetricInfo>& metricCatalog();
-const MetricInfo* findMetric(const std::string& name);
+const MetricInfo* findMetric(std::string_view name);
 // Checks a metric name; the error lists the known ones and names `field`.
 Status validateMetricName(const std::string& name, bool host, const std::string& field);
 

@@ -59,26 +59,36 @@ Status MetricsStore::exec(const std::string& sql) {
   return execSql(db_, sql, "metrics store");
 }
 
-Result<std::int64_t> MetricsStore::seriesId(const MetricPoint& p) {
-  std::string key = p.object + "\n" + p.name + "\n" + p.labels;
-  if (auto it = ids_.find(key); it != ids_.end()) return it->second;
+Result<std::int64_t> MetricsStore::seriesId(std::string_view vm, const LiveReading& reading) {
+  std::string_view metric = reading.metric;
+  if (auto it = ids_.find(std::tuple{vm, metric, std::string_view(reading.label)});
+      it != ids_.end())
+    return it->second;
+  std::string object = vm.empty() ? "host" : fmt::format("vm/{}", vm);
+  std::string labels;
+  if (!reading.label.empty()) {
+    const MetricInfo* info = findMetric(metric);
+    labels = fmt::format("{}={}", info && *info->label ? info->label : "label", reading.label);
+  }
   Statement insert(db_, "INSERT OR IGNORE INTO series(object, name, labels) VALUES(?,?,?)");
-  insert.bind(1, p.object);
-  insert.bind(2, p.name);
-  insert.bind(3, p.labels);
+  insert.bind(1, object);
+  insert.bind(2, std::string(metric));
+  insert.bind(3, labels);
   if (insert.run() != SQLITE_DONE) return sqlError(db_, "cannot add a series");
   Statement select(db_, "SELECT id FROM series WHERE object=? AND name=? AND labels=?");
-  select.bind(1, p.object);
-  select.bind(2, p.name);
-  select.bind(3, p.labels);
+  select.bind(1, object);
+  select.bind(2, std::string(metric));
+  select.bind(3, labels);
   if (!select.step()) return sqlError(db_, "cannot find a series");
-  return ids_[key] = select.columnInt(0);
+  std::int64_t id = select.columnInt(0);
+  ids_.emplace(std::tuple{std::string(vm), std::string(metric), reading.label}, id);
+  return id;
 }
 
-Status MetricsStore::append(std::int64_t tsMs, std::vector<MetricPoint> points) {
+Status MetricsStore::append(std::shared_ptr<const LiveSnapshot> round) {
   std::lock_guard lock(mutex_);
-  pending_.emplace_back(tsMs, std::move(points));
-  if (tsMs - pending_.front().first < kFlushEveryMs) return {};
+  pending_.push_back(std::move(round));
+  if (pending_.back()->tsMs - pending_.front()->tsMs < kFlushEveryMs) return {};
   return flushLocked();
 }
 
@@ -92,14 +102,22 @@ Status MetricsStore::flushLocked() {
   };
   PADDOCK_TRY(exec("BEGIN IMMEDIATE"));
   std::vector<Row> rows;
-  for (const auto& [tsMs, points] : pending) {
-    for (const auto& p : points) {
-      auto id = seriesId(p);
-      if (!id) {
-        (void)exec("ROLLBACK");
-        return id.error();
-      }
-      rows.push_back({*id, tsMs, p.value});
+  auto add = [&](std::string_view vm, const std::vector<LiveReading>& readings,
+                 std::int64_t tsMs) -> Status {
+    for (const auto& r : readings) {
+      auto id = seriesId(vm, r);
+      if (!id) return id.error();
+      rows.push_back({*id, tsMs, r.value});
+    }
+    return {};
+  };
+  for (const auto& round : pending) {
+    Status s = add("", round->host, round->tsMs);
+    for (size_t i = 0; s && i < round->vms.size(); ++i)
+      s = add(round->vms[i].name, round->vms[i].readings, round->tsMs);
+    if (!s) {
+      (void)exec("ROLLBACK");
+      return s;
     }
   }
   // In key order, each insert lands next to the one before: fewer B-tree pages touched.

@@ -12,9 +12,12 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "common/result.h"
+#include "model/live_snapshot.h"
 #include "model/metrics.h"
 
 struct sqlite3;
@@ -29,10 +32,11 @@ class MetricsStore {
   // else may be called after it.
   void close();
 
-  // Raw points sampled at `tsMs`. They are kept in memory and written in one transaction once
-  // the oldest is kFlushEvery old (and before any read, and on close), so a 1 s collector costs
-  // one SQLite commit per 10 s, not one per round; a crash loses at most that much history.
-  Status append(std::int64_t tsMs, std::vector<MetricPoint> points);
+  // A collector round: every reading of the host (object "host") and of each VM ("vm/<name>") is
+  // a raw point at the snapshot's time. Rounds are kept in memory and written in one transaction
+  // once the oldest is kFlushEvery old (and before any read, and on close), so a 1 s collector
+  // costs one SQLite commit per 10 s, not one per round; a crash loses at most that much history.
+  Status append(std::shared_ptr<const LiveSnapshot> round);
   static constexpr std::int64_t kFlushEveryMs = 10'000;
   // Averages every finished bucket of each rollup level from the level below (once; a bucket is
   // finished when `nowMs` is past its end) and drops points older than their level keeps.
@@ -47,14 +51,16 @@ class MetricsStore {
  private:
   explicit MetricsStore(sqlite3* db) : db_(db) {}
   Status exec(const std::string& sql);
-  Result<std::int64_t> seriesId(const MetricPoint& p);
+  // The id of the series of `reading` of VM `vm` ("" for the host), added when new.
+  Result<std::int64_t> seriesId(std::string_view vm, const LiveReading& reading);
   // Writes the pending points. Caller holds mutex_.
   Status flushLocked();
 
   std::mutex mutex_;
   sqlite3* db_;
-  std::map<std::string, std::int64_t> ids_;  // "object\nname\nlabels" → series id
-  std::vector<std::pair<std::int64_t, std::vector<MetricPoint>>> pending_;  // by sample time
+  // (VM or "", metric, label value) → series id; looked up without building strings.
+  std::map<std::tuple<std::string, std::string, std::string>, std::int64_t, std::less<>> ids_;
+  std::vector<std::shared_ptr<const LiveSnapshot>> pending_;  // oldest first
 };
 
 }  // namespace paddock

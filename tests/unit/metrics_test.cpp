@@ -98,6 +98,15 @@ TEST(ProcReader, ReadsWaitRssHostAndKsmFromAFakeTree) {
   fs::remove_all(root);
 }
 
+std::shared_ptr<const LiveSnapshot> round(std::int64_t tsMs, std::vector<LiveReading> host,
+                                          std::vector<LiveVm> vms) {
+  auto s = std::make_shared<LiveSnapshot>();
+  s->tsMs = tsMs;
+  s->host = std::move(host);
+  s->vms = std::move(vms);
+  return s;
+}
+
 class MetricsStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -120,10 +129,10 @@ TEST_F(MetricsStoreTest, RollupsAverageFinishedBucketsAndRetentionBoundsEachLeve
   const std::int64_t step = 10000;
   for (std::int64_t t = t0; t < t0 + 2 * 3600000; t += step) {
     double v = static_cast<double>((t - t0) / 300000);  // the 5-minute bucket's number
-    ASSERT_TRUE(store_
-                    ->append(t, {{"vm/a", "disk_read_bytes_per_second", "disk=root", v},
-                                 {"vm/a", "disk_read_bytes_per_second", "disk=data", 2 * v}})
-                    .ok());
+    LiveVm a{"a", VmState::running, true, t, {}};
+    a.readings = {{"disk_read_bytes_per_second", "root", v},
+                  {"disk_read_bytes_per_second", "data", 2 * v}};
+    ASSERT_TRUE(store_->append(round(t, {}, {a})).ok());
   }
   std::int64_t now = t0 + 2 * 3600000;
   ASSERT_TRUE(store_->maintain(now).ok());
@@ -159,7 +168,7 @@ TEST_F(MetricsStoreTest, RollupsAverageFinishedBucketsAndRetentionBoundsEachLeve
 }
 
 TEST_F(MetricsStoreTest, HistoryIsThereAfterReopening) {
-  ASSERT_TRUE(store_->append(1000, {{"host", "host_cpu_percent", "", 42}}).ok());
+  ASSERT_TRUE(store_->append(round(1000, {{"host_cpu_percent", "", 42}}, {})).ok());
   store_.reset();
   auto again = MetricsStore::open(dir_ + "/metrics.db");
   ASSERT_TRUE(again.ok());

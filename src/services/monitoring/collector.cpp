@@ -28,53 +28,23 @@ std::uint64_t threadCpuNs() {
          static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
-// Records one value: as a point for the history and in the VM's (or host's) newest values.
+// Records a VM's (or the host's) values; NaN (a counter that went backwards) is left out.
 class Sink {
  public:
-  Sink(std::string object, std::vector<MetricPoint>& points, json& latest)
-      : object_(std::move(object)), points_(points), latest_(latest) {}
-  void add(const char* name, double value) {
-    if (!std::isfinite(value)) return;
-    points_.push_back({object_, name, "", value});
-    latest_[name] = value;
-  }
-  void add(const char* name, const std::string& labelValue, double value) {
-    if (!std::isfinite(value)) return;
-    const MetricInfo* info = findMetric(name);
-    points_.push_back(
-        {object_, name, fmt::format("{}={}", info ? info->label : "label", labelValue), value});
-    latest_[name][labelValue] = value;
+  explicit Sink(std::vector<LiveReading>& into) : into_(into) {}
+  void add(const char* name, double value) { add(name, std::string(), value); }
+  void add(const char* name, std::string label, double value) {
+    if (std::isfinite(value)) into_.push_back({name, std::move(label), value});
   }
 
  private:
-  std::string object_;
-  std::vector<MetricPoint>& points_;
-  json& latest_;
+  std::vector<LiveReading>& into_;
 };
 
 // (now - before) / seconds, or NaN when a counter went backwards (a restarted process).
 double rate(std::uint64_t now, std::uint64_t before, double seconds) {
   if (now < before || seconds <= 0) return NAN;
   return static_cast<double>(now - before) / seconds;
-}
-
-std::string escapeLabel(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
-
-std::string formatValue(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  return fmt::format("{}", v);
 }
 
 }  // namespace
@@ -105,19 +75,19 @@ void Collector::stop() {
 
 void Collector::sampleOnce() {
   std::int64_t now = nowMs();
-  std::vector<MetricPoint> points;
-  json latest = {{"ts_ms", now},
-                 {"interval_ms", interval_.count()},
-                 {"host", json::object()},
-                 {"vms", json::object()}};
+  auto live = std::make_shared<LiveSnapshot>();
+  live->tsMs = now;
+  live->intervalMs = interval_.count();
   int running = 0;
   if (auto vms = vms_.list()) {
     auto processes = vms_.processes();
     std::map<std::string, Tracked> kept;
     std::vector<Asked> round;
+    live->vms.reserve(vms->size());  // Asked::live points into it
     for (const auto& vm : *vms) {
-      json& entry = latest["vms"][vm.spec.name];
-      entry["state"] = vmStateName(vm.runtime.state);
+      LiveVm& entry = live->vms.emplace_back();
+      entry.name = vm.spec.name;
+      entry.state = vm.runtime.state;
       auto process = processes.find(vm.spec.name);
       if (!hasProcess(vm.runtime.state) || process == processes.end()) continue;
       ++running;
@@ -126,21 +96,21 @@ void Collector::sampleOnce() {
       Asked& a = round.emplace_back();
       a.vm = &vm;
       a.tracked = t;
-      a.latest = &entry;
+      a.live = &entry;
       a.disks = process->second->requestDiskCounters();
       if (now - t->memoryTsMs >= memoryInterval_.count())
         a.memory = process->second->requestMemoryCounters();
     }
-    for (Asked& a : round) sampleVm(a, now, points);
+    for (Asked& a : round) sampleVm(a, now);
     for (Asked& a : round) kept.insert(tracked_.extract(a.vm->spec.name));
     tracked_ = std::move(kept);  // forget VMs that stopped or went away
   }
-  sampleHost(now, running, points, latest["host"]);
+  sampleHost(running, live->host);
   {
-    std::lock_guard lock(latestMutex_);
-    latest_ = std::move(latest);
+    std::lock_guard lock(liveMutex_);
+    live_ = live;
   }
-  if (auto s = store_.append(now, std::move(points)); !s)
+  if (auto s = store_.append(std::move(live)); !s)
     spdlog::warn("metrics: cannot store samples: {}", s.error().message);
   if (lastMaintainMs_ == 0 || now / kMaintainEveryMs != lastMaintainMs_ / kMaintainEveryMs) {
     lastMaintainMs_ = now;
@@ -150,9 +120,9 @@ void Collector::sampleOnce() {
 }
 
 void Collector::sampleMemory(const VmRecord& vm, pid_t pid, MemoryCounters* m, Tracked& t,
-                             std::int64_t nowMs, std::vector<MetricPoint>& out) {
-  json memory = json::object();
-  Sink sink("vm/" + vm.spec.name, out, memory);
+                             std::int64_t nowMs) {
+  std::vector<LiveReading> memory;
+  Sink sink(memory);
   sink.add("memory_configured_bytes", static_cast<double>(vm.spec.memoryMib) * 1024 * 1024);
   if (m) {
     sink.add("memory_balloon_bytes", static_cast<double>(m->balloonBytes));
@@ -183,19 +153,20 @@ Collector::Tracked* Collector::track(const std::string& name,
   return &t;
 }
 
-void Collector::sampleVm(Asked& asked, std::int64_t nowMs, std::vector<MetricPoint>& out) {
+void Collector::sampleVm(Asked& asked, std::int64_t nowMs) {
   const VmRecord& vm = *asked.vm;
   const std::string& name = vm.spec.name;
   Tracked& t = *asked.tracked;
-  json& latest = *asked.latest;
-  Sink sink("vm/" + name, out, latest);
+  LiveVm& live = *asked.live;
+  Sink sink(live.readings);
   if (asked.memory) {
     auto m = asked.memory();
     if (!m) spdlog::debug("metrics: VM {}: {}", name, m.error().message);
-    sampleMemory(vm, t.probe->pid(), m ? &*m : nullptr, t, nowMs, out);
+    sampleMemory(vm, t.probe->pid(), m ? &*m : nullptr, t, nowMs);
   }
-  for (const auto& [metric, value] : t.memory.items()) latest[metric] = value;
-  latest["memory_ts_ms"] = t.memoryTsMs;
+  live.sampled = true;
+  live.readings = t.memory;
+  live.memoryTsMs = t.memoryTsMs;
 
   Counters now;
   now.tsMs = nowMs;
@@ -261,10 +232,8 @@ void Collector::sampleVm(Asked& asked, std::int64_t nowMs, std::vector<MetricPoi
   t.havePrevious = true;
 }
 
-void Collector::sampleHost(std::int64_t nowMs, int running, std::vector<MetricPoint>& out,
-                           json& latest) {
-  (void)nowMs;
-  Sink sink("host", out, latest);
+void Collector::sampleHost(int running, std::vector<LiveReading>& live) {
+  Sink sink(live);
   sink.add("host_vms_running", running);
   if (auto cpu = proc_.hostCpu()) {
     if (previousHost_.total > 0 && cpu->total > previousHost_.total)
@@ -287,42 +256,9 @@ void Collector::sampleHost(std::int64_t nowMs, int running, std::vector<MetricPo
     if (auto p = proc_.pressure(resource)) sink.add(metric, *p);
 }
 
-json Collector::latest() {
-  std::lock_guard lock(latestMutex_);
-  return latest_;
-}
-
-std::string Collector::exposition() {
-  json snap = latest();
-  std::string out;
-  for (const auto& m : metricCatalog()) {
-    std::string family =
-        m.host ? fmt::format("paddock_{}", m.name) : fmt::format("paddock_vm_{}", m.name);
-    std::string lines;
-    auto line = [&](const std::string& labels, const json& v) {
-      if (v.is_number())
-        lines += fmt::format("{}{} {}\n", family, labels, formatValue(v.get<double>()));
-    };
-    if (m.host) {
-      if (snap.contains("host") && snap["host"].contains(m.name)) line("", snap["host"][m.name]);
-    } else if (snap.contains("vms")) {
-      for (const auto& [vm, values] : snap["vms"].items()) {
-        if (!values.contains(m.name)) continue;
-        std::string base = fmt::format("vm=\"{}\"", escapeLabel(vm));
-        const json& v = values[m.name];
-        if (v.is_object()) {
-          for (const auto& [label, value] : v.items())
-            line(fmt::format("{{{},{}=\"{}\"}}", base, m.label, escapeLabel(label)), value);
-        } else {
-          line("{" + base + "}", v);
-        }
-      }
-    }
-    if (lines.empty()) continue;
-    out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n", family, m.help, family);
-    out += lines;
-  }
-  return out;
+std::shared_ptr<const LiveSnapshot> Collector::live() {
+  std::lock_guard lock(liveMutex_);
+  return live_;
 }
 
 }  // namespace paddock

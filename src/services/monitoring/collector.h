@@ -18,6 +18,7 @@
 #include "common/process_probe.h"
 #include "common/procfs.h"
 #include "engine/vm_counters.h"
+#include "model/live_snapshot.h"
 #include "services/lifecycle/vm_service.h"
 #include "services/network/network_service.h"
 #include "store/metrics_store.h"
@@ -44,13 +45,11 @@ class Collector {
   // How often memory figures are sampled: the interval, but at least kMemorySampleInterval.
   std::chrono::milliseconds memoryInterval() const { return memoryInterval_; }
 
-  // The newest values: {"ts_ms", "interval_ms", "host": {metric: value},
-  //  "vms": {name: {"state", metric: value, labelled metric: {label value: value},
-  //  "memory_ts_ms": when its memory figures were sampled}}}.
-  nlohmann::json latest();
-  // The newest values in the Prometheus text exposition format (version 0.0.4): VM metrics as
-  // paddock_vm_<name>{vm="..."[,disk|nic|vcpu="..."]}, host metrics as paddock_<name>.
-  std::string exposition();
+  // The newest values (an empty snapshot before the first round); shared, never changed.
+  std::shared_ptr<const LiveSnapshot> live();
+  // The same as JSON (LiveSnapshot::toJson) and as Prometheus text (LiveSnapshot::exposition).
+  nlohmann::json latest() { return live()->toJson(); }
+  std::string exposition() { return live()->exposition(); }
   // Paddock's own cost: CPU time the collector thread spent sampling, in ns.
   std::uint64_t ownCpuNs() const { return ownCpuNs_; }
 
@@ -70,15 +69,15 @@ class Collector {
     std::unique_ptr<ProcessProbe> probe;  // its CPU clock and vCPU schedstat files
     Counters previous;
     bool havePrevious = false;
-    std::int64_t memoryTsMs = 0;                       // when the memory figures were last sampled
-    nlohmann::json memory = nlohmann::json::object();  // those figures, shown until the next
+    std::int64_t memoryTsMs = 0;      // when the memory figures were last sampled
+    std::vector<LiveReading> memory;  // those figures, shown until the next
   };
 
   // One running VM in a round: its queries are sent to every VM first, then answered.
   struct Asked {
     const VmRecord* vm = nullptr;
     Tracked* tracked = nullptr;
-    nlohmann::json* latest = nullptr;
+    LiveVm* live = nullptr;
     Deferred<std::vector<DiskCounters>> disks;
     Deferred<MemoryCounters> memory;  // empty when the memory figures are not due
   };
@@ -86,11 +85,10 @@ class Collector {
   // The VM's tracking state for `process` (new for a new process); null when its vCPU threads
   // cannot be had.
   Tracked* track(const std::string& name, const std::shared_ptr<VmProcess>& process);
-  void sampleVm(Asked& asked, std::int64_t nowMs, std::vector<MetricPoint>& out);
+  void sampleVm(Asked& asked, std::int64_t nowMs);
   void sampleMemory(const VmRecord& vm, pid_t pid, MemoryCounters* counters, Tracked& t,
-                    std::int64_t nowMs, std::vector<MetricPoint>& out);
-  void sampleHost(std::int64_t nowMs, int running, std::vector<MetricPoint>& out,
-                  nlohmann::json& latest);
+                    std::int64_t nowMs);
+  void sampleHost(int running, std::vector<LiveReading>& live);
 
   VmService& vms_;
   NetworkService& networks_;
@@ -102,8 +100,8 @@ class Collector {
   ProcReader::CpuTimes previousHost_;
   std::int64_t lastMaintainMs_ = 0;
 
-  std::mutex latestMutex_;
-  nlohmann::json latest_ = nlohmann::json::object();
+  std::mutex liveMutex_;
+  std::shared_ptr<const LiveSnapshot> live_ = std::make_shared<LiveSnapshot>();
 
   std::uint64_t ownCpuNs_ = 0;
   PeriodicWorker worker_;  // last: stopped before anything it uses goes away

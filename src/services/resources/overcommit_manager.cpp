@@ -60,7 +60,7 @@ void OvercommitManager::runOnce() {
   auto records = vms_.list();
   if (!host || !records) return;
   std::uint64_t availableMib = host->availableBytes / kMiB;
-  json latest = collector_.latest();
+  auto live = collector_.live();
   std::vector<BalloonView> views;
   std::map<std::string, pid_t> pids;
   std::vector<BalloonDecision> decisions;
@@ -77,15 +77,14 @@ void OvercommitManager::runOnce() {
       v.reservedMib = spec.resources.reservedMib(spec.memoryMib);
       v.ownerMib = spec.resources.balloonMib ? spec.resources.balloonMib : spec.memoryMib;
       v.currentMib = v.ownerMib;
-      const json& seen = latest["vms"][spec.name];
+      const LiveVm* seen = live->vm(spec.name);
       if (auto t = taken_.find(spec.name); t != taken_.end() && t->second.pid == rec.runtime.pid) {
         v.currentMib = std::min(t->second.targetMib, v.ownerMib);
         if (v.currentMib < v.ownerMib) still[spec.name] = t->second;
-        v.settled = seen.value("memory_ts_ms", std::int64_t{0}) >= t->second.atMs + kSettleMs;
+        v.settled = seen && seen->memoryTsMs >= t->second.atMs + kSettleMs;
       }
-      if (seen.contains("memory_guest_available_bytes"))
-        v.guestAvailableMib =
-            static_cast<std::uint64_t>(seen["memory_guest_available_bytes"].get<double>()) / kMiB;
+      if (auto available = seen ? seen->value("memory_guest_available_bytes") : std::nullopt)
+        v.guestAvailableMib = static_cast<std::uint64_t>(*available) / kMiB;
       pids[spec.name] = rec.runtime.pid;
       views.push_back(v);
     }
