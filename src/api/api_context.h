@@ -12,6 +12,7 @@
 #include "services/network/network_service.h"
 #include "services/operations.h"
 #include "services/resources/overcommit_manager.h"
+#include "services/templates/template_service.h"
 
 namespace paddock::api {
 
@@ -26,6 +27,7 @@ struct ApiContext {
   MetricsStore& metrics;
   HostMemoryService& memory;
   OvercommitManager& overcommit;
+  TemplateService& templates;
 };
 
 class Router;
@@ -37,6 +39,7 @@ void addHostRoutes(Router& router, ApiContext& ctx);
 void addApplyRoutes(Router& router, ApiContext& ctx);
 void addNetworkRoutes(Router& router, ApiContext& ctx);
 void addStatsRoutes(Router& router, ApiContext& ctx);
+void addTemplateRoutes(Router& router, ApiContext& ctx);
 void addOpenApiRoute(Router& router);
 
 }  // namespace paddock::api

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "cli/output.h"
+
 namespace paddock::cli {
 
 PaddockClient& CliContext::client() {
@@ -35,6 +37,18 @@ void CliContext::fail(const Error& error) {
       break;
   }
   throw ExitStatus{code};
+}
+
+nlohmann::json runOperation(CliContext& ctx, const std::string& label, const std::string& path,
+                            const nlohmann::json& body, bool noWait) {
+  auto op = ctx.must(ctx.client().call("POST", path, body));
+  int64_t id = op.value("id", int64_t{0});
+  if (noWait) return op;
+  Progress progress(label);
+  auto result = ctx.client().waitOperation(
+      id, [&](int pct, const std::string& msg) { progress.update(pct, msg); });
+  progress.done();
+  return ctx.must(std::move(result));
 }
 
 }  // namespace paddock::cli

@@ -47,6 +47,11 @@ class CliContext {
   std::unique_ptr<PaddockClient> client_;
 };
 
+// Runs an operation-returning request and waits for it, with a progress bar, unless `noWait`
+// (then returns the operation). Fails the command if the request or the operation fails.
+nlohmann::json runOperation(CliContext& ctx, const std::string& label, const std::string& path,
+                            const nlohmann::json& body, bool noWait);
+
 void addVmCommands(CLI::App& app, CliContext& ctx);
 void addHostCommands(CLI::App& app, CliContext& ctx);
 void addImageCommands(CLI::App& app, CliContext& ctx);
@@ -57,5 +62,6 @@ void addNetworkCommands(CLI::App& app, CliContext& ctx);
 void addStatsCommands(CLI::App& app, CliContext& ctx);
 // vm set: resource controls.
 void addResourceCommands(CLI::App& app, CliContext& ctx);
+void addTemplateCommands(CLI::App& app, CliContext& ctx);
 
 }  // namespace paddock::cli

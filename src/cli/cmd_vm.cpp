@@ -1,10 +1,15 @@
-// paddock vm create|list|show|start|stop|shutdown|reboot|pause|resume|delete|edit|console
+// paddock vm create (from scratch or a template, one or a
+// range)|list|show|start|stop|shutdown|reboot| pause|resume|delete|edit|console
+#include <algorithm>
+#include <functional>
+
 #include <fmt/format.h>
 
 #include "cli/cli_context.h"
 #include "cli/console_attach.h"
 #include "cli/output.h"
 #include "common/clock.h"
+#include "common/names.h"
 #include "common/units.h"
 
 namespace paddock::cli {
@@ -140,19 +145,6 @@ void printVm(const nlohmann::json& vm) {
   row("Created:", vm.value("created_at", ""));
 }
 
-// Runs an operation-returning request and waits for it, with progress, unless --no-wait.
-nlohmann::json runOperation(CliContext& ctx, const std::string& label, const std::string& path,
-                            const nlohmann::json& body, bool noWait) {
-  auto op = ctx.must(ctx.client().call("POST", path, body));
-  int64_t id = op.value("id", int64_t{0});
-  if (noWait) return op;
-  Progress progress(label);
-  auto result = ctx.client().waitOperation(
-      id, [&](int pct, const std::string& msg) { progress.update(pct, msg); });
-  progress.done();
-  return ctx.must(std::move(result));
-}
-
 void printResult(CliContext& ctx, const nlohmann::json& j, const std::string& text) {
   if (ctx.json)
     printJson(j);
@@ -166,7 +158,8 @@ void addVmCommands(CLI::App& app, CliContext& ctx) {
   auto* vm = app.add_subcommand("vm", "Manage virtual machines")->require_subcommand(1);
 
   {
-    auto* c = vm->add_subcommand("create", "Define a VM (and optionally start it)");
+    auto* c = vm->add_subcommand(
+        "create", "Define VMs, from scratch or from a template (and optionally start them)");
     auto name = std::make_shared<std::string>();
     auto vcpus = std::make_shared<int>(1);
     auto memory = std::make_shared<std::string>("256M");
@@ -178,44 +171,126 @@ void addVmCommands(CLI::App& app, CliContext& ctx) {
     auto cmdline = std::make_shared<std::string>();
     auto description = std::make_shared<std::string>();
     auto accel = std::make_shared<std::string>("auto");
+    auto templateName = std::make_shared<std::string>();
+    auto linked = std::make_shared<bool>(false);
+    auto full = std::make_shared<bool>(false);
     auto start = std::make_shared<bool>(false);
     auto waitReady = std::make_shared<bool>(false);
-    c->add_option("name", *name, "VM name")->required();
-    c->add_option("--vcpus", *vcpus, "virtual CPUs");
-    c->add_option("--memory", *memory, "memory, e.g. 512M or 2G");
+    c->add_option("name", *name, "VM name, or a range such as web[1-20] for several")->required();
+    auto* vcpusOpt = c->add_option("--vcpus", *vcpus, "virtual CPUs");
+    auto* memoryOpt = c->add_option("--memory", *memory, "memory, e.g. 512M or 2G");
     c->add_option("--disk", *disks, "a disk NAME=SIZE (repeatable), e.g. root=1G");
-    c->add_option("--nic", *nicFlags,
-                  "a NIC: NETWORK or network=N,ip=A,mac=M,port_group=P (repeatable)");
+    auto* nicOpt = c->add_option(
+        "--nic", *nicFlags, "a NIC: NETWORK or network=N,ip=A,mac=M,port_group=P (repeatable)");
     c->add_option("--image", *image, "guest image to boot, e.g. tiny");
     c->add_option("--kernel", *kernel, "kernel file to boot instead of an image");
     c->add_option("--initrd", *initrd, "initramfs for --kernel");
-    c->add_option("--cmdline", *cmdline, "extra kernel command line");
-    c->add_option("--description", *description, "free text");
-    c->add_option("--accel", *accel, "auto, kvm or tcg");
-    c->add_flag("--start", *start, "start it after defining it");
+    auto* cmdlineOpt = c->add_option("--cmdline", *cmdline, "extra kernel command line");
+    auto* descriptionOpt = c->add_option("--description", *description, "free text");
+    auto* accelOpt = c->add_option("--accel", *accel, "auto, kvm or tcg");
+    c->add_option("--template", *templateName, "clone this template instead of defining disks");
+    c->add_flag("--linked", *linked,
+                "with --template: disks are overlays on the template's (the default; instant)");
+    c->add_flag("--full", *full, "with --template: disks are independent copies");
+    c->add_flag("--start", *start, "start them after defining them");
     c->add_flag("--wait-ready", *waitReady, "with --start: wait for the guest's readiness line");
     c->callback([=, &ctx] {
-      if (image->empty() && kernel->empty()) *image = "tiny";
-      nlohmann::json spec = {{"name", *name},
-                             {"vcpus", *vcpus},
-                             {"memory_mib", memoryFlag(ctx, *memory)},
-                             {"disks", parseDisks(ctx, *disks)},
-                             {"image", *image},
-                             {"kernel", *kernel},
-                             {"initrd", *initrd},
-                             {"cmdline", *cmdline},
-                             {"description", *description},
-                             {"accel", *accel}};
+      auto names = ctx.must(expandNameRange(*name));
       nlohmann::json nics = nlohmann::json::array();
       for (const auto& n : *nicFlags) nics.push_back(parseNic(ctx, n));
-      spec["nics"] = nics;
-      auto created = ctx.must(ctx.client().call("POST", "/v1/vms", spec));
-      if (*start) {
-        created = runOperation(ctx, "start " + *name, vmPath(*name, "/actions/start"),
-                               {{"wait_ready", *waitReady}}, false);
+      if (names.size() > 1) {
+        // All or nothing for names: refuse before making any if one is taken.
+        auto existing = ctx.must(ctx.client().call("GET", "/v1/vms"));
+        for (const auto& vm : existing["vms"])
+          if (std::find(names.begin(), names.end(), vm.value("name", "")) != names.end())
+            ctx.fail(makeError(
+                Errc::conflict,
+                fmt::format("VM '{}' already exists; nothing was created", vm.value("name", ""))));
       }
-      printResult(ctx, created,
-                  fmt::format("VM {} {}", *name, *start ? "created and started" : "created"));
+      std::vector<nlohmann::json> made;
+      if (!templateName->empty()) {
+        if (!disks->empty() || !image->empty() || !kernel->empty() || !initrd->empty())
+          ctx.fail(makeError(Errc::invalid_argument,
+                             "--disk, --image, --kernel and --initrd cannot be used with "
+                             "--template: the template's disks and boot are cloned"));
+        if (*linked && *full)
+          ctx.fail(makeError(Errc::invalid_argument, "--linked and --full exclude each other"));
+        nlohmann::json overrides = nlohmann::json::object();
+        if (vcpusOpt->count()) overrides["vcpus"] = *vcpus;
+        if (memoryOpt->count()) overrides["memory_mib"] = memoryFlag(ctx, *memory);
+        if (nicOpt->count()) overrides["nics"] = nics;
+        if (cmdlineOpt->count()) overrides["cmdline"] = *cmdline;
+        if (descriptionOpt->count()) overrides["description"] = *description;
+        if (accelOpt->count()) overrides["accel"] = *accel;
+        overrides["linked"] = !*full;
+        std::string path = "/v1/templates/" + *templateName + "/deploy";
+        if (names.size() == 1) {
+          overrides["name"] = names[0];
+          made.push_back(runOperation(ctx, "clone " + *templateName + " to " + names[0], path,
+                                      overrides, false));
+        } else {
+          std::vector<int64_t> ids;
+          for (const auto& n : names) {
+            overrides["name"] = n;
+            ids.push_back(
+                ctx.must(ctx.client().call("POST", path, overrides)).value("id", int64_t{0}));
+          }
+          Progress progress(fmt::format("clone {} to {} VMs", *templateName, names.size()));
+          for (size_t i = 0; i < ids.size(); ++i) {
+            made.push_back(ctx.must(ctx.client().waitOperation(ids[i], nullptr)));
+            progress.update(static_cast<int>((i + 1) * 100 / ids.size()),
+                            fmt::format("{} of {} made", i + 1, ids.size()));
+          }
+          progress.done();
+        }
+      } else {
+        if (*linked || *full)
+          ctx.fail(makeError(Errc::invalid_argument, "--linked and --full need --template"));
+        if (image->empty() && kernel->empty()) *image = "tiny";
+        nlohmann::json spec = {{"vcpus", *vcpus},
+                               {"memory_mib", memoryFlag(ctx, *memory)},
+                               {"disks", parseDisks(ctx, *disks)},
+                               {"image", *image},
+                               {"kernel", *kernel},
+                               {"initrd", *initrd},
+                               {"cmdline", *cmdline},
+                               {"description", *description},
+                               {"accel", *accel},
+                               {"nics", nics}};
+        for (const auto& n : names) {
+          spec["name"] = n;
+          made.push_back(ctx.must(ctx.client().call("POST", "/v1/vms", spec)));
+        }
+      }
+      if (*start) {
+        std::vector<int64_t> ids;
+        for (const auto& n : names)
+          ids.push_back(ctx.must(ctx.client().call("POST", vmPath(n, "/actions/start"),
+                                                   {{"wait_ready", *waitReady}}))
+                            .value("id", int64_t{0}));
+        Progress progress(names.size() == 1 ? "start " + names[0]
+                                            : fmt::format("start {} VMs", names.size()));
+        for (size_t i = 0; i < ids.size(); ++i) {
+          made[i] = ctx.must(ctx.client().waitOperation(
+              ids[i], names.size() == 1
+                          ? [&](int pct, const std::string& msg) { progress.update(pct, msg); }
+                          : std::function<void(int, const std::string&)>()));
+          if (names.size() > 1)
+            progress.update(static_cast<int>((i + 1) * 100 / ids.size()),
+                            fmt::format("{} of {} started", i + 1, ids.size()));
+        }
+        progress.done();
+      }
+      std::string what = *start ? "created and started" : "created";
+      if (!templateName->empty())
+        what += fmt::format(" from template {} ({} clone{})", *templateName,
+                            *full ? "full" : "linked", names.size() == 1 ? "" : "s");
+      if (names.size() == 1)
+        printResult(ctx, made[0], fmt::format("VM {} {}", names[0], what));
+      else
+        printResult(
+            ctx, made,
+            fmt::format("{} VMs {}: {} ... {}", names.size(), what, names.front(), names.back()));
     });
   }
 

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   addNetworkCommands(app, ctx);
   addStatsCommands(app, ctx);
   addResourceCommands(app, ctx);
+  addTemplateCommands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -3,6 +3,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 
@@ -16,5 +17,12 @@ Status validateName(std::string_view name, std::string_view what);
 
 // A Linux interface name: 1-15 characters, no whitespace, '/', ':', quotes or backslashes.
 bool validIfname(const std::string& name);
+
+inline constexpr size_t kMaxNameRange = 1000;
+
+// Bulk names: "web[1-20]" is web1 ... web20, "web[01-20]" keeps the width (web01 ... web20),
+// "db[3-3]-a" is db3-a. A name without brackets is itself. At most kMaxNameRange names; a range
+// that runs backwards, is not numeric or is malformed is an error.
+Result<std::vector<std::string>> expandNameRange(std::string_view pattern);
 
 }  // namespace paddock

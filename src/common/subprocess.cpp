@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +24,39 @@ std::vector<char*> cArgv(const std::vector<std::string>& argv) {
   for (const auto& a : argv) out.push_back(const_cast<char*>(a.c_str()));
   out.push_back(nullptr);
   return out;
+}
+
+// Like spawnDetached, but the child is killed when the thread that started it ends (the daemon
+// dying included): a copy or build must not outlive the daemon that would clean up after it.
+Result<pid_t> spawnBound(const std::vector<std::string>& argv, const std::string& logPath) {
+  auto args = cArgv(argv);
+  pid_t parent = getpid();
+  int log = open(logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (log < 0)
+    return makeError(Errc::unavailable,
+                     fmt::format("cannot open {}: {}", logPath, strerror(errno)));
+  pid_t pid = fork();
+  if (pid < 0) {
+    int err = errno;
+    close(log);
+    return makeError(Errc::unavailable, fmt::format("cannot start {}: {}", argv[0], strerror(err)));
+  }
+  if (pid == 0) {
+    // Only async-signal-safe calls until exec.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int sig : {SIGPIPE, SIGTERM, SIGINT}) signal(sig, SIG_DFL);
+    setsid();
+    int in = open("/dev/null", O_RDONLY);
+    if (in < 0 || dup2(in, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0) _exit(127);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  close(log);
+  return pid;
 }
 
 }  // namespace
@@ -127,6 +161,38 @@ Result<pid_t> spawnDetached(const std::vector<std::string>& argv, const std::str
   if (rc != 0)
     return makeError(Errc::unavailable, fmt::format("cannot start {}: {}", argv[0], strerror(rc)));
   return pid;
+}
+
+Result<int> runFollowing(const std::vector<std::string>& argv, const std::string& logPath,
+                         const std::function<void(std::string_view)>& output,
+                         const std::function<bool()>& cancelled, bool* wasCancelled) {
+  if (wasCancelled) *wasCancelled = false;
+  unlink(logPath.c_str());
+  auto pid = spawnBound(argv, logPath);
+  if (!pid) return pid.error();
+  int fd = open(logPath.c_str(), O_RDONLY | O_CLOEXEC);
+  auto drain = [&] {
+    char buf[4096];
+    ssize_t n;
+    while (fd >= 0 && (n = read(fd, buf, sizeof buf)) > 0)
+      if (output) output(std::string_view(buf, static_cast<size_t>(n)));
+  };
+  int status = 0;
+  bool killed = false;
+  for (;;) {
+    pid_t done = waitpid(*pid, &status, WNOHANG);
+    drain();
+    if (done == *pid) break;
+    if (!killed && cancelled && cancelled()) {
+      kill(*pid, SIGKILL);
+      killed = true;
+    }
+    usleep(200'000);
+  }
+  drain();
+  if (fd >= 0) close(fd);
+  if (wasCancelled) *wasCancelled = killed;
+  return status;
 }
 
 std::string describeWaitStatus(int status) {

@@ -4,7 +4,9 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.h"
@@ -26,6 +28,14 @@ Result<CommandOutput> runCommand(const std::vector<std::string>& argv,
 // /dev/null, stdout and stderr appended to logPath, no inherited descriptors. The child stays our
 // child (so we can reap it and learn its exit status) but survives our death.
 Result<pid_t> spawnDetached(const std::vector<std::string>& argv, const std::string& logPath);
+
+// Runs argv with output to logPath (which starts empty) and waits for it, calling `output` with
+// each new piece of what it printed (about 5 times a second) and killing it (SIGKILL) once
+// `cancelled` returns true or the calling thread ends (the daemon dying included). Returns the
+// wait status; `*wasCancelled` tells whether it was killed for a cancel.
+Result<int> runFollowing(const std::vector<std::string>& argv, const std::string& logPath,
+                         const std::function<void(std::string_view)>& output,
+                         const std::function<bool()>& cancelled, bool* wasCancelled = nullptr);
 
 // Describes a wait status: "exited with status 1", "killed by signal 9 (Killed)".
 std::string describeWaitStatus(int status);

@@ -23,6 +23,7 @@
 #include "services/network/network_service.h"
 #include "services/resources/overcommit_manager.h"
 #include "services/resources/resource_service.h"
+#include "services/templates/template_service.h"
 #include "store/caching_store.h"
 #include "store/metrics_store.h"
 #include "store/sqlite/sqlite_store.h"
@@ -177,6 +178,8 @@ int main(int argc, char** argv) {
   OvercommitManager overcommit(vms, collector, **store, events, cfg.host.memoryMib);
   overcommit.restore();
 
+  TemplateService templates(opt.stateDir, **store, vms, events);
+  templates.cleanPartial();
   vms.adoptAll();
   if (auto all = vms.list()) {
     networks.reconcile(*all);
@@ -189,7 +192,7 @@ int main(int argc, char** argv) {
   std::thread probe([&accel] { accel.hostChoice(); });
 
   api::ApiServer server(api::ApiContext{vms, operations, events, images, host, networks, collector,
-                                        **metrics, memory, overcommit});
+                                        **metrics, memory, overcommit, templates});
   std::string sock = opt.stateDir + "/paddockd.sock";
   if (auto s = server.listenUnix(sock); !s) return fail(s.error().message);
   if (!opt.listen.empty()) {

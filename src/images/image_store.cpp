@@ -124,25 +124,21 @@ Result<ImageInfo> ImageStore::build(const std::string& name, bool force,
   std::string dir = imageDir_ + "/" + name;
   PADDOCK_TRY(makeDirs(dir));
   std::string log = dir + "/build.log";
-  unlink(log.c_str());
   progress(fmt::format("building image '{}' (log: {})", name, log));
-  auto pid = spawnDetached({"bash", recipeDir(name) + "/build.sh", dir}, log);
-  if (!pid) return pid.error();
   // Follow the log so the operation shows each step the recipe prints.
-  size_t shown = 0;
-  int status = 0;
-  for (;;) {
-    bool done = waitpid(*pid, &status, WNOHANG) == *pid;
-    if (auto text = readFile(log)) {
-      size_t pos;
-      while ((pos = text->find('\n', shown)) != std::string::npos) {
-        progress(text->substr(shown, pos - shown));
-        shown = pos + 1;
-      }
-    }
-    if (done) break;
-    usleep(200'000);
-  }
+  std::string partial;
+  auto ran = runFollowing({"bash", recipeDir(name) + "/build.sh", dir}, log,
+                          [&](std::string_view text) {
+                            partial += text;
+                            size_t pos;
+                            while ((pos = partial.find('\n')) != std::string::npos) {
+                              progress(partial.substr(0, pos));
+                              partial.erase(0, pos + 1);
+                            }
+                          },
+                          {});
+  if (!ran) return ran.error();
+  int status = *ran;
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     auto text = readFile(log);
     std::string tail = text ? text->substr(text->size() > 300 ? text->size() - 300 : 0) : "";

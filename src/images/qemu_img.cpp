@@ -1,8 +1,13 @@
 #include "images/qemu_img.h"
 
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/files.h"
 #include "common/subprocess.h"
 
 namespace paddock {
@@ -35,6 +40,45 @@ Status growQcow2(const std::string& path, uint64_t sizeMib) {
                                  *current, sizeMib));
   if (sizeMib == *current) return {};
   return runQemuImg({"qemu-img", "resize", "-q", "-f", "qcow2", path, fmt::format("{}M", sizeMib)});
+}
+
+Status createOverlay(const std::string& path, const std::string& backing) {
+  return runQemuImg({"qemu-img", "create", "-q", "-f", "qcow2", "-o", "lazy_refcounts=on", "-b",
+                     backing, "-F", "qcow2", path});
+}
+
+Status copyQcow2(const std::string& src, const std::string& dst, const std::string& logPath,
+                 const std::function<void(double)>& progress,
+                 const std::function<bool()>& cancelled) {
+  // -p prints "    (12.34/100%)\r" as it goes.
+  std::string seen;
+  bool wasCancelled = false;
+  auto status = runFollowing(
+      {"qemu-img", "convert", "-p", "-f", "qcow2", "-O", "qcow2", "-o", "lazy_refcounts=on", src,
+       dst},
+      logPath,
+      [&](std::string_view text) {
+        seen += text;
+        size_t end = seen.rfind("/100%)");
+        size_t start = end == std::string::npos ? end : seen.rfind('(', end);
+        if (start != std::string::npos && progress)
+          progress(std::strtod(seen.c_str() + start + 1, nullptr));
+        if (seen.size() > 4096) seen.erase(0, seen.size() - 64);
+      },
+      cancelled, &wasCancelled);
+  if (!status) return status.error();
+  if (wasCancelled || !WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
+    unlink(dst.c_str());
+    if (wasCancelled) return makeError(Errc::conflict, "cancelled");
+    auto log = readFile(logPath);
+    std::string last = log ? *log : "";
+    while (!last.empty() && (last.back() == '\n' || last.back() == '\r')) last.pop_back();
+    last = last.substr(
+        last.find_last_of("\r\n") == std::string::npos ? 0 : last.find_last_of("\r\n") + 1);
+    return makeError(Errc::internal, fmt::format("qemu-img convert {} failed ({}): {}", src,
+                                                 describeWaitStatus(*status), last));
+  }
+  return {};
 }
 
 Result<uint64_t> qcow2VirtualSizeMib(const std::string& path) {

@@ -105,8 +105,8 @@ Result<NicSpec> nicFromJson(const json& j, const std::string& where) {
   return n;
 }
 
-Status setField(VmSpec& spec, const std::string& key, const json& v, bool allowName) {
-  if (key == "name" && allowName) {
+Status setField(VmSpec& spec, const std::string& key, const json& v, bool creating) {
+  if (key == "name" && creating) {
     auto s = getString(v, key);
     if (!s) return s.error();
     spec.name = *s;
@@ -158,6 +158,19 @@ Status setField(VmSpec& spec, const std::string& key, const json& v, bool allowN
     auto r = resourceSpecFromJson(v);
     if (!r) return r.error();
     spec.resources = *r;
+  } else if (key == "template" || key == "linked_clone") {
+    if (!creating)
+      return fieldError(key, fmt::format("'{}' is set when a VM is deployed from a template and "
+                                         "cannot be changed",
+                                         key));
+    if (key == "template") {
+      auto s = getString(v, key);
+      if (!s) return s.error();
+      spec.templateName = *s;
+    } else {
+      if (!v.is_boolean()) return fieldError(key, "field 'linked_clone' must be a boolean");
+      spec.linkedClone = v.get<bool>();
+    }
   } else if (key == "labels") {
     if (!v.is_object()) return fieldError(key, "field 'labels' must be an object of strings");
     std::map<std::string, std::string> labels;
@@ -220,6 +233,11 @@ Status validateVmSpec(const VmSpec& spec, const HostLimits* host) {
     return fieldError("kernel", "kernel must be an absolute path");
   if (!spec.initrd.empty() && spec.initrd.front() != '/')
     return fieldError("initrd", "initrd must be an absolute path");
+  if (!spec.templateName.empty())
+    if (auto s = validateName(spec.templateName, "template name"); !s)
+      return fieldError("template", s.error().message);
+  if (spec.linkedClone && spec.templateName.empty())
+    return fieldError("linked_clone", "only a VM deployed from a template is a linked clone");
   if (spec.description.size() > 1024)
     return fieldError("description", "description is longer than 1024 characters");
   if (host) {
@@ -264,7 +282,9 @@ json toJson(const VmSpec& spec) {
           {"description", spec.description},
           {"accel", accelName(spec.accel)},
           {"labels", spec.labels},
-          {"resources", toJson(spec.resources)}};
+          {"resources", toJson(spec.resources)},
+          {"template", spec.templateName},
+          {"linked_clone", spec.linkedClone}};
 }
 
 Result<VmSpec> vmSpecFromJson(const json& j) {

@@ -51,6 +51,10 @@ struct VmSpec {
   Accel accel = Accel::automatic;
   std::map<std::string, std::string> labels;  // e.g. paddock.directory = the file that manages it
   ResourceSpec resources;                     // changeable while the VM runs
+  // Set when the VM was deployed from a template, never changed later: the template's name and
+  // whether its disks are overlays on the template's (a linked clone depends on the template).
+  std::string templateName;
+  bool linkedClone = false;
 
   bool operator==(const VmSpec&) const = default;
 };

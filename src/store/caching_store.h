@@ -28,6 +28,25 @@ class CachingStore : public Store {
   Result<std::vector<NetworkSpec>> listNetworks() override;
   Status deleteNetwork(const std::string& name) override;
 
+  // Objects are read rarely (templates on deploy): straight from the inner store.
+  Status createObject(const std::string& kind, const std::string& name,
+                      const nlohmann::json& doc) override {
+    return inner_->createObject(kind, name, doc);
+  }
+  Status updateObject(const std::string& kind, const std::string& name,
+                      const nlohmann::json& doc) override {
+    return inner_->updateObject(kind, name, doc);
+  }
+  Result<nlohmann::json> getObject(const std::string& kind, const std::string& name) override {
+    return inner_->getObject(kind, name);
+  }
+  Result<std::vector<nlohmann::json>> listObjects(const std::string& kind) override {
+    return inner_->listObjects(kind);
+  }
+  Status deleteObject(const std::string& kind, const std::string& name) override {
+    return inner_->deleteObject(kind, name);
+  }
+
   Result<int64_t> appendEvent(Event event) override {
     return inner_->appendEvent(std::move(event));
   }

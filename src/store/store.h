@@ -30,6 +30,17 @@ class Store {
   virtual Result<std::vector<NetworkSpec>> listNetworks() = 0;
   virtual Status deleteNetwork(const std::string& name) = 0;
 
+  // Named JSON documents of the other kinds of objects ("template", ...), one namespace per
+  // kind. create fails with conflict if the name is taken; get and delete with not_found
+  // ("<kind> '<name>' does not exist"); list is in name order.
+  virtual Status createObject(const std::string& kind, const std::string& name,
+                              const nlohmann::json& doc) = 0;
+  virtual Status updateObject(const std::string& kind, const std::string& name,
+                              const nlohmann::json& doc) = 0;
+  virtual Result<nlohmann::json> getObject(const std::string& kind, const std::string& name) = 0;
+  virtual Result<std::vector<nlohmann::json>> listObjects(const std::string& kind) = 0;
+  virtual Status deleteObject(const std::string& kind, const std::string& name) = 0;
+
   // Assigns and returns the event id.
   virtual Result<int64_t> appendEvent(Event event) = 0;
   virtual Result<std::vector<Event>> listEvents(int64_t afterId, int limit) = 0;

@@ -35,8 +35,37 @@ class SqliteStoreTest : public ::testing::Test {
 
 TEST_F(SqliteStoreTest, SchemaIsVersionedAndUsesWal) {
   auto s = open();
-  EXPECT_EQ(s->schemaVersion(), 2);
+  EXPECT_EQ(s->schemaVersion(), 3);
   EXPECT_TRUE(std::filesystem::exists(path_ + "-wal"));
+}
+
+TEST_F(SqliteStoreTest, ObjectsAreKeyedByKindAndNameAndSurviveReopening) {
+  {
+    auto s = open();
+    ASSERT_TRUE(s->createObject("template", "a", {{"name", "a"}, {"n", 1}}).ok());
+    ASSERT_TRUE(s->createObject("template", "b", {{"name", "b"}}).ok());
+    ASSERT_TRUE(s->createObject("custom", "a", {{"name", "other kind"}}).ok());
+    auto dup = s->createObject("template", "a", nlohmann::json::object());
+    ASSERT_FALSE(dup.ok());
+    EXPECT_EQ(dup.error().code, Errc::conflict);
+    ASSERT_TRUE(s->updateObject("template", "a", {{"name", "a"}, {"n", 2}}).ok());
+    auto missing = s->updateObject("template", "zz", nlohmann::json::object());
+    ASSERT_FALSE(missing.ok());
+    EXPECT_EQ(missing.error().code, Errc::not_found);
+  }
+  auto s = open();
+  auto a = s->getObject("template", "a");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ((*a)["n"], 2);
+  auto all = s->listObjects("template");
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0]["name"], "a");
+  EXPECT_EQ((*all)[1]["name"], "b");
+  ASSERT_TRUE(s->deleteObject("template", "a").ok());
+  EXPECT_EQ(s->getObject("template", "a").error().code, Errc::not_found);
+  EXPECT_EQ(s->deleteObject("template", "a").error().code, Errc::not_found);
+  EXPECT_TRUE(s->getObject("custom", "a").ok()) << "kinds are separate";
 }
 
 TEST_F(SqliteStoreTest, VmsSurviveReopeningAndNamesAreUnique) {

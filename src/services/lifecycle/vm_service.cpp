@@ -5,6 +5,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <set>
 #include <thread>
 
@@ -130,7 +133,21 @@ Status VmService::createDisks(const VmSpec& spec) {
   return {};
 }
 
-Result<VmRecord> VmService::create(const VmSpec& requested) {
+Result<VmRecord> VmService::create(const VmSpec& spec) {
+  if (!spec.templateName.empty())
+    return makeError(Errc::invalid_argument,
+                     fmt::format("a VM from template '{}' is made by deploying the template "
+                                 "(POST /v1/templates/{}/deploy)",
+                                 spec.templateName, spec.templateName),
+                     "template");
+  return createImpl(spec, "");
+}
+
+Result<VmRecord> VmService::createWithDisks(const VmSpec& spec, const std::string& preparedDisks) {
+  return createImpl(spec, preparedDisks);
+}
+
+Result<VmRecord> VmService::createImpl(const VmSpec& requested, const std::string& preparedDisks) {
   VmSpec spec = requested;
   PADDOCK_TRY(validateVmSpec(spec, &config_.host));
   PADDOCK_TRY(checkImage(spec));
@@ -145,7 +162,13 @@ Result<VmRecord> VmService::create(const VmSpec& requested) {
   rec.createdAtMs = rec.updatedAtMs = nowMs();
   rec.runtime.stateSinceMs = rec.createdAtMs;
   // Disks first: a VM is only in the store once everything it needs exists.
-  if (auto s = createDisks(spec); !s) {
+  if (!preparedDisks.empty()) {
+    PADDOCK_TRY(makeDirs(config_.stateDir + "/disks", 0750));
+    if (::rename(preparedDisks.c_str(), diskDir(spec.name).c_str()) != 0)
+      return makeError(Errc::conflict,
+                       fmt::format("cannot move the disks of VM '{}' into {}: {}", spec.name,
+                                   diskDir(spec.name), std::strerror(errno)));
+  } else if (auto s = createDisks(spec); !s) {
     (void)removeAll(diskDir(spec.name));
     return s.error();
   }
@@ -156,6 +179,19 @@ Result<VmRecord> VmService::create(const VmSpec& requested) {
   if (!spec.nics.empty()) nics_.nicsChanged();
   events_.publish("vm.created", vmObject(spec.name), toJson(spec));
   return rec;
+}
+
+Status VmService::whileStopped(const std::string& name,
+                               const std::function<Status(const VmRecord&)>& fn) {
+  auto e = entry(name);
+  if (!e) return e.error();
+  std::lock_guard action((*e)->action);
+  auto rec = record(name);
+  if (!rec) return rec.error();
+  if (hasProcess(rec->runtime.state))
+    return makeError(Errc::conflict, fmt::format("VM '{}' is {}: stop it first", name,
+                                                 vmStateName(rec->runtime.state)));
+  return fn(*rec);
 }
 
 Result<std::vector<VmRecord>> VmService::list() {

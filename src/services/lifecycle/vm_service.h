@@ -38,6 +38,13 @@ class VmService {
   ~VmService();
 
   Result<VmRecord> create(const VmSpec& spec);
+  // The same with disks made beforehand (a deployment from a template): `preparedDisks` is a
+  // folder holding every disk of `spec`, moved into place as the VM's disk folder. On failure it
+  // is left where it was, for the caller to remove.
+  Result<VmRecord> createWithDisks(const VmSpec& spec, const std::string& preparedDisks);
+  // Runs `fn` with VM `name` held stopped: it cannot start, change or go away meanwhile.
+  // Refused (conflict) unless the VM is stopped or crashed.
+  Status whileStopped(const std::string& name, const std::function<Status(const VmRecord&)>& fn);
   Result<std::vector<VmRecord>> list();
   Result<VmRecord> get(const std::string& name);
   // Changes CPU, memory and disks only while stopped; description and labels any time. NICs also
@@ -93,6 +100,7 @@ class VmService {
   void setState(const std::string& name, VmEntry& e, VmState state, const std::string& reason);
   Result<VmRecord> record(const std::string& name);
   Status createDisks(const VmSpec& spec);
+  Result<VmRecord> createImpl(const VmSpec& spec, const std::string& preparedDisks);
   Status reconcileDisks(const VmSpec& before, const VmSpec& after);
   // Hot-plugs/unplugs the difference between the NIC lists on a live VM; on failure undoes what
   // it did and returns the error. Caller holds e.action only.

@@ -33,6 +33,12 @@ const char* const kMigrations[] = {
          name TEXT PRIMARY KEY,
          spec TEXT NOT NULL,
          created_at_ms INTEGER NOT NULL);)",
+    R"(CREATE TABLE objects (
+         kind TEXT NOT NULL,
+         name TEXT NOT NULL,
+         doc TEXT NOT NULL,
+         created_at_ms INTEGER NOT NULL,
+         PRIMARY KEY(kind, name));)",
 };
 
 constexpr int64_t kMaxEvents = 100000;
@@ -215,6 +221,67 @@ Status SqliteStore::deleteNetwork(const std::string& name) {
     return makeError(Errc::internal, std::string("store: ") + sqlite3_errmsg(db_));
   if (sqlite3_changes(db_) == 0)
     return makeError(Errc::not_found, fmt::format("network '{}' does not exist", name));
+  return {};
+}
+
+Status SqliteStore::createObject(const std::string& kind, const std::string& name,
+                                 const json& doc) {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, "INSERT INTO objects(kind, name, doc, created_at_ms) VALUES(?,?,?,?)");
+  st.bind(1, kind);
+  st.bind(2, name);
+  st.bind(3, doc.dump());
+  st.bind(4, nowMs());
+  int rc = st.run();
+  if (rc == SQLITE_CONSTRAINT)
+    return makeError(Errc::conflict, fmt::format("{} '{}' already exists", kind, name), "name");
+  if (rc != SQLITE_DONE)
+    return makeError(Errc::internal, std::string("store: ") + sqlite3_errmsg(db_));
+  return {};
+}
+
+Status SqliteStore::updateObject(const std::string& kind, const std::string& name,
+                                 const json& doc) {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, "UPDATE objects SET doc=? WHERE kind=? AND name=?");
+  st.bind(1, doc.dump());
+  st.bind(2, kind);
+  st.bind(3, name);
+  if (st.run() != SQLITE_DONE)
+    return makeError(Errc::internal, std::string("store: ") + sqlite3_errmsg(db_));
+  if (sqlite3_changes(db_) == 0)
+    return makeError(Errc::not_found, fmt::format("{} '{}' does not exist", kind, name));
+  return {};
+}
+
+Result<json> SqliteStore::getObject(const std::string& kind, const std::string& name) {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, "SELECT doc FROM objects WHERE kind=? AND name=?");
+  st.bind(1, kind);
+  st.bind(2, name);
+  if (!st.step())
+    return makeError(Errc::not_found, fmt::format("{} '{}' does not exist", kind, name));
+  return json::parse(st.columnText(0), nullptr, false);
+}
+
+Result<std::vector<json>> SqliteStore::listObjects(const std::string& kind) {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, "SELECT doc FROM objects WHERE kind=? ORDER BY name");
+  st.bind(1, kind);
+  std::vector<json> out;
+  while (st.step()) out.push_back(json::parse(st.columnText(0), nullptr, false));
+  return out;
+}
+
+Status SqliteStore::deleteObject(const std::string& kind, const std::string& name) {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, "DELETE FROM objects WHERE kind=? AND name=?");
+  st.bind(1, kind);
+  st.bind(2, name);
+  if (st.run() != SQLITE_DONE)
+    return makeError(Errc::internal, std::string("store: ") + sqlite3_errmsg(db_));
+  if (sqlite3_changes(db_) == 0)
+    return makeError(Errc::not_found, fmt::format("{} '{}' does not exist", kind, name));
   return {};
 }
 

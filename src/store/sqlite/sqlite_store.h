@@ -27,6 +27,13 @@ class SqliteStore : public Store {
   Result<NetworkSpec> getNetwork(const std::string& name) override;
   Result<std::vector<NetworkSpec>> listNetworks() override;
   Status deleteNetwork(const std::string& name) override;
+  Status createObject(const std::string& kind, const std::string& name,
+                      const nlohmann::json& doc) override;
+  Status updateObject(const std::string& kind, const std::string& name,
+                      const nlohmann::json& doc) override;
+  Result<nlohmann::json> getObject(const std::string& kind, const std::string& name) override;
+  Result<std::vector<nlohmann::json>> listObjects(const std::string& kind) override;
+  Status deleteObject(const std::string& kind, const std::string& name) override;
   Result<int64_t> appendEvent(Event event) override;
   Result<std::vector<Event>> listEvents(int64_t afterId, int limit) override;
   Result<std::optional<std::string>> getSetting(const std::string& key) override;

@@ -1,0 +1,259 @@
+#include "services/templates/template_service.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/clock.h"
+#include "common/files.h"
+#include "common/names.h"
+#include "images/qemu_img.h"
+
+namespace paddock {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kKind = "template";
+constexpr const char* kPartial = ".partial-";
+
+// What of a VM's definition a template keeps: not its MACs and reserved IPs (every clone gets
+// its own), not the host CPUs it was pinned to, not the labels Paddock itself manages.
+VmSpec templateDefinition(VmSpec spec) {
+  for (auto& nic : spec.nics) {
+    nic.mac.clear();
+    nic.ip.clear();
+  }
+  spec.resources.cpus.clear();
+  spec.resources.dedicate = false;
+  spec.resources.nicLimits.clear();
+  std::erase_if(spec.labels, [](const auto& l) { return l.first.rfind("paddock.", 0) == 0; });
+  spec.templateName.clear();
+  spec.linkedClone = false;
+  return spec;
+}
+
+// Reports copy progress over several disks, each weighted by its size.
+class CopyProgress {
+ public:
+  CopyProgress(OperationContext* op, const std::vector<DiskSpec>& disks, int from, int to)
+      : op_(op), from_(from), to_(to) {
+    for (const auto& d : disks) total_ += static_cast<double>(d.sizeMib);
+  }
+  void disk(const DiskSpec& d, double percent) {
+    if (!op_ || total_ <= 0) return;
+    double done = (doneMib_ + static_cast<double>(d.sizeMib) * percent / 100) / total_;
+    op_->progress(from_ + static_cast<int>(done * (to_ - from_)),
+                  fmt::format("copying disk {} ({:.0f} %)", d.name, percent));
+  }
+  void finished(const DiskSpec& d) { doneMib_ += static_cast<double>(d.sizeMib); }
+  bool cancelled() const { return op_ && op_->cancelled(); }
+
+ private:
+  OperationContext* op_;
+  int from_, to_;
+  double total_ = 0, doneMib_ = 0;
+};
+
+Status copyDisks(const std::string& fromDir, const std::string& toDir,
+                 const std::vector<DiskSpec>& disks, CopyProgress& progress) {
+  for (const auto& d : disks) {
+    PADDOCK_TRY(copyQcow2(
+        fromDir + "/" + d.name + ".qcow2", toDir + "/" + d.name + ".qcow2",
+        toDir + "/." + d.name + ".copy.log", [&](double pct) { progress.disk(d, pct); },
+        [&] { return progress.cancelled(); }));
+    progress.finished(d);
+    unlink((toDir + "/." + d.name + ".copy.log").c_str());
+  }
+  return {};
+}
+
+// Removes every `prefix`* entry of `dir`.
+void removePrefixed(const std::string& dir, const std::string& prefix) {
+  DIR* d = opendir(dir.c_str());
+  if (!d) return;
+  std::vector<std::string> found;
+  while (dirent* e = readdir(d))
+    if (std::string(e->d_name).rfind(prefix, 0) == 0) found.push_back(dir + "/" + e->d_name);
+  closedir(d);
+  for (const auto& path : found) {
+    spdlog::info("removing {}, left by an interrupted template or clone", path);
+    (void)removeAll(path);
+  }
+}
+
+}  // namespace
+
+TemplateService::TemplateService(std::string stateDir, Store& store, VmService& vms,
+                                 EventBus& events)
+    : stateDir_(std::move(stateDir)), store_(store), vms_(vms), events_(events) {}
+
+std::string TemplateService::templateDir(const std::string& name) const {
+  return stateDir_ + "/templates/" + name;
+}
+
+void TemplateService::cleanPartial() {
+  removePrefixed(stateDir_ + "/templates", kPartial);
+  removePrefixed(stateDir_ + "/disks", kPartial);
+}
+
+Status TemplateService::checkCreate(const std::string& name, const std::string& fromVm,
+                                    const std::string& description) {
+  if (auto s = validateName(name, "template name"); !s)
+    return makeError(Errc::invalid_argument, s.error().message, "name");
+  if (description.size() > 1024)
+    return makeError(Errc::invalid_argument, "description is longer than 1024 characters",
+                     "description");
+  if (auto existing = store_.getObject(kKind, name); existing)
+    return makeError(Errc::conflict, fmt::format("template '{}' already exists", name), "name");
+  auto vm = vms_.get(fromVm);
+  if (!vm) return Error{vm.error().code, vm.error().message, "from_vm"};
+  if (hasProcess(vm->runtime.state))
+    return makeError(Errc::conflict,
+                     fmt::format("VM '{}' is {}: stop it before making a template of it", fromVm,
+                                 vmStateName(vm->runtime.state)),
+                     "from_vm");
+  return {};
+}
+
+Result<TemplateRecord> TemplateService::create(const std::string& name, const std::string& fromVm,
+                                               const std::string& description,
+                                               OperationContext* op) {
+  std::unique_lock lock(inUse_);
+  PADDOCK_TRY(checkCreate(name, fromVm, description));
+  std::string partial = stateDir_ + "/templates/" + kPartial + name;
+  std::string dir = templateDir(name);
+  TemplateRecord t;
+  auto copied = vms_.whileStopped(fromVm, [&](const VmRecord& vm) -> Status {
+    (void)removeAll(partial);
+    PADDOCK_TRY(makeDirs(partial, 0750));
+    CopyProgress progress(op, vm.spec.disks, 0, 95);
+    if (auto s = copyDisks(vms_.diskDir(fromVm), partial, vm.spec.disks, progress); !s) {
+      (void)removeAll(partial);
+      return s;
+    }
+    t.vm = templateDefinition(vm.spec);
+    return {};
+  });
+  if (!copied) return copied.error();
+  for (const auto& d : t.vm.disks) chmod((partial + "/" + d.name + ".qcow2").c_str(), 0444);
+  t.name = name;
+  t.description = description;
+  t.sourceVm = fromVm;
+  t.createdAtMs = nowMs();
+  (void)removeAll(dir);  // a folder no template record owns: left by a crash
+  if (::rename(partial.c_str(), dir.c_str()) != 0) {
+    Error e = makeError(Errc::internal, fmt::format("cannot move template '{}' into {}: {}", name,
+                                                    dir, std::strerror(errno)));
+    (void)removeAll(partial);
+    return e;
+  }
+  if (auto s = store_.createObject(kKind, name, toJson(t)); !s) {
+    (void)removeAll(dir);
+    return s.error();
+  }
+  events_.publish("template.created", "template/" + name,
+                  {{"source_vm", fromVm}, {"disks", t.vm.disks.size()}});
+  return t;
+}
+
+Result<std::vector<TemplateRecord>> TemplateService::list() {
+  auto docs = store_.listObjects(kKind);
+  if (!docs) return docs.error();
+  std::vector<TemplateRecord> out;
+  for (const auto& d : *docs) {
+    auto t = templateFromJson(d);
+    if (!t) return t.error();
+    out.push_back(std::move(*t));
+  }
+  return out;
+}
+
+Result<TemplateRecord> TemplateService::get(const std::string& name) {
+  auto doc = store_.getObject(kKind, name);
+  if (!doc) return doc.error();
+  return templateFromJson(*doc);
+}
+
+Result<std::vector<std::string>> TemplateService::linkedClones(const std::string& name) {
+  auto vms = vms_.list();
+  if (!vms) return vms.error();
+  std::vector<std::string> out;
+  for (const auto& vm : *vms)
+    if (vm.spec.linkedClone && vm.spec.templateName == name) out.push_back(vm.spec.name);
+  return out;
+}
+
+Status TemplateService::remove(const std::string& name) {
+  std::unique_lock lock(inUse_);
+  PADDOCK_TRY(get(name));
+  auto clones = linkedClones(name);
+  if (!clones) return clones.error();
+  if (!clones->empty()) {
+    std::string list;
+    for (const auto& c : *clones) list += (list.empty() ? "" : ", ") + c;
+    return makeError(Errc::conflict,
+                     fmt::format("template '{}' has {} linked clone(s) that read its disks ({}): "
+                                 "delete them first",
+                                 name, clones->size(), list));
+  }
+  PADDOCK_TRY(store_.deleteObject(kKind, name));
+  (void)removeAll(templateDir(name));
+  events_.publish("template.deleted", "template/" + name, json::object());
+  return {};
+}
+
+Result<VmSpec> TemplateService::planDeploy(const std::string& name, const std::string& vmName,
+                                           bool linked, const json& overrides) {
+  auto t = get(name);
+  if (!t) return t.error();
+  VmSpec spec = t->vm;
+  spec.name = vmName;
+  spec.description.clear();
+  spec.templateName = name;
+  spec.linkedClone = linked;
+  PADDOCK_TRY(applyDeployOverrides(spec, overrides));
+  PADDOCK_TRY(validateVmSpec(spec, &vms_.config().host));
+  if (auto existing = vms_.get(vmName); existing)
+    return makeError(Errc::conflict, fmt::format("VM '{}' already exists", vmName), "name");
+  return spec;
+}
+
+Result<VmRecord> TemplateService::deploy(const std::string& name, const std::string& vmName,
+                                         bool linked, const json& overrides, OperationContext* op) {
+  std::shared_lock lock(inUse_);
+  auto spec = planDeploy(name, vmName, linked, overrides);
+  if (!spec) return spec.error();
+  // Same depth as disks/<vm>/, so the overlays' relative backing paths hold after the rename.
+  std::string prepared = stateDir_ + "/disks/" + kPartial + vmName;
+  (void)removeAll(prepared);
+  PADDOCK_TRY(makeDirs(prepared, 0750));
+  Status made;
+  if (linked) {
+    for (const auto& d : spec->disks) {
+      made = createOverlay(prepared + "/" + d.name + ".qcow2",
+                           fmt::format("../../templates/{}/{}.qcow2", name, d.name));
+      if (!made) break;
+    }
+  } else {
+    CopyProgress progress(op, spec->disks, 0, 95);
+    made = copyDisks(templateDir(name), prepared, spec->disks, progress);
+  }
+  if (!made) {
+    (void)removeAll(prepared);
+    return made.error();
+  }
+  auto rec = vms_.createWithDisks(*spec, prepared);
+  if (!rec) (void)removeAll(prepared);
+  return rec;
+}
+
+}  // namespace paddock
