@@ -10,6 +10,8 @@ packages=(
   libsqlite3-dev libgtest-dev libgmock-dev libexpat1-dev librsvg2-dev libpng-dev libsimdjson-dev
   # runtime: QEMU, disks, guest image recipe
   qemu-system-x86 qemu-utils busybox-static cpio e2fsprogs kmod zstd
+  # runtime: cloud-init NoCloud seeds (ISO 9660, label cidata)
+  genisoimage
   # runtime: fast parsing of QEMU's disk counters
   libsimdjson14
   # runtime: PNG charts (librsvg with cairo, and a sans-serif font for their text)

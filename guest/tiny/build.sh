@@ -31,6 +31,7 @@ wanted_modules=(
     virtio_balloon
     virtio_console
     button evdev   # ACPI power button -> /dev/input/event* for acpid
+    isofs          # the cloud-init seed (ISO 9660, label cidata)
 )
 
 log() { echo "tiny: $*"; }
@@ -193,6 +194,8 @@ install -m 0755 "$recipe_dir/init" "$initrd/init"
 # Networking: interface setup (paddock.net= / DHCP, hot-plug polling) and
 # the udhcpc event script at busybox's default path.
 install -m 0755 "$recipe_dir/paddock-net" "$initrd/sbin/paddock-net"
+# Guest customization: the cloud-init NoCloud seed (ISO 9660 -> isofs.ko).
+install -m 0755 "$recipe_dir/paddock-seed" "$initrd/sbin/paddock-seed"
 mkdir -p "$initrd/etc/udhcpc"
 install -m 0755 "$recipe_dir/udhcpc.script" "$initrd/etc/udhcpc/default.script"
 for applet in ping nc udhcpc ip ifconfig route nslookup wget httpd; do

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "images/image_store.h"
+#include "services/customization/customization_service.h"
 #include "services/event_bus.h"
 #include "services/host_info.h"
 #include "services/host_memory.h"
@@ -28,6 +29,7 @@ struct ApiContext {
   HostMemoryService& memory;
   OvercommitManager& overcommit;
   TemplateService& templates;
+  CustomizationService& customizations;
 };
 
 class Router;
@@ -40,6 +42,7 @@ void addApplyRoutes(Router& router, ApiContext& ctx);
 void addNetworkRoutes(Router& router, ApiContext& ctx);
 void addStatsRoutes(Router& router, ApiContext& ctx);
 void addTemplateRoutes(Router& router, ApiContext& ctx);
+void addCustomizationRoutes(Router& router, ApiContext& ctx);
 void addOpenApiRoute(Router& router);
 
 }  // namespace paddock::api

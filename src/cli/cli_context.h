@@ -63,5 +63,6 @@ void addStatsCommands(CLI::App& app, CliContext& ctx);
 // vm set: resource controls.
 void addResourceCommands(CLI::App& app, CliContext& ctx);
 void addTemplateCommands(CLI::App& app, CliContext& ctx);
+void addCustomizationCommands(CLI::App& app, CliContext& ctx);
 
 }  // namespace paddock::cli

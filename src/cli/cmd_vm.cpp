@@ -135,6 +135,10 @@ void printVm(const nlohmann::json& vm) {
   }
   std::string boot = vm.value("image", "");
   row("Boot:", boot.empty() ? vm.value("kernel", "") : "image " + boot);
+  if (!vm.value("template", "").empty())
+    row("Template:", vm.value("template", "") +
+                         (vm.value("linked_clone", false) ? " (linked clone)" : " (full clone)"));
+  if (!vm.value("customization", "").empty()) row("Customize:", vm.value("customization", ""));
   row("Accel:",
       vm.value("accel", "auto") +
           (rt.value("accel", "").empty() ? "" : " (running on " + rt.value("accel", "") + ")"));
@@ -172,6 +176,7 @@ void addVmCommands(CLI::App& app, CliContext& ctx) {
     auto description = std::make_shared<std::string>();
     auto accel = std::make_shared<std::string>("auto");
     auto templateName = std::make_shared<std::string>();
+    auto customization = std::make_shared<std::string>();
     auto linked = std::make_shared<bool>(false);
     auto full = std::make_shared<bool>(false);
     auto start = std::make_shared<bool>(false);
@@ -189,6 +194,9 @@ void addVmCommands(CLI::App& app, CliContext& ctx) {
     auto* descriptionOpt = c->add_option("--description", *description, "free text");
     auto* accelOpt = c->add_option("--accel", *accel, "auto, kvm or tcg");
     c->add_option("--template", *templateName, "clone this template instead of defining disks");
+    auto* customizationOpt = c->add_option(
+        "--customization", *customization,
+        "customize the guest with this spec (cloud-init seed; see paddock customization)");
     c->add_flag("--linked", *linked,
                 "with --template: disks are overlays on the template's (the default; instant)");
     c->add_flag("--full", *full, "with --template: disks are independent copies");
@@ -222,6 +230,7 @@ void addVmCommands(CLI::App& app, CliContext& ctx) {
         if (cmdlineOpt->count()) overrides["cmdline"] = *cmdline;
         if (descriptionOpt->count()) overrides["description"] = *description;
         if (accelOpt->count()) overrides["accel"] = *accel;
+        if (customizationOpt->count()) overrides["customization"] = *customization;
         overrides["linked"] = !*full;
         std::string path = "/v1/templates/" + *templateName + "/deploy";
         if (names.size() == 1) {
@@ -256,6 +265,7 @@ void addVmCommands(CLI::App& app, CliContext& ctx) {
                                {"cmdline", *cmdline},
                                {"description", *description},
                                {"accel", *accel},
+                               {"customization", *customization},
                                {"nics", nics}};
         for (const auto& n : names) {
           spec["name"] = n;
@@ -421,11 +431,15 @@ void addVmCommands(CLI::App& app, CliContext& ctx) {
     c->add_option("--disk", *disks, "add a disk or grow one: NAME=SIZE (repeatable)");
     c->add_option("--remove-disk", *removeDisks, "remove a disk and its data (repeatable)");
     auto* descOpt = c->add_option("--description", *description, "free text");
+    auto customization = std::make_shared<std::string>();
+    auto* custOpt = c->add_option("--customization", *customization,
+                                  "guest customization spec from the next start (\"\" for none)");
     c->callback([=, &ctx] {
       nlohmann::json patch = nlohmann::json::object();
       if (*vcpus != 0) patch["vcpus"] = *vcpus;
       if (!memory->empty()) patch["memory_mib"] = memoryFlag(ctx, *memory);
       if (descOpt->count() > 0) patch["description"] = *description;
+      if (custOpt->count() > 0) patch["customization"] = *customization;
       if (!disks->empty() || !removeDisks->empty()) {
         auto current = ctx.must(ctx.client().call("GET", vmPath(*name)));
         nlohmann::json list = current["disks"];

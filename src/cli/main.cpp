@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   addStatsCommands(app, ctx);
   addResourceCommands(app, ctx);
   addTemplateCommands(app, ctx);
+  addCustomizationCommands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -99,3 +99,14 @@ using Status = Result<void>;
     auto paddock_try_r_ = (expr);                            \
     if (!paddock_try_r_.ok()) return paddock_try_r_.error(); \
   } while (0)
+
+// `PADDOCK_TRY_ASSIGN(auto x, f());` or `PADDOCK_TRY_ASSIGN(y, f());`: assigns the value of a
+// Result or returns its error. A statement; use it in a block of its own.
+#define PADDOCK_CONCAT_IMPL_(a, b) a##b
+#define PADDOCK_CONCAT_(a, b) PADDOCK_CONCAT_IMPL_(a, b)
+#define PADDOCK_TRY_ASSIGN_IMPL_(tmp, lhs, expr) \
+  auto tmp = (expr);                             \
+  if (!tmp.ok()) return tmp.error();             \
+  lhs = std::move(tmp.value())
+#define PADDOCK_TRY_ASSIGN(lhs, expr) \
+  PADDOCK_TRY_ASSIGN_IMPL_(PADDOCK_CONCAT_(paddock_try_assign_, __LINE__), lhs, expr)

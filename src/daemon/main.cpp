@@ -17,6 +17,7 @@
 #include "engine/qemu/qemu_engine.h"
 #include "host/cgroups.h"
 #include "host/net_host.h"
+#include "services/customization/customization_service.h"
 #include "services/host_info.h"
 #include "services/host_memory.h"
 #include "services/monitoring/collector.h"
@@ -178,6 +179,8 @@ int main(int argc, char** argv) {
   OvercommitManager overcommit(vms, collector, **store, events, cfg.host.memoryMib);
   overcommit.restore();
 
+  CustomizationService customizations(**store, events);
+  vms.setSeedProvider(&customizations);
   TemplateService templates(opt.stateDir, **store, vms, events);
   templates.cleanPartial();
   vms.adoptAll();
@@ -192,7 +195,7 @@ int main(int argc, char** argv) {
   std::thread probe([&accel] { accel.hostChoice(); });
 
   api::ApiServer server(api::ApiContext{vms, operations, events, images, host, networks, collector,
-                                        **metrics, memory, overcommit, templates});
+                                        **metrics, memory, overcommit, templates, customizations});
   std::string sock = opt.stateDir + "/paddockd.sock";
   if (auto s = server.listenUnix(sock); !s) return fail(s.error().message);
   if (!opt.listen.empty()) {

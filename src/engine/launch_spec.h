@@ -12,6 +12,8 @@ struct LaunchDisk {
   std::string id;  // device id, unique within the VM
   std::string path;
   std::string format = "qcow2";
+  bool readOnly = false;
+  std::string serial;  // shown to the guest (/sys/block/vdX/serial); empty: none
 };
 
 struct LaunchNic {

@@ -39,13 +39,14 @@ Status applyDeployOverrides(VmSpec& spec, const json& overrides) {
   if (!overrides.is_object())
     return makeError(Errc::invalid_argument, "overrides must be a JSON object", "overrides");
   for (auto it = overrides.begin(); it != overrides.end(); ++it) {
-    static const char* const kAllowed[] = {"vcpus",       "memory_mib", "nics",      "cmdline",
-                                           "description", "labels",     "resources", "accel"};
+    static const char* const kAllowed[] = {"vcpus",     "memory_mib",  "nics",
+                                           "cmdline",   "description", "labels",
+                                           "resources", "accel",       "customization"};
     if (std::find(std::begin(kAllowed), std::end(kAllowed), it.key()) == std::end(kAllowed))
       return makeError(Errc::invalid_argument,
                        fmt::format("'{}' cannot be changed when deploying from a template "
                                    "(allowed: vcpus, memory_mib, nics, cmdline, description, "
-                                   "labels, resources, accel)",
+                                   "labels, resources, accel, customization)",
                                    it.key()),
                        it.key());
   }

@@ -140,14 +140,15 @@ Status setField(VmSpec& spec, const std::string& key, const json& v, bool creati
     }
     spec.nics = std::move(nics);
   } else if (key == "image" || key == "kernel" || key == "initrd" || key == "cmdline" ||
-             key == "description") {
+             key == "description" || key == "customization") {
     auto s = getString(v, key);
     if (!s) return s.error();
-    (key == "image"     ? spec.image
-     : key == "kernel"  ? spec.kernel
-     : key == "initrd"  ? spec.initrd
-     : key == "cmdline" ? spec.cmdline
-                        : spec.description) = *s;
+    (key == "image"           ? spec.image
+     : key == "kernel"        ? spec.kernel
+     : key == "initrd"        ? spec.initrd
+     : key == "cmdline"       ? spec.cmdline
+     : key == "customization" ? spec.customization
+                              : spec.description) = *s;
   } else if (key == "accel") {
     auto s = getString(v, key);
     if (!s) return s.error();
@@ -236,6 +237,9 @@ Status validateVmSpec(const VmSpec& spec, const HostLimits* host) {
   if (!spec.templateName.empty())
     if (auto s = validateName(spec.templateName, "template name"); !s)
       return fieldError("template", s.error().message);
+  if (!spec.customization.empty())
+    if (auto s = validateName(spec.customization, "customization name"); !s)
+      return fieldError("customization", s.error().message);
   if (spec.linkedClone && spec.templateName.empty())
     return fieldError("linked_clone", "only a VM deployed from a template is a linked clone");
   if (spec.description.size() > 1024)
@@ -284,7 +288,8 @@ json toJson(const VmSpec& spec) {
           {"labels", spec.labels},
           {"resources", toJson(spec.resources)},
           {"template", spec.templateName},
-          {"linked_clone", spec.linkedClone}};
+          {"linked_clone", spec.linkedClone},
+          {"customization", spec.customization}};
 }
 
 Result<VmSpec> vmSpecFromJson(const json& j) {

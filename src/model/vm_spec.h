@@ -55,6 +55,8 @@ struct VmSpec {
   // whether its disks are overlays on the template's (a linked clone depends on the template).
   std::string templateName;
   bool linkedClone = false;
+  // The guest customization spec whose cloud-init seed the VM gets at each start; empty: none.
+  std::string customization;
 
   bool operator==(const VmSpec&) const = default;
 };

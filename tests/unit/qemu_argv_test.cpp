@@ -18,7 +18,7 @@ LaunchSpec tinySpec() {
   s.kernel = "/img/vmlinuz";
   s.initrd = "/img/initrd.img";
   s.append = "console=ttyS0 paddock.hostname=web1 quiet";
-  s.disks = {{"root", "/state/disks/web1/root.qcow2", "qcow2"}};
+  s.disks = {{"root", "/state/disks/web1/root.qcow2", "qcow2", false, ""}};
   s.runDir = "/state/run/web1";
   return s;
 }
@@ -209,6 +209,22 @@ TEST(QemuArgv, NoDisksNoBlockdevs) {
   spec.disks.clear();
   auto argv = buildQemuArgv(spec);
   EXPECT_EQ(std::find(argv.begin(), argv.end(), "-blockdev"), argv.end());
+}
+
+TEST(QemuArgv, SeedDiskIsReadOnlyWithASerialAfterTheVmsDisks) {
+  auto s = tinySpec();
+  s.disks.push_back({"cidata", "/state/run/web1/cidata.iso", "raw", true, "cidata"});
+  auto argv = buildQemuArgv(s);
+  auto at = [&](const std::string& v) { return std::find(argv.begin(), argv.end(), v); };
+  auto root = at("virtio-blk-pci,drive=drive-root,id=disk-root");
+  auto seed = at("virtio-blk-pci,drive=drive-cidata,id=disk-cidata,serial=cidata");
+  ASSERT_NE(root, argv.end());
+  ASSERT_NE(seed, argv.end());
+  EXPECT_LT(root, seed) << "the seed must not take vda";
+  EXPECT_NE(
+      at("driver=file,filename=/state/run/web1/cidata.iso,node-name=file-cidata,read-only=on"),
+      argv.end());
+  EXPECT_NE(at("driver=raw,file=file-cidata,node-name=drive-cidata,read-only=on"), argv.end());
 }
 
 }  // namespace

@@ -60,13 +60,16 @@ std::vector<std::string> buildQemuArgv(const LaunchSpec& spec) {
     if (!spec.append.empty()) argv.insert(argv.end(), {"-append", spec.append});
   }
   for (const auto& d : spec.disks) {
-    argv.insert(argv.end(),
-                {"-blockdev",
-                 fmt::format("driver=file,filename={},node-name=file-{},discard=unmap",
-                             qemuOptEscape(d.path), d.id),
-                 "-blockdev",
-                 fmt::format("driver={},file=file-{},node-name=drive-{}", d.format, d.id, d.id),
-                 "-device", fmt::format("virtio-blk-pci,drive=drive-{},id=disk-{}", d.id, d.id)});
+    std::string ro = d.readOnly ? ",read-only=on" : "";
+    std::string serial = d.serial.empty() ? "" : ",serial=" + qemuOptEscape(d.serial);
+    argv.insert(
+        argv.end(),
+        {"-blockdev",
+         fmt::format("driver=file,filename={},node-name=file-{}{}", qemuOptEscape(d.path), d.id,
+                     d.readOnly ? ro : ",discard=unmap"),
+         "-blockdev",
+         fmt::format("driver={},file=file-{},node-name=drive-{}{}", d.format, d.id, d.id, ro),
+         "-device", fmt::format("virtio-blk-pci,drive=drive-{},id=disk-{}{}", d.id, d.id, serial)});
   }
   // Every NIC sits on a root port of its own, boot NICs included, so that any of them can be
   // unplugged later (pcie.0 does not support hot-plug).

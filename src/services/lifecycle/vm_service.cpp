@@ -148,6 +148,7 @@ Result<VmRecord> VmService::createWithDisks(const VmSpec& spec, const std::strin
 }
 
 Result<VmRecord> VmService::createImpl(const VmSpec& requested, const std::string& preparedDisks) {
+  std::lock_guard admit(admission_);
   VmSpec spec = requested;
   PADDOCK_TRY(validateVmSpec(spec, &config_.host));
   PADDOCK_TRY(checkImage(spec));
@@ -157,6 +158,7 @@ Result<VmRecord> VmService::createImpl(const VmSpec& requested, const std::strin
   if (!others) return others.error();
   PADDOCK_TRY(nics_.prepare(spec, *others));
   PADDOCK_TRY(resources_.check(spec, *others));
+  if (seeds_) PADDOCK_TRY(seeds_->check(spec));
   VmRecord rec;
   rec.spec = spec;
   rec.createdAtMs = rec.updatedAtMs = nowMs();
@@ -305,6 +307,7 @@ Result<VmRecord> VmService::update(const std::string& name, const nlohmann::json
   auto e = entry(name);
   if (!e) return e.error();
   std::lock_guard action((*e)->action);
+  std::lock_guard admit(admission_);
   auto rec = store_.getVm(name);
   if (!rec) return rec.error();
   VmSpec updated = rec->spec;
@@ -324,6 +327,8 @@ Result<VmRecord> VmService::update(const std::string& name, const nlohmann::json
     if (nicsChanged) PADDOCK_TRY(nics_.prepare(updated, *others));
     if (resourcesChanged) PADDOCK_TRY(resources_.check(updated, *others));
   }
+  if (seeds_ && (nicsChanged || updated.customization != rec->spec.customization))
+    PADDOCK_TRY(seeds_->check(updated));
   bool hardware = updated.vcpus != rec->spec.vcpus || updated.memoryMib != rec->spec.memoryMib ||
                   updated.disks != rec->spec.disks || updated.image != rec->spec.image ||
                   updated.kernel != rec->spec.kernel || updated.initrd != rec->spec.initrd ||
@@ -478,7 +483,14 @@ Result<LaunchSpec> VmService::launchSpec(const VmSpec& spec) {
     std::string path = diskDir(spec.name) + "/" + d.name + ".qcow2";
     if (!pathExists(path))
       return makeError(Errc::unavailable, fmt::format("disk file {} is missing", path));
-    l.disks.push_back({d.name, path, "qcow2"});
+    l.disks.push_back({d.name, path, "qcow2", false, ""});
+  }
+  // The seed goes last, so the VM's own disks keep their places (vda, vdb, ...).
+  if (seeds_) {
+    PADDOCK_TRY(makeDirs(l.runDir, 0700));
+    auto seed = seeds_->seed(spec, l.runDir);
+    if (!seed) return seed.error();
+    if (!seed->empty()) l.disks.push_back({"cidata", *seed, "raw", true, "cidata"});
   }
   auto nics = nics_.attach(spec);
   if (!nics) return nics.error();

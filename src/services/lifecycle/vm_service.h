@@ -18,6 +18,7 @@
 #include "images/image_store.h"
 #include "services/event_bus.h"
 #include "services/lifecycle/accel_resolver.h"
+#include "services/lifecycle/guest_seed_provider.h"
 #include "services/lifecycle/nic_provider.h"
 #include "services/lifecycle/resource_control.h"
 #include "services/operations.h"
@@ -75,6 +76,9 @@ class VmService {
   // Daemon stop: detach from every VM (they keep running).
   void detachAll();
 
+  // Guest customization: checked on create and change, its seed attached at each start.
+  void setSeedProvider(GuestSeedProvider* seeds) { seeds_ = seeds; }
+
   const VmServiceConfig& config() const { return config_; }
   std::string runDir(const std::string& name) const;
   std::string diskDir(const std::string& name) const;
@@ -123,6 +127,11 @@ class VmService {
   ResourceControl& resources_;
   std::mutex entriesMutex_;
   std::map<std::string, EntryPtr> entries_;
+  // Held from checking a new or changed definition against the other VMs (names, MACs, IPs,
+  // reservations) until it is stored, so concurrent creates (a bulk deploy) cannot both take the
+  // same address. Taken after an entry's action lock, never before.
+  std::mutex admission_;
+  GuestSeedProvider* seeds_ = nullptr;
 };
 
 }  // namespace paddock

@@ -417,6 +417,31 @@ void NetworkService::stopSupervisor() {
   if (supervisor_.joinable()) supervisor_.join();
 }
 
+namespace {
+
+// `ip: auto`: the lowest address of the subnet that is not the gateway, not reserved by a NIC and
+// outside the dynamic DHCP range (so no lease can hold it).
+Result<std::string> freeStaticAddress(const NetworkSpec& network,
+                                      const std::map<std::string, std::string>& ipOwner) {
+  auto net = parseCidr(network.subnet);
+  auto start = parseIpv4(network.dhcpStart);
+  auto end = parseIpv4(network.dhcpEnd);
+  if (!net || !start || !end)
+    return makeError(Errc::internal,
+                     fmt::format("network '{}' has no usable subnet or range", network.name));
+  for (uint32_t ip = net->first() + 1; ip <= net->last(); ++ip) {
+    if (ip >= *start && ip <= *end) continue;
+    std::string text = formatIpv4(ip);
+    if (!ipOwner.count(network.name + "/" + text)) return text;
+  }
+  return makeError(Errc::conflict,
+                   fmt::format("network '{}' has no free address outside its DHCP range {}-{} for "
+                               "ip=auto (create it with a smaller --dhcp-range)",
+                               network.name, network.dhcpStart, network.dhcpEnd));
+}
+
+}  // namespace
+
 Status NetworkService::prepare(VmSpec& spec, const std::vector<VmRecord>& others) {
   std::map<std::string, std::string> macOwner;
   std::map<std::string, std::string> ipOwner;  // "network/ip" → VM
@@ -449,6 +474,11 @@ Status NetworkService::prepare(VmSpec& spec, const std::vector<VmRecord>& others
                             "segment, so Paddock cannot reserve one (configure it in the guest)",
                             nic.network, network->uplink),
           field + ".ip");
+    if (nic.ip == "auto") {
+      auto picked = freeStaticAddress(*network, ipOwner);
+      if (!picked) return Error{picked.error().code, picked.error().message, field + ".ip"};
+      nic.ip = *picked;
+    }
     if (!nic.ip.empty()) {
       auto ip = parseIpv4(nic.ip);
       if (!ip) return makeError(Errc::invalid_argument, ip.error().message, field + ".ip");
