@@ -13,6 +13,7 @@
 #include "services/network/network_service.h"
 #include "services/operations.h"
 #include "services/resources/overcommit_manager.h"
+#include "services/snapshots/snapshot_service.h"
 #include "services/templates/template_service.h"
 
 namespace paddock::api {
@@ -30,6 +31,7 @@ struct ApiContext {
   OvercommitManager& overcommit;
   TemplateService& templates;
   CustomizationService& customizations;
+  SnapshotService& snapshots;
 };
 
 class Router;
@@ -43,6 +45,7 @@ void addNetworkRoutes(Router& router, ApiContext& ctx);
 void addStatsRoutes(Router& router, ApiContext& ctx);
 void addTemplateRoutes(Router& router, ApiContext& ctx);
 void addCustomizationRoutes(Router& router, ApiContext& ctx);
+void addSnapshotRoutes(Router& router, ApiContext& ctx);
 void addOpenApiRoute(Router& router);
 
 }  // namespace paddock::api

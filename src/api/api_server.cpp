@@ -15,6 +15,7 @@ ApiServer::ApiServer(ApiContext ctx) : ctx_(ctx) {
   addStatsRoutes(router_, ctx_);
   addTemplateRoutes(router_, ctx_);
   addCustomizationRoutes(router_, ctx_);
+  addSnapshotRoutes(router_, ctx_);
   addOpenApiRoute(router_);
   server_.setHandler([this](const http::Request& req, http::Exchange& ex) {
     spdlog::debug("{} {} ({})", req.method, req.target, req.peer);

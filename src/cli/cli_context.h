@@ -64,5 +64,7 @@ void addStatsCommands(CLI::App& app, CliContext& ctx);
 void addResourceCommands(CLI::App& app, CliContext& ctx);
 void addTemplateCommands(CLI::App& app, CliContext& ctx);
 void addCustomizationCommands(CLI::App& app, CliContext& ctx);
+// vm snapshot ...; after the vm commands.
+void addSnapshotCommands(CLI::App& app, CliContext& ctx);
 
 }  // namespace paddock::cli

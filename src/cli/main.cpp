@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   addResourceCommands(app, ctx);
   addTemplateCommands(app, ctx);
   addCustomizationCommands(app, ctx);
+  addSnapshotCommands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

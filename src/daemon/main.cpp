@@ -24,6 +24,7 @@
 #include "services/network/network_service.h"
 #include "services/resources/overcommit_manager.h"
 #include "services/resources/resource_service.h"
+#include "services/snapshots/snapshot_service.h"
 #include "services/templates/template_service.h"
 #include "store/caching_store.h"
 #include "store/metrics_store.h"
@@ -183,6 +184,7 @@ int main(int argc, char** argv) {
   vms.setSeedProvider(&customizations);
   TemplateService templates(opt.stateDir, **store, vms, events);
   templates.cleanPartial();
+  SnapshotService snapshots(**store, vms, events);
   vms.adoptAll();
   if (auto all = vms.list()) {
     networks.reconcile(*all);
@@ -195,7 +197,8 @@ int main(int argc, char** argv) {
   std::thread probe([&accel] { accel.hostChoice(); });
 
   api::ApiServer server(api::ApiContext{vms, operations, events, images, host, networks, collector,
-                                        **metrics, memory, overcommit, templates, customizations});
+                                        **metrics, memory, overcommit, templates, customizations,
+                                        snapshots});
   std::string sock = opt.stateDir + "/paddockd.sock";
   if (auto s = server.listenUnix(sock); !s) return fail(s.error().message);
   if (!opt.listen.empty()) {

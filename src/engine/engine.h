@@ -63,6 +63,13 @@ class VmProcess {
   virtual Status setBalloon(std::uint64_t bytes) = 0;
   // I/O limits of one disk (its Paddock id); zeros lift them.
   virtual Status setDiskLimits(const std::string& disk, const DiskLimits& limits) = 0;
+  // Internal qcow2 snapshots named `tag` of `disks` (Paddock ids), atomically across them; with
+  // `memory` also the machine state (stored in the first disk), else crash-consistent disks only.
+  virtual Status snapshotCreate(const std::string& tag, const std::vector<std::string>& disks,
+                                bool memory) = 0;
+  // Loads a memory snapshot: the guest continues from where it was taken.
+  virtual Status snapshotLoad(const std::string& tag, const std::vector<std::string>& disks) = 0;
+  virtual Status snapshotDelete(const std::string& tag, const std::vector<std::string>& disks) = 0;
 };
 
 using VmProcessPtr = std::unique_ptr<VmProcess>;

@@ -38,6 +38,7 @@ struct LaunchSpec {
   std::vector<LaunchDisk> disks;
   std::vector<LaunchNic> nics;
   std::string runDir;  // qmp.sock, console.sock, qemu.pid, qemu.log live here
+  std::string loadvm;  // start from this internal memory snapshot of the disks; empty: boot
 };
 
 // Files of one VM's run directory.

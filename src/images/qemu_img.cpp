@@ -47,6 +47,11 @@ Status createOverlay(const std::string& path, const std::string& backing) {
                      backing, "-F", "qcow2", path});
 }
 
+Status qcow2Snapshot(const std::string& path, SnapshotOp op, const std::string& tag) {
+  const char* flag = op == SnapshotOp::create ? "-c" : op == SnapshotOp::apply ? "-a" : "-d";
+  return runQemuImg({"qemu-img", "snapshot", flag, tag, path});
+}
+
 Status copyQcow2(const std::string& src, const std::string& dst, const std::string& logPath,
                  const std::function<void(double)>& progress,
                  const std::function<bool()>& cancelled) {

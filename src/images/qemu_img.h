@@ -23,4 +23,9 @@ Status copyQcow2(const std::string& src, const std::string& dst, const std::stri
                  const std::function<void(double)>& progress,
                  const std::function<bool()>& cancelled);
 
+enum class SnapshotOp { create, apply, remove };
+// `qemu-img snapshot -c|-a|-d TAG` on a qcow2 no QEMU has open: take, go back to or delete an
+// internal snapshot.
+Status qcow2Snapshot(const std::string& path, SnapshotOp op, const std::string& tag);
+
 }  // namespace paddock

@@ -281,6 +281,55 @@ TEST(QmpClient, QueryBalloonWithoutABalloonDeviceIsAConflict) {
   EXPECT_EQ(balloon.error().message, "QMP query-balloon: No balloon device has been activated");
 }
 
+TEST(QmpClient, RunJobPollsUntilConcludedAndDismisses) {
+  FakeQmpServer server;
+  json args = {{"tag", "s1"}, {"vmstate", "drive-root"}, {"devices", {"drive-root"}}};
+  json withId = args;
+  withId["job-id"] = "save-s1";
+  server.expectReturn("snapshot-save", withId, json::object());
+  server.expectReturn(
+      "query-jobs", json(),
+      json::array({{{"id", "save-s1"}, {"type", "snapshot-save"}, {"status", "running"}}}));
+  server.expectReturn(
+      "query-jobs", json(),
+      json::array({{{"id", "save-s1"}, {"type", "snapshot-save"}, {"status", "concluded"}}}));
+  server.expectReturn("job-dismiss", json{{"id", "save-s1"}}, json::object());
+  auto client = connectClient(server);
+  ASSERT_TRUE(client);
+  auto s = client->runJob("snapshot-save", args, "save-s1", 10s);
+  EXPECT_TRUE(s.ok()) << s.error().message;
+  EXPECT_THAT(server.verify(), IsEmpty());
+}
+
+TEST(QmpClient, AFailedJobReportsItsErrorAfterDismissing) {
+  FakeQmpServer server;
+  server.expectReturn("snapshot-load", json{{"tag", "x"}, {"job-id", "load-x"}}, json::object());
+  server.expectReturn(
+      "query-jobs", json(),
+      json::array({{{"id", "other"}, {"status", "running"}},
+                   {{"id", "load-x"},
+                    {"status", "concluded"},
+                    {"error", "Snapshot 'x' does not exist in one or more devices"}}}));
+  server.expectReturn("job-dismiss", json{{"id", "load-x"}}, json::object());
+  auto client = connectClient(server);
+  ASSERT_TRUE(client);
+  auto s = client->runJob("snapshot-load", json{{"tag", "x"}}, "load-x", 10s);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().message,
+            "QMP snapshot-load: Snapshot 'x' does not exist in one or more devices");
+  EXPECT_THAT(server.verify(), IsEmpty());
+}
+
+TEST(QmpReplies, QueryJobsNeedsIdAndStatus) {
+  auto jobs = parseQueryJobs(json::array({{{"id", "a"}, {"status", "pending"}}}));
+  ASSERT_TRUE(jobs);
+  ASSERT_EQ(jobs->size(), 1u);
+  EXPECT_EQ((*jobs)[0].status, "pending");
+  EXPECT_EQ((*jobs)[0].error, "");
+  EXPECT_FALSE(parseQueryJobs(json::array({{{"id", "a"}}})));
+  EXPECT_FALSE(parseQueryJobs(json::object()));
+}
+
 TEST(QmpClient, QuitSucceedsWhenQemuExitsBeforeReplying) {
   FakeQmpServer server;
   ScriptedCommand quit;

@@ -71,6 +71,7 @@ std::vector<std::string> buildQemuArgv(const LaunchSpec& spec) {
          fmt::format("driver={},file=file-{},node-name=drive-{}{}", d.format, d.id, d.id, ro),
          "-device", fmt::format("virtio-blk-pci,drive=drive-{},id=disk-{}{}", d.id, d.id, serial)});
   }
+  if (!spec.loadvm.empty()) argv.insert(argv.end(), {"-loadvm", spec.loadvm});
   // Every NIC sits on a root port of its own, boot NICs included, so that any of them can be
   // unplugged later (pcie.0 does not support hot-plug).
   for (int i = 0; i < kNicPorts; ++i)

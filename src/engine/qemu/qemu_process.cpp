@@ -251,6 +251,47 @@ Status QemuProcess::setDiskLimits(const std::string& disk, const DiskLimits& lim
                                   group);
 }
 
+namespace {
+
+nlohmann::json nodeNames(const std::vector<std::string>& disks) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& d : disks) out.push_back("drive-" + d);
+  return out;
+}
+
+constexpr std::chrono::minutes kSnapshotTimeout{10};
+
+}  // namespace
+
+Status QemuProcess::snapshotCreate(const std::string& tag, const std::vector<std::string>& disks,
+                                   bool memory) {
+  if (disks.empty())
+    return makeError(Errc::invalid_argument, "a VM without disks has nowhere to keep a snapshot");
+  if (memory)
+    return qmp_->runJob(
+        "snapshot-save",
+        {{"tag", tag}, {"vmstate", "drive-" + disks[0]}, {"devices", nodeNames(disks)}},
+        "snapshot-save-" + tag, kSnapshotTimeout);
+  nlohmann::json actions = nlohmann::json::array();
+  for (const auto& d : disks)
+    actions.push_back({{"type", "blockdev-snapshot-internal-sync"},
+                       {"data", {{"device", "drive-" + d}, {"name", tag}}}});
+  return qmp_->transaction(actions);
+}
+
+Status QemuProcess::snapshotLoad(const std::string& tag, const std::vector<std::string>& disks) {
+  if (disks.empty()) return makeError(Errc::invalid_argument, "the VM has no disks");
+  return qmp_->runJob(
+      "snapshot-load",
+      {{"tag", tag}, {"vmstate", "drive-" + disks[0]}, {"devices", nodeNames(disks)}},
+      "snapshot-load-" + tag, kSnapshotTimeout);
+}
+
+Status QemuProcess::snapshotDelete(const std::string& tag, const std::vector<std::string>& disks) {
+  return qmp_->runJob("snapshot-delete", {{"tag", tag}, {"devices", nodeNames(disks)}},
+                      "snapshot-delete-" + tag, kSnapshotTimeout);
+}
+
 Status QemuProcess::pause() {
   return qmp_->stop();
 }

@@ -39,6 +39,10 @@ class QemuProcess : public VmProcess {
   Deferred<MemoryCounters> requestMemoryCounters() override;
   Status setBalloon(std::uint64_t bytes) override;
   Status setDiskLimits(const std::string& disk, const DiskLimits& limits) override;
+  Status snapshotCreate(const std::string& tag, const std::vector<std::string>& disks,
+                        bool memory) override;
+  Status snapshotLoad(const std::string& tag, const std::vector<std::string>& disks) override;
+  Status snapshotDelete(const std::string& tag, const std::vector<std::string>& disks) override;
 
  private:
   static constexpr const char* kBalloonPath = "/machine/peripheral/balloon0";

@@ -1,8 +1,10 @@
 #include "engine/qemu/qmp_client.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -99,6 +101,21 @@ Result<std::vector<QomProperty>> parseQomList(const json& value) {
     props.push_back(QomProperty{name->get<std::string>(), type->get<std::string>()});
   }
   return props;
+}
+
+Result<std::vector<JobInfo>> parseQueryJobs(const json& value) {
+  if (!value.is_array()) return badReply("query-jobs", value);
+  std::vector<JobInfo> jobs;
+  for (const auto& j : value) {
+    const json* id = field(j, "id");
+    const json* status = field(j, "status");
+    if (!id || !id->is_string() || !status || !status->is_string())
+      return badReply("query-jobs", value);
+    const json* error = field(j, "error");
+    jobs.push_back(JobInfo{id->get<std::string>(), status->get<std::string>(),
+                           error && error->is_string() ? error->get<std::string>() : ""});
+  }
+  return jobs;
 }
 
 // Device ids being waited for, and which of them QEMU reported deleted. An id is watched from
@@ -310,6 +327,41 @@ Status QmpClient::deviceDel(const std::string& id, std::chrono::milliseconds tim
   return makeError(Errc::timeout,
                    fmt::format("QMP device_del: the guest did not release device '{}' within {} ms",
                                id, timeout.count()));
+}
+
+Result<std::vector<JobInfo>> QmpClient::queryJobs() {
+  return query("query-jobs", parseQueryJobs);
+}
+
+Status QmpClient::runJob(const char* command, json args, const std::string& jobId,
+                         std::chrono::milliseconds timeout) {
+  args["job-id"] = jobId;
+  PADDOCK_TRY(run(command, args));
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto jobs = queryJobs();
+    if (!jobs) return jobs.error();
+    auto it =
+        std::find_if(jobs->begin(), jobs->end(), [&](const JobInfo& j) { return j.id == jobId; });
+    if (it == jobs->end())
+      return makeError(Errc::internal, fmt::format("QMP {}: job {} vanished", command, jobId));
+    if (it->status == "concluded") {
+      (void)run("job-dismiss", json{{"id", jobId}});
+      if (!it->error.empty())
+        return makeError(Errc::unavailable, fmt::format("QMP {}: {}", command, it->error));
+      return {};
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      (void)run("job-cancel", json{{"id", jobId}});
+      return makeError(Errc::timeout, fmt::format("QMP {}: job {} did not finish in {} s", command,
+                                                  jobId, timeout.count() / 1000));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+Status QmpClient::transaction(const json& actions) {
+  return run("transaction", json{{"actions", actions}});
 }
 
 }  // namespace paddock::qmp

@@ -28,6 +28,13 @@ struct QomProperty {
   std::string type;
 };
 
+// One entry of query-jobs.
+struct JobInfo {
+  std::string id;
+  std::string status;  // created, running, ..., concluded
+  std::string error;   // set when a concluded job failed
+};
+
 struct VcpuThread {
   int cpuIndex = 0;
   std::int64_t threadId = 0;  // host TID, for pinning and accounting
@@ -90,6 +97,15 @@ class QmpClient {
   // if the connection drops. Only a client made by connect() sees events.
   Status deviceDel(const std::string& id, std::chrono::milliseconds timeout);
 
+  Result<std::vector<JobInfo>> queryJobs();
+  // Starts job command `command` (snapshot-save, snapshot-load, snapshot-delete) as `jobId`,
+  // waits for it to conclude and dismisses it; a failed job's error is the result. On timeout
+  // the job is cancelled.
+  Status runJob(const char* command, nlohmann::json args, const std::string& jobId,
+                std::chrono::milliseconds timeout);
+  // Runs `actions` ([{"type", "data"}]) as one QMP transaction: all or none.
+  Status transaction(const nlohmann::json& actions);
+
   // See QmpTransport::close() for the threading rules, which apply unchanged.
   void close() { transport_->close(); }
   bool connected() const { return transport_->connected(); }
@@ -120,5 +136,6 @@ Result<std::vector<VcpuThread>> parseQueryCpusFast(const nlohmann::json& value);
 Result<std::uint64_t> parseQueryBalloon(const nlohmann::json& value);
 Result<std::vector<QomProperty>> parseQomList(const nlohmann::json& value);
 Result<GuestMemoryStats> parseGuestStats(const nlohmann::json& value);
+Result<std::vector<JobInfo>> parseQueryJobs(const nlohmann::json& value);
 
 }  // namespace paddock::qmp

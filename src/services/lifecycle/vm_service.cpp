@@ -18,6 +18,7 @@
 #include "common/files.h"
 #include "common/subprocess.h"
 #include "images/qemu_img.h"
+#include "model/snapshot.h"
 
 namespace paddock {
 
@@ -181,6 +182,25 @@ Result<VmRecord> VmService::createImpl(const VmSpec& requested, const std::strin
   if (!spec.nics.empty()) nics_.nicsChanged();
   events_.publish("vm.created", vmObject(spec.name), toJson(spec));
   return rec;
+}
+
+Status VmService::withVm(const std::string& name,
+                         const std::function<Status(const VmRecord&, VmProcess*)>& fn) {
+  auto e = entry(name);
+  if (!e) return e.error();
+  std::lock_guard action((*e)->action);
+  auto rec = record(name);
+  if (!rec) return rec.error();
+  std::shared_ptr<VmProcess> p;
+  {
+    std::lock_guard slock((*e)->state);
+    if ((*e)->runtime.state == VmState::running || (*e)->runtime.state == VmState::paused)
+      p = (*e)->process;
+    else if (hasProcess((*e)->runtime.state))
+      return makeError(Errc::conflict, fmt::format("VM '{}' is {}: wait until it has settled", name,
+                                                   vmStateName((*e)->runtime.state)));
+  }
+  return fn(*rec, p.get());
 }
 
 Status VmService::whileStopped(const std::string& name,
@@ -445,6 +465,11 @@ Status VmService::remove(const std::string& name, bool force) {
       nics_.detach(rec->spec);
       nics_.nicsChanged();
     }
+    // The VM's snapshot records go with it (the snapshots themselves live in its disks).
+    if (auto snaps = store_.listObjects(snapshotKind(name)))
+      for (const auto& s : *snaps)
+        (void)store_.deleteObject(snapshotKind(name), s.value("name", ""));
+    (void)store_.deleteObject(kSnapshotCurrentKind, name);
     (void)removeAll(diskDir(name));
     (void)removeAll(runDir(name));
   }
@@ -554,7 +579,8 @@ void VmService::retire(std::shared_ptr<VmProcess> p) {
   std::thread([p = std::move(p)]() mutable { p.reset(); }).detach();
 }
 
-Result<VmRecord> VmService::start(const std::string& name, OperationContext* op) {
+Result<VmRecord> VmService::start(const std::string& name, OperationContext* op,
+                                  const std::string& loadvm) {
   auto e = entry(name);
   if (!e) return e.error();
   std::lock_guard action((*e)->action);
@@ -571,6 +597,7 @@ Result<VmRecord> VmService::start(const std::string& name, OperationContext* op)
   if (op) op->progress(10, "choosing accelerator");
   auto launch = launchSpec(rec->spec);
   if (!launch) return launch.error();
+  launch->loadvm = loadvm;
   if (auto s = resources_.admit(rec->spec); !s) {
     nics_.detach(rec->spec);
     return s.error();

@@ -46,6 +46,10 @@ class VmService {
   // Runs `fn` with VM `name` held stopped: it cannot start, change or go away meanwhile.
   // Refused (conflict) unless the VM is stopped or crashed.
   Status whileStopped(const std::string& name, const std::function<Status(const VmRecord&)>& fn);
+  // Runs `fn` with VM `name` held as it is: its QEMU process when running or paused, else null.
+  // Refused (conflict) while it is starting or stopping.
+  Status withVm(const std::string& name,
+                const std::function<Status(const VmRecord&, VmProcess*)>& fn);
   Result<std::vector<VmRecord>> list();
   Result<VmRecord> get(const std::string& name);
   // Changes CPU, memory and disks only while stopped; description and labels any time. NICs also
@@ -57,7 +61,9 @@ class VmService {
   // Whether the host could honour `spec`'s reservations if it started now (nothing is held).
   Status admissible(const VmSpec& spec) { return resources_.admit(spec, false); }
   // Returns once QEMU runs; `waitReady` also waits for the guest's readiness line.
-  Result<VmRecord> start(const std::string& name, OperationContext* op = nullptr);
+  // `loadvm`: continue from that internal memory snapshot instead of booting.
+  Result<VmRecord> start(const std::string& name, OperationContext* op = nullptr,
+                         const std::string& loadvm = "");
   Result<VmRecord> shutdown(const std::string& name, std::chrono::milliseconds timeout,
                             OperationContext* op = nullptr);
   Result<VmRecord> stop(const std::string& name);
