@@ -84,6 +84,26 @@ void addVmActionRoutes(Router& router, ApiContext& ctx) {
                     });
                 respondOperation(ex, op);
               }});
+  router.add({"POST", "/v1/vms/{name}/actions/suspend",
+              "Save the running state to a file and end QEMU (operation); resume continues",
+              [&ctx](const http::Request&, const Params& p, http::Exchange& ex) {
+                std::string name = p.at("name");
+                auto rec = ctx.vms.get(name);
+                if (!rec) return respondError(ex, rec.error());
+                VmState s = rec->runtime.state;
+                if (s != VmState::running && s != VmState::paused)
+                  return respondError(
+                      ex, makeError(Errc::conflict, fmt::format("cannot suspend VM '{}': it is {}",
+                                                                name, vmStateName(s))));
+                auto op = ctx.operations.start(
+                    "vm.suspend", "vm/" + name,
+                    [&ctx, name](OperationContext& oc) -> Result<nlohmann::json> {
+                      auto r = ctx.vms.suspend(name, &oc);
+                      if (!r) return r.error();
+                      return toJson(*r);
+                    });
+                respondOperation(ex, op);
+              }});
   using Action = Result<VmRecord> (VmService::*)(const std::string&);
   const std::pair<const char*, Action> quick[] = {{"stop", &VmService::stop},
                                                   {"reboot", &VmService::reboot},

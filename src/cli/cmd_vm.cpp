@@ -389,11 +389,27 @@ void addVmCommands(CLI::App& app, CliContext& ctx) {
     });
   }
 
-  for (const auto& [verb, help] :
-       std::vector<std::pair<std::string, std::string>>{{"stop", "Force a VM off now"},
-                                                        {"reboot", "Reset a running VM"},
-                                                        {"pause", "Pause a running VM's vCPUs"},
-                                                        {"resume", "Resume a paused VM"}}) {
+  {
+    auto* c = vm->add_subcommand(
+        "suspend", "Save a running VM's state to a file and end its QEMU (vm resume continues)");
+    auto name = std::make_shared<std::string>();
+    auto noWait = std::make_shared<bool>(false);
+    c->add_option("name", *name)->required();
+    c->add_flag("--no-wait", *noWait, "print the operation id and return");
+    c->callback([=, &ctx] {
+      auto r = runOperation(ctx, "suspend " + *name, vmPath(*name, "/actions/suspend"),
+                            nlohmann::json::object(), *noWait);
+      printResult(ctx, r,
+                  *noWait ? fmt::format("operation {}", r.value("id", 0))
+                          : fmt::format("VM {} is {}", *name, r.value("state", "")));
+    });
+  }
+
+  for (const auto& [verb, help] : std::vector<std::pair<std::string, std::string>>{
+           {"stop", "Force a VM off now (a suspended one: discard its saved state)"},
+           {"reboot", "Reset a running VM"},
+           {"pause", "Pause a running VM's vCPUs"},
+           {"resume", "Continue a paused VM, or a suspended one from its saved state"}}) {
     auto* c = vm->add_subcommand(verb, help);
     auto name = std::make_shared<std::string>();
     c->add_option("name", *name)->required();

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -70,6 +71,11 @@ class VmProcess {
   // Loads a memory snapshot: the guest continues from where it was taken.
   virtual Status snapshotLoad(const std::string& tag, const std::vector<std::string>& disks) = 0;
   virtual Status snapshotDelete(const std::string& tag, const std::vector<std::string>& disks) = 0;
+  // Pauses the guest and writes its whole running state to `path` (QEMU's migration stream);
+  // `progress` gets the percentage written. The process keeps running, paused.
+  virtual Status saveState(const std::string& path, const std::function<void(int)>& progress) = 0;
+  // For a process started with LaunchSpec::incoming: waits until the saved state is loaded.
+  virtual Status waitIncoming(std::chrono::milliseconds timeout) = 0;
 };
 
 using VmProcessPtr = std::unique_ptr<VmProcess>;

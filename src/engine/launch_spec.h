@@ -37,8 +37,9 @@ struct LaunchSpec {
   std::string append;  // full kernel command line
   std::vector<LaunchDisk> disks;
   std::vector<LaunchNic> nics;
-  std::string runDir;  // qmp.sock, console.sock, qemu.pid, qemu.log live here
-  std::string loadvm;  // start from this internal memory snapshot of the disks; empty: boot
+  std::string runDir;    // qmp.sock, console.sock, qemu.pid, qemu.log live here
+  std::string loadvm;    // start from this internal memory snapshot of the disks; empty: boot
+  std::string incoming;  // start from this saved state file (vm suspend); empty: boot
 };
 
 // Files of one VM's run directory.

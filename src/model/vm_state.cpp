@@ -9,13 +9,14 @@ namespace paddock {
 using nlohmann::json;
 
 namespace {
-constexpr std::array<std::pair<VmState, const char*>, 6> kStates{{
+constexpr std::array<std::pair<VmState, const char*>, 7> kStates{{
     {VmState::stopped, "stopped"},
     {VmState::starting, "starting"},
     {VmState::running, "running"},
     {VmState::paused, "paused"},
     {VmState::stopping, "stopping"},
     {VmState::crashed, "crashed"},
+    {VmState::suspended, "suspended"},
 }};
 }  // namespace
 

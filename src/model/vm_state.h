@@ -13,7 +13,8 @@
 
 namespace paddock {
 
-enum class VmState { stopped, starting, running, paused, stopping, crashed };
+// suspended: no process; the running state is saved in a file and `resume` continues from it.
+enum class VmState { stopped, starting, running, paused, stopping, crashed, suspended };
 const char* vmStateName(VmState s);
 std::optional<VmState> vmStateFromName(const std::string& s);
 // A state in which a QEMU process exists for the VM.

@@ -1,11 +1,13 @@
 // Snapshots against a real paddockd, real qemu-img and real guests: disk-only and with memory,
 // taken running and stopped, reverted, deleted out of the middle of the tree.
+#include <regex>
 #include <thread>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "integration/harness.h"
+#include "integration/net_helpers.h"
 
 namespace paddock::test {
 namespace {
@@ -14,7 +16,10 @@ using namespace std::chrono_literals;
 
 // The first 13 bytes of the guest's /dev/vda (written by writeHead, read inside the guest).
 std::string diskHead(TestDaemon& d, const std::string& vm) {
-  return d.cli({"vm", "console", vm}, "dd if=/dev/vda bs=13 count=1 2>/dev/null; echo\n").out;
+  // guestRun sees only this command's output, never a replay of earlier console output.
+  std::string out;
+  EXPECT_EQ(guestRun(d, vm, "dd if=/dev/vda bs=13 count=1 2>/dev/null; echo", &out), 0) << out;
+  return out;
 }
 
 // Writes a + b to the start of /dev/vda; printf's %s keeps the marker out of the echoed command.
@@ -27,17 +32,16 @@ void writeHead(TestDaemon& d, const std::string& vm, const std::string& a, const
 }
 
 // The guest's counter (a shell loop in RAM, +1 a second), read from its console; -1 if unreadable.
+// guestRun reads only what the command prints (no replay of earlier console output).
 int counter(TestDaemon& d, const std::string& vm) {
-  auto r = d.cli({"vm", "console", vm}, "echo count=$(cat /tmp/count)=\n");
-  auto at = r.out.rfind("count=");
-  while (at != std::string::npos) {
-    auto end = r.out.find('=', at + 6);
-    std::string digits = r.out.substr(at + 6, end == std::string::npos ? 0 : end - at - 6);
-    if (!digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos)
-      return std::stoi(digits);
-    at = at == 0 ? std::string::npos : r.out.rfind("count=", at - 1);
-  }
-  return -1;
+  std::string out;
+  if (guestRun(d, vm, "echo count=$(cat /tmp/count)=", &out) != 0) return -1;
+  std::smatch m;
+  std::regex value("count=([0-9]+)=");
+  int found = -1;
+  for (auto it = out.cbegin(); std::regex_search(it, out.cend(), m, value); it = m[0].second)
+    found = std::stoi(m[1].str());
+  return found;
 }
 
 std::string state(TestDaemon& d, const std::string& vm) {

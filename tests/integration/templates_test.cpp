@@ -7,6 +7,7 @@
 #include "common/files.h"
 #include "common/subprocess.h"
 #include "integration/harness.h"
+#include "integration/net_helpers.h"
 
 namespace paddock::test {
 namespace {
@@ -32,8 +33,10 @@ std::string sha256(const std::string& path) {
 
 // The first bytes of the guest's /dev/vda, read inside the guest.
 std::string diskHead(TestDaemon& d, const std::string& vm) {
-  auto r = d.cli({"vm", "console", vm}, "dd if=/dev/vda bs=13 count=1 2>/dev/null; echo\n");
-  return r.out;
+  // guestRun sees only this command's output, never a replay of earlier console output.
+  std::string out;
+  EXPECT_EQ(guestRun(d, vm, "dd if=/dev/vda bs=13 count=1 2>/dev/null; echo", &out), 0) << out;
+  return out;
 }
 
 void writeHead(TestDaemon& d, const std::string& vm, const std::string& a, const std::string& b) {

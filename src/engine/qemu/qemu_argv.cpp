@@ -72,6 +72,9 @@ std::vector<std::string> buildQemuArgv(const LaunchSpec& spec) {
          "-device", fmt::format("virtio-blk-pci,drive=drive-{},id=disk-{}{}", d.id, d.id, serial)});
   }
   if (!spec.loadvm.empty()) argv.insert(argv.end(), {"-loadvm", spec.loadvm});
+  // The path comes from the state dir; saveState() refuses quotes in it.
+  if (!spec.incoming.empty())
+    argv.insert(argv.end(), {"-incoming", "exec:cat '" + spec.incoming + "'"});
   // Every NIC sits on a root port of its own, boot NICs included, so that any of them can be
   // unplugged later (pcie.0 does not support hot-plug).
   for (int i = 0; i < kNicPorts; ++i)

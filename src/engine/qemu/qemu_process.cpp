@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -290,6 +291,36 @@ Status QemuProcess::snapshotLoad(const std::string& tag, const std::vector<std::
 Status QemuProcess::snapshotDelete(const std::string& tag, const std::vector<std::string>& disks) {
   return qmp_->runJob("snapshot-delete", {{"tag", tag}, {"devices", nodeNames(disks)}},
                       "snapshot-delete-" + tag, kSnapshotTimeout);
+}
+
+Status QemuProcess::saveState(const std::string& path, const std::function<void(int)>& progress) {
+  if (path.find('\'') != std::string::npos)
+    return makeError(Errc::invalid_argument, "a state file path cannot contain a quote");
+  PADDOCK_TRY(qmp_->stop());
+  PADDOCK_TRY(qmp_->migrate("exec:cat > '" + path + "'"));
+  for (;;) {
+    auto m = qmp_->queryMigrate();
+    if (!m) return m.error();
+    if (m->status == "completed") return {};
+    if (m->status == "failed" || m->status == "cancelled")
+      return makeError(Errc::unavailable, fmt::format("saving the VM's state failed: {}",
+                                                      m->error.empty() ? m->status : m->error));
+    if (progress && m->total > 0)
+      progress(static_cast<int>(std::min<std::uint64_t>(99, m->transferred * 100 / m->total)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+Status QemuProcess::waitIncoming(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto status = qmp_->queryStatus();
+    if (!status) return status.error();
+    if (status->status != "inmigrate") return {};
+    if (std::chrono::steady_clock::now() > deadline)
+      return makeError(Errc::timeout, "loading the saved state did not finish in time");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 }
 
 Status QemuProcess::pause() {

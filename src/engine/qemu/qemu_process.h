@@ -43,6 +43,8 @@ class QemuProcess : public VmProcess {
                         bool memory) override;
   Status snapshotLoad(const std::string& tag, const std::vector<std::string>& disks) override;
   Status snapshotDelete(const std::string& tag, const std::vector<std::string>& disks) override;
+  Status saveState(const std::string& path, const std::function<void(int)>& progress) override;
+  Status waitIncoming(std::chrono::milliseconds timeout) override;
 
  private:
   static constexpr const char* kBalloonPath = "/machine/peripheral/balloon0";

@@ -103,6 +103,20 @@ Result<std::vector<QomProperty>> parseQomList(const json& value) {
   return props;
 }
 
+Result<MigrationInfo> parseQueryMigrate(const json& value) {
+  if (!value.is_object()) return badReply("query-migrate", value);
+  MigrationInfo m;
+  const json* status = field(value, "status");
+  m.status = status && status->is_string() ? status->get<std::string>() : "none";
+  if (const json* ram = field(value, "ram"); ram && ram->is_object()) {
+    m.transferred = ram->value("transferred", std::uint64_t{0});
+    m.total = ram->value("total", std::uint64_t{0});
+  }
+  if (const json* e = field(value, "error-desc"); e && e->is_string())
+    m.error = e->get<std::string>();
+  return m;
+}
+
 Result<std::vector<JobInfo>> parseQueryJobs(const json& value) {
   if (!value.is_array()) return badReply("query-jobs", value);
   std::vector<JobInfo> jobs;
@@ -358,6 +372,14 @@ Status QmpClient::runJob(const char* command, json args, const std::string& jobI
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+}
+
+Status QmpClient::migrate(const std::string& uri) {
+  return run("migrate", json{{"uri", uri}});
+}
+
+Result<MigrationInfo> QmpClient::queryMigrate() {
+  return query("query-migrate", parseQueryMigrate);
 }
 
 Status QmpClient::transaction(const json& actions) {

@@ -35,6 +35,14 @@ struct JobInfo {
   std::string error;   // set when a concluded job failed
 };
 
+// query-migrate, the parts Paddock reads.
+struct MigrationInfo {
+  std::string status;  // none, setup, active, completed, failed, cancelled, ...
+  std::uint64_t transferred = 0;
+  std::uint64_t total = 0;  // guest RAM
+  std::string error;        // error-desc when failed
+};
+
 struct VcpuThread {
   int cpuIndex = 0;
   std::int64_t threadId = 0;  // host TID, for pinning and accounting
@@ -98,6 +106,8 @@ class QmpClient {
   Status deviceDel(const std::string& id, std::chrono::milliseconds timeout);
 
   Result<std::vector<JobInfo>> queryJobs();
+  Status migrate(const std::string& uri);
+  Result<MigrationInfo> queryMigrate();
   // Starts job command `command` (snapshot-save, snapshot-load, snapshot-delete) as `jobId`,
   // waits for it to conclude and dismisses it; a failed job's error is the result. On timeout
   // the job is cancelled.
@@ -137,5 +147,6 @@ Result<std::uint64_t> parseQueryBalloon(const nlohmann::json& value);
 Result<std::vector<QomProperty>> parseQomList(const nlohmann::json& value);
 Result<GuestMemoryStats> parseGuestStats(const nlohmann::json& value);
 Result<std::vector<JobInfo>> parseQueryJobs(const nlohmann::json& value);
+Result<MigrationInfo> parseQueryMigrate(const nlohmann::json& value);
 
 }  // namespace paddock::qmp

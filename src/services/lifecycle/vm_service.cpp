@@ -196,7 +196,7 @@ Status VmService::withVm(const std::string& name,
     std::lock_guard slock((*e)->state);
     if ((*e)->runtime.state == VmState::running || (*e)->runtime.state == VmState::paused)
       p = (*e)->process;
-    else if (hasProcess((*e)->runtime.state))
+    else if (hasProcess((*e)->runtime.state) || (*e)->runtime.state == VmState::suspended)
       return makeError(Errc::conflict, fmt::format("VM '{}' is {}: wait until it has settled", name,
                                                    vmStateName((*e)->runtime.state)));
   }
@@ -210,7 +210,7 @@ Status VmService::whileStopped(const std::string& name,
   std::lock_guard action((*e)->action);
   auto rec = record(name);
   if (!rec) return rec.error();
-  if (hasProcess(rec->runtime.state))
+  if (hasProcess(rec->runtime.state) || rec->runtime.state == VmState::suspended)
     return makeError(Errc::conflict, fmt::format("VM '{}' is {}: stop it first", name,
                                                  vmStateName(rec->runtime.state)));
   return fn(*rec);
@@ -363,6 +363,12 @@ Result<VmRecord> VmService::update(const std::string& name, const nlohmann::json
     std::lock_guard slock((*e)->state);
     VmState state = (*e)->runtime.state;
     if (hasProcess(state) && resourcesChanged) controlled = (*e)->process;
+    if (state == VmState::suspended &&
+        (hardware || nicsChanged || updated.customization != rec->spec.customization))
+      return makeError(Errc::conflict,
+                       fmt::format("VM '{}' is suspended: its saved state needs the same devices; "
+                                   "resume it (or discard the state with vm stop) first",
+                                   name));
     if (hasProcess(state)) {
       if (hardware)
         return makeError(Errc::conflict,
@@ -587,30 +593,58 @@ Result<VmRecord> VmService::start(const std::string& name, OperationContext* op,
   auto rec = store_.getVm(name);
   if (!rec) return rec.error();
   uint64_t generation;
+  bool fromSaved = false;
   {
     std::lock_guard slock((*e)->state);
     if (hasProcess((*e)->runtime.state))
       return makeError(Errc::conflict, fmt::format("VM '{}' is already {}", name,
                                                    vmStateName((*e)->runtime.state)));
+    fromSaved = (*e)->runtime.state == VmState::suspended;
     generation = ++(*e)->generation;
   }
+  if (fromSaved && !loadvm.empty())
+    return makeError(Errc::conflict,
+                     fmt::format("VM '{}' is suspended: resume it or discard its saved state "
+                                 "(vm stop) first",
+                                 name));
+  if (fromSaved && !pathExists(statePath(name)))
+    return makeError(Errc::unavailable,
+                     fmt::format("VM '{}' is suspended but its saved state {} is missing", name,
+                                 statePath(name)));
   if (op) op->progress(10, "choosing accelerator");
   auto launch = launchSpec(rec->spec);
   if (!launch) return launch.error();
   launch->loadvm = loadvm;
+  if (fromSaved) launch->incoming = statePath(name);
   if (auto s = resources_.admit(rec->spec); !s) {
     nics_.detach(rec->spec);
     return s.error();
   }
   {
     std::lock_guard slock((*e)->state);
+    // A suspended guest was ready before and is again once loaded: it does not boot.
+    std::string readyLine = fromSaved ? (*e)->runtime.readyLine : "";
     (*e)->runtime = VmRuntime{};
+    if (fromSaved) {
+      (*e)->runtime.readyLine = readyLine;
+      (*e)->runtime.readyAtMs = nowMs();
+    }
     (*e)->runtime.accel = launch->accel;
     (*e)->runtime.startedAtMs = nowMs();
     setState(name, **e, VmState::starting, "");
   }
   if (op) op->progress(30, fmt::format("starting QEMU ({})", launch->accel));
   auto proc = engine_.start(*launch, callbacksFor(name, *e, generation));
+  if (proc && fromSaved) {
+    // The state was saved paused; once loaded the guest continues.
+    if (op) op->progress(45, "loading the saved state");
+    auto s = (*proc)->waitIncoming(std::chrono::minutes(10));
+    if (s) s = (*proc)->resume();
+    if (!s) {
+      (void)(*proc)->forceStop();
+      proc = Result<VmProcessPtr>(s.error());
+    }
+  }
   if (proc) {
     if (op) op->progress(60, "applying resource controls");
     if (auto s = resources_.apply(rec->spec, **proc); !s) {
@@ -627,9 +661,12 @@ Result<VmRecord> VmService::start(const std::string& name, OperationContext* op,
   if (!proc) {
     nics_.detach(rec->spec);
     resources_.release(name);
-    setState(name, **e, VmState::stopped, "start failed: " + proc.error().message);
+    // A failed resume keeps the saved state: nothing is lost, it can be tried again.
+    setState(name, **e, fromSaved ? VmState::suspended : VmState::stopped,
+             (fromSaved ? "resume failed: " : "start failed: ") + proc.error().message);
     return proc.error();
   }
+  if (fromSaved) unlink(statePath(name).c_str());
   (*e)->process = std::shared_ptr<VmProcess>(std::move(*proc));
   (*e)->runtime.pid = (*e)->process->pid();
   if ((*e)->runtime.state == VmState::starting) {
@@ -684,6 +721,17 @@ Result<VmRecord> VmService::stop(const std::string& name) {
   auto e = entry(name);
   if (!e) return e.error();
   std::lock_guard action((*e)->action);
+  {
+    // Stopping a suspended VM discards its saved state (like powering off a hibernated PC).
+    std::lock_guard slock((*e)->state);
+    if ((*e)->runtime.state == VmState::suspended) {
+      unlink(statePath(name).c_str());
+      setState(name, **e, VmState::stopped, "saved state discarded");
+    }
+  }
+  if (auto rec = record(name); rec && rec->runtime.state == VmState::stopped &&
+                               rec->runtime.reason == "saved state discarded")
+    return rec;
   return stopLocked(name, *e);
 }
 
@@ -766,7 +814,59 @@ Result<VmRecord> VmService::pause(const std::string& name) {
       name, VmState::running, "pause", [](VmProcess& p) { return p.pause(); }, VmState::paused);
 }
 
+std::string VmService::statePath(const std::string& name) const {
+  return diskDir(name) + "/suspend.state";
+}
+
+Result<VmRecord> VmService::suspend(const std::string& name, OperationContext* op) {
+  auto e = entry(name);
+  if (!e) return e.error();
+  std::lock_guard action((*e)->action);
+  std::shared_ptr<VmProcess> p;
+  VmState was;
+  {
+    std::lock_guard slock((*e)->state);
+    was = (*e)->runtime.state;
+    if (was != VmState::running && was != VmState::paused) return wrongState(name, was, "suspend");
+    p = (*e)->process;
+    setState(name, **e, VmState::stopping, "suspending");
+  }
+  std::string partial = statePath(name) + ".partial";
+  if (op) op->progress(5, "pausing and saving memory");
+  auto saved = p->saveState(partial, [&](int pct) {
+    if (op) op->progress(5 + pct * 85 / 100, fmt::format("saving memory ({} %)", pct));
+  });
+  if (saved && ::rename(partial.c_str(), statePath(name).c_str()) != 0)
+    saved = makeError(Errc::internal, fmt::format("cannot move the saved state into {}: {}",
+                                                  statePath(name), std::strerror(errno)));
+  if (!saved) {
+    // The guest goes on as it was; the half-written file goes.
+    unlink(partial.c_str());
+    if (was == VmState::running) (void)p->resume();
+    std::lock_guard slock((*e)->state);
+    if ((*e)->runtime.state == VmState::stopping) setState(name, **e, was, "suspend failed");
+    return saved.error();
+  }
+  if (op) op->progress(95, "ending QEMU");
+  (void)p->forceStop();
+  std::unique_lock slock((*e)->state);
+  (*e)->changed.wait_for(slock, std::chrono::seconds(10),
+                         [&] { return !hasProcess((*e)->runtime.state); });
+  // QEMU's exit released its NICs and resources (onExit) and marked it stopped.
+  setState(name, **e, VmState::suspended, "state saved to " + statePath(name));
+  slock.unlock();
+  return record(name);
+}
+
 Result<VmRecord> VmService::resume(const std::string& name) {
+  auto e = entry(name);
+  if (!e) return e.error();
+  bool suspended;
+  {
+    std::lock_guard slock((*e)->state);
+    suspended = (*e)->runtime.state == VmState::suspended;
+  }
+  if (suspended) return start(name);  // start() continues from the saved state
   return quickAction(
       name, VmState::paused, "resume", [](VmProcess& p) { return p.resume(); }, VmState::running);
 }
@@ -803,7 +903,14 @@ void VmService::adoptAll() {
     const std::string& name = rec.spec.name;
     auto e = entry(name);
     if (!e) continue;
+    if (rec.runtime.state == VmState::suspended && !pathExists(statePath(name))) {
+      std::lock_guard slock((*e)->state);
+      setState(name, **e, VmState::crashed, "suspended, but the saved state is missing");
+      continue;
+    }
     if (!hasProcess(rec.runtime.state)) continue;
+    // A suspend the daemon did not see through: the half-written state goes, the VM stays.
+    unlink((statePath(name) + ".partial").c_str());
     uint64_t generation;
     {
       std::lock_guard slock((*e)->state);
@@ -820,7 +927,8 @@ void VmService::adoptAll() {
     (*e)->runtime.pid = (*e)->process->pid();
     auto status = (*e)->process->queryStatus();
     VmState now = status && *status == "paused" ? VmState::paused : VmState::running;
-    if (rec.runtime.state == VmState::stopping) now = VmState::stopping;
+    if (rec.runtime.state == VmState::stopping && rec.runtime.reason != "suspending")
+      now = VmState::stopping;
     setState(name, **e, now, now == VmState::paused ? "paused" : "");
     events_.publish("vm.adopted", vmObject(name), {{"pid", (*e)->runtime.pid}});
     live.insert(name);

@@ -69,7 +69,12 @@ class VmService {
   Result<VmRecord> stop(const std::string& name);
   Result<VmRecord> reboot(const std::string& name);
   Result<VmRecord> pause(const std::string& name);
+  // A paused VM continues; a suspended one is started from its saved state (and the file goes).
   Result<VmRecord> resume(const std::string& name);
+  // Saves the running state to statePath() and ends QEMU (its memory is freed): the VM is
+  // suspended until resume() or start(), across daemon restarts.
+  Result<VmRecord> suspend(const std::string& name, OperationContext* op = nullptr);
+  std::string statePath(const std::string& name) const;
   Result<VmRecord> waitReady(const std::string& name, std::chrono::milliseconds timeout);
 
   // The console of a running VM; the shared_ptr keeps it alive while a client is attached.
