@@ -43,4 +43,16 @@ bool queryFlag(const http::Request& req, const std::string& key) {
   return it != req.query.end() && (it->second.empty() || it->second == "1" || it->second == "true");
 }
 
+Result<std::string> stringField(const nlohmann::json& body, const char* field, bool required) {
+  if (!body.contains(field)) {
+    if (required)
+      return makeError(Errc::invalid_argument, fmt::format("field '{}' is required", field), field);
+    return std::string();
+  }
+  if (!body[field].is_string())
+    return makeError(Errc::invalid_argument, fmt::format("field '{}' must be a string", field),
+                     field);
+  return body[field].get<std::string>();
+}
+
 }  // namespace paddock::api

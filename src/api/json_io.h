@@ -12,6 +12,8 @@ namespace paddock::api {
 Result<nlohmann::json> parseBody(const http::Request& req);
 // Checks that `body` has only `allowed` keys.
 Status onlyFields(const nlohmann::json& body, std::initializer_list<const char*> allowed);
+// The string `field` of `body`: "" when absent and not `required`; a 400 naming it otherwise.
+Result<std::string> stringField(const nlohmann::json& body, const char* field, bool required);
 
 void respondJson(http::Exchange& ex, int status, const nlohmann::json& body);
 void respondError(http::Exchange& ex, const Error& error);

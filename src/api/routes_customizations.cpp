@@ -15,18 +15,6 @@ nlohmann::json customizationView(ApiContext& ctx, const CustomizationRecord& r) 
   return j;
 }
 
-Result<std::string> textField(const nlohmann::json& body, const char* field, bool required) {
-  if (!body.contains(field)) {
-    if (required)
-      return makeError(Errc::invalid_argument, fmt::format("field '{}' is required", field), field);
-    return std::string();
-  }
-  if (!body[field].is_string())
-    return makeError(Errc::invalid_argument, fmt::format("field '{}' must be a string", field),
-                     field);
-  return body[field].get<std::string>();
-}
-
 // {"name"?, "description"?, "yaml"}: the spec as YAML text (what `--file` holds).
 void saveRoute(ApiContext& ctx, const http::Request& req, const std::string* existing,
                http::Exchange& ex) {
@@ -34,15 +22,15 @@ void saveRoute(ApiContext& ctx, const http::Request& req, const std::string* exi
   if (!body) return respondError(ex, body.error());
   if (auto s = onlyFields(*body, {"name", "description", "yaml"}); !s)
     return respondError(ex, s.error());
-  auto name = textField(*body, "name", existing == nullptr);
+  auto name = stringField(*body, "name", existing == nullptr);
   if (!name) return respondError(ex, name.error());
   if (existing && !name->empty() && *name != *existing)
     return respondError(
         ex, makeError(Errc::invalid_argument,
                       "field 'name' cannot change (delete and create instead)", "name"));
-  auto description = textField(*body, "description", false);
+  auto description = stringField(*body, "description", false);
   if (!description) return respondError(ex, description.error());
-  auto yaml = textField(*body, "yaml", true);
+  auto yaml = stringField(*body, "yaml", true);
   if (!yaml) return respondError(ex, yaml.error());
   auto r = existing ? ctx.customizations.replace(*existing, *description, *yaml)
                     : ctx.customizations.create(*name, *description, *yaml);

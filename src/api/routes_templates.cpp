@@ -15,18 +15,6 @@ nlohmann::json templateView(ApiContext& ctx, const TemplateRecord& t) {
   return j;
 }
 
-Result<std::string> stringField(const nlohmann::json& body, const char* field, bool required) {
-  if (!body.contains(field)) {
-    if (required)
-      return makeError(Errc::invalid_argument, fmt::format("field '{}' is required", field), field);
-    return std::string();
-  }
-  if (!body[field].is_string())
-    return makeError(Errc::invalid_argument, fmt::format("field '{}' must be a string", field),
-                     field);
-  return body[field].get<std::string>();
-}
-
 }  // namespace
 
 void addTemplateRoutes(Router& router, ApiContext& ctx) {

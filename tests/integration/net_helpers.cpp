@@ -9,6 +9,8 @@
 #include <sstream>
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "common/files.h"
 #include "http/websocket.h"
 
@@ -17,6 +19,27 @@ namespace paddock::test {
 using namespace std::chrono_literals;
 
 // Runs `command` in the guest's shell and returns its exit status (-1: no answer in time).
+std::string guestDiskHead(TestDaemon& d, const std::string& vm, int bytes) {
+  std::string out;
+  EXPECT_EQ(
+      guestRun(d, vm, fmt::format("dd if=/dev/vda bs={} count=1 2>/dev/null; echo", bytes), &out),
+      0)
+      << out;
+  return out;
+}
+
+void guestWriteDiskHead(TestDaemon& d, const std::string& vm, const std::string& a,
+                        const std::string& b) {
+  std::string out;
+  EXPECT_EQ(guestRun(d, vm,
+                     fmt::format("printf '{}%s' '{}' | dd of=/dev/vda conv=notrunc 2>/dev/null && "
+                                 "sync",
+                                 a, b),
+                     &out),
+            0)
+      << out;
+}
+
 int guestRun(TestDaemon& d, const std::string& vm, const std::string& command,
              std::string* output) {
   static int serial = 0;

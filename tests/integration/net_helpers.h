@@ -18,6 +18,12 @@ int guestRun(TestDaemon& d, const std::string& vm, const std::string& command,
 // Runs `command` in the guest and returns the seconds it took by the guest's clock; -1 if it
 // failed or the guest did not answer.
 double guestSeconds(TestDaemon& d, const std::string& vm, const std::string& command);
+// The first `bytes` bytes of the guest's /dev/vda, read inside the guest (as the console shows
+// them), and a write of `a` + `b` there; printf's %s keeps the written text out of the echoed
+// command, so a match in the output is the data, not the command.
+std::string guestDiskHead(TestDaemon& d, const std::string& vm, int bytes = 13);
+void guestWriteDiskHead(TestDaemon& d, const std::string& vm, const std::string& a,
+                        const std::string& b);
 // The address the network's DHCP server leased to `mac` ("" if none).
 std::string leaseIp(TestDaemon& d, const std::string& network, const std::string& mac);
 // The links in the daemon's namespace that a paddockd made (bridges and TAPs), sorted.

@@ -14,23 +14,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// The first 13 bytes of the guest's /dev/vda (written by writeHead, read inside the guest).
-std::string diskHead(TestDaemon& d, const std::string& vm) {
-  // guestRun sees only this command's output, never a replay of earlier console output.
-  std::string out;
-  EXPECT_EQ(guestRun(d, vm, "dd if=/dev/vda bs=13 count=1 2>/dev/null; echo", &out), 0) << out;
-  return out;
-}
-
-// Writes a + b to the start of /dev/vda; printf's %s keeps the marker out of the echoed command.
-void writeHead(TestDaemon& d, const std::string& vm, const std::string& a, const std::string& b) {
-  auto r = d.cli({"vm", "console", vm},
-                 fmt::format("printf '{}%s' '{}' | dd of=/dev/vda conv=notrunc 2>/dev/null; sync; "
-                             "echo wrote-$((40+2))\n",
-                             a, b));
-  ASSERT_NE(r.out.find("wrote-42"), std::string::npos) << r.out;
-}
-
 // The guest's counter (a shell loop in RAM, +1 a second), read from its console; -1 if unreadable.
 // guestRun reads only what the command prints (no replay of earlier console output).
 int counter(TestDaemon& d, const std::string& vm) {
@@ -52,15 +35,15 @@ TEST(Snapshots, DiskSnapshotsRevertTheDataAndDeletingTheMiddleKeepsTheRest) {
   TestDaemon d;
   d.createVm("snap", {{"memory_mib", 128}});
   d.startVm("snap");
-  writeHead(d, "snap", "FIRST-STATE-", "1");
+  guestWriteDiskHead(d, "snap", "FIRST-STATE-", "1");
   auto first = d.cli({"--json", "vm", "snapshot", "create", "snap", "first", "--description",
                       "before the change"});
   ASSERT_EQ(first.code, 0) << first.err;
   EXPECT_EQ(first.json()["vm_state"], "running");
   EXPECT_EQ(first.json()["memory"], false);
-  writeHead(d, "snap", "SECOND-STATE", "2");
+  guestWriteDiskHead(d, "snap", "SECOND-STATE", "2");
   ASSERT_EQ(d.cli({"vm", "snapshot", "create", "snap", "second"}).code, 0);
-  writeHead(d, "snap", "THIRD-STATE-", "3");
+  guestWriteDiskHead(d, "snap", "THIRD-STATE-", "3");
 
   // Reverting to a disk-only snapshot powers the running VM off; the data is back.
   auto reverted = d.cli({"--json", "vm", "snapshot", "revert", "snap", "first"});
@@ -68,7 +51,7 @@ TEST(Snapshots, DiskSnapshotsRevertTheDataAndDeletingTheMiddleKeepsTheRest) {
   EXPECT_EQ(reverted.json()["powered_off"], true);
   EXPECT_EQ(state(d, "snap"), "stopped");
   d.startVm("snap");
-  EXPECT_NE(diskHead(d, "snap").find("FIRST-STATE-1"), std::string::npos);
+  EXPECT_NE(guestDiskHead(d, "snap").find("FIRST-STATE-1"), std::string::npos);
 
   // Taken while stopped, the child of the current one ("first").
   ASSERT_EQ(d.cli({"vm", "stop", "snap"}).code, 0);
@@ -89,11 +72,11 @@ TEST(Snapshots, DiskSnapshotsRevertTheDataAndDeletingTheMiddleKeepsTheRest) {
   for (const auto& s : tree["snapshots"]) EXPECT_EQ(s["parent"], "") << s.dump();
   ASSERT_EQ(d.cli({"vm", "snapshot", "revert", "snap", "second"}).code, 0);
   d.startVm("snap");
-  EXPECT_NE(diskHead(d, "snap").find("SECOND-STATE2"), std::string::npos);
+  EXPECT_NE(guestDiskHead(d, "snap").find("SECOND-STATE2"), std::string::npos);
   ASSERT_EQ(d.cli({"vm", "stop", "snap"}).code, 0);
   ASSERT_EQ(d.cli({"vm", "snapshot", "revert", "snap", "cold"}).code, 0);
   d.startVm("snap");
-  EXPECT_NE(diskHead(d, "snap").find("FIRST-STATE-1"), std::string::npos);
+  EXPECT_NE(guestDiskHead(d, "snap").find("FIRST-STATE-1"), std::string::npos);
   d.forceStopAll();
 }
 

@@ -31,27 +31,11 @@ std::string sha256(const std::string& path) {
   return out.ok() ? out->out.substr(0, 64) : "";
 }
 
-// The first bytes of the guest's /dev/vda, read inside the guest.
-std::string diskHead(TestDaemon& d, const std::string& vm) {
-  // guestRun sees only this command's output, never a replay of earlier console output.
-  std::string out;
-  EXPECT_EQ(guestRun(d, vm, "dd if=/dev/vda bs=13 count=1 2>/dev/null; echo", &out), 0) << out;
-  return out;
-}
-
-void writeHead(TestDaemon& d, const std::string& vm, const std::string& a, const std::string& b) {
-  auto r = d.cli({"vm", "console", vm},
-                 fmt::format("printf '{}%s' '{}' | dd of=/dev/vda conv=notrunc 2>/dev/null; sync; "
-                             "echo wrote-$((40+2))\n",
-                             a, b));
-  ASSERT_NE(r.out.find("wrote-42"), std::string::npos) << r.out;
-}
-
 TEST(Templates, LinkedAndFullClonesFromATemplate) {
   TestDaemon d;
   d.createVm("base", {{"memory_mib", 128}});
   d.startVm("base");
-  writeHead(d, "base", "TPL-MARK-", "0001");
+  guestWriteDiskHead(d, "base", "TPL-MARK-", "0001");
 
   // A running VM cannot become a template; nothing is made.
   auto running = d.cli({"template", "create", "tpl", "--from", "base"});
@@ -92,10 +76,10 @@ TEST(Templates, LinkedAndFullClonesFromATemplate) {
         << vm.dump();
   }
   // Each clone reads the template's data and writes only to its own overlay.
-  EXPECT_NE(diskHead(d, "web2").find(kMarker), std::string::npos);
-  writeHead(d, "web1", "CLONE-ONE-", "XXX");
-  EXPECT_NE(diskHead(d, "web1").find("CLONE-ONE-XXX"), std::string::npos);
-  EXPECT_NE(diskHead(d, "web2").find(kMarker), std::string::npos) << "web1's write leaked";
+  EXPECT_NE(guestDiskHead(d, "web2").find(kMarker), std::string::npos);
+  guestWriteDiskHead(d, "web1", "CLONE-ONE-", "XXX");
+  EXPECT_NE(guestDiskHead(d, "web1").find("CLONE-ONE-XXX"), std::string::npos);
+  EXPECT_NE(guestDiskHead(d, "web2").find(kMarker), std::string::npos) << "web1's write leaked";
   EXPECT_EQ(sha256(tplDisk), tplSum) << "a clone changed the template";
 
   auto show = d.cli({"--json", "template", "show", "tpl"});
@@ -118,7 +102,7 @@ TEST(Templates, LinkedAndFullClonesFromATemplate) {
   ASSERT_EQ(deleted.code, 0) << deleted.err;
   EXPECT_FALSE(pathExists(d.stateDir() + "/templates/tpl"));
   d.startVm("solo");
-  EXPECT_NE(diskHead(d, "solo").find(kMarker), std::string::npos);
+  EXPECT_NE(guestDiskHead(d, "solo").find(kMarker), std::string::npos);
   d.forceStopAll();
 }
 
