@@ -721,17 +721,17 @@ Result<VmRecord> VmService::stop(const std::string& name) {
   auto e = entry(name);
   if (!e) return e.error();
   std::lock_guard action((*e)->action);
+  bool discarded = false;
   {
     // Stopping a suspended VM discards its saved state (like powering off a hibernated PC).
     std::lock_guard slock((*e)->state);
     if ((*e)->runtime.state == VmState::suspended) {
       unlink(statePath(name).c_str());
       setState(name, **e, VmState::stopped, "saved state discarded");
+      discarded = true;
     }
   }
-  if (auto rec = record(name); rec && rec->runtime.state == VmState::stopped &&
-                               rec->runtime.reason == "saved state discarded")
-    return rec;
+  if (discarded) return record(name);
   return stopLocked(name, *e);
 }
 
