@@ -26,7 +26,9 @@ void addApplyRoutes(Router& router, ApiContext& ctx) {
                 }
                 auto desired = desiredFromApplyRequest(*body);
                 if (!desired) return respondError(ex, desired.error());
-                auto apply = std::make_shared<ApplyService>(ctx.vms, ctx.networks);
+                auto apply = std::make_shared<ApplyService>(ctx.vms, ctx.networks, ctx.templates);
+                if (auto s = apply->resolveTemplates(desired->vms); !s)
+                  return respondError(ex, s.error());
                 auto plan = apply->plan(desired->name, desired->managesNetworks, desired->networks,
                                         desired->vms);
                 if (!plan) return respondError(ex, plan.error());

@@ -1,6 +1,7 @@
 #include "directory_file/apply_request.h"
 
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -60,7 +61,7 @@ Result<DesiredVm> vmFromRequest(const json& item, const std::string& where,
                                 const std::string& directory) {
   if (!item.is_object()) return fail(where, fmt::format("{} must be an object", where));
   for (auto it = item.begin(); it != item.end(); ++it)
-    if (it.key() != "spec" && it.key() != "state")
+    if (it.key() != "spec" && it.key() != "state" && it.key() != "fields_set")
       return fail(where + "." + it.key(), fmt::format("unknown field '{}.{}'", where, it.key()));
   if (!item.contains("spec"))
     return fail(where + ".spec", fmt::format("{}.spec is required", where));
@@ -76,6 +77,17 @@ Result<DesiredVm> vmFromRequest(const json& item, const std::string& where,
   PADDOCK_TRY(ownLabel(spec->labels, directory, where, where + ".spec.labels"));
   DesiredVm vm;
   vm.spec = std::move(*spec);
+  // Which fields the file set (line unknown here): a VM from a template takes the others from it.
+  if (item.contains("fields_set")) {
+    const json& set = item["fields_set"];
+    if (!set.is_array())
+      return fail(where + ".fields_set", fmt::format("{}.fields_set must be a list", where));
+    for (const auto& f : set) {
+      if (!f.is_string())
+        return fail(where + ".fields_set", fmt::format("{}.fields_set must list names", where));
+      vm.fieldLines[f.get<std::string>()] = 0;
+    }
+  }
   if (item.contains("state") && !item["state"].is_null()) {
     const json& st = item["state"];
     std::string name = st.is_string() ? st.get<std::string>() : "";
@@ -97,9 +109,14 @@ json toApplyRequest(const DirectoryFile& file, bool dryRun) {
   json networks = json::array();
   for (const auto& n : file.networks) networks.push_back(toJson(n.spec));
   json vms = json::array();
-  for (const auto& vm : file.vms)
+  for (const auto& vm : file.vms) {
+    std::set<std::string> set;
+    for (const auto& [field, line] : vm.fieldLines)
+      set.insert(field.substr(0, field.find_first_of(".[")));
     vms.push_back({{"spec", toJson(vm.spec)},
-                   {"state", vm.state ? json(vmStateName(*vm.state)) : json(nullptr)}});
+                   {"state", vm.state ? json(vmStateName(*vm.state)) : json(nullptr)},
+                   {"fields_set", set}});
+  }
   json request = {{"directory", file.name}, {"dry_run", dryRun}, {"vms", std::move(vms)}};
   if (file.managesNetworks) request["networks"] = std::move(networks);
   return request;

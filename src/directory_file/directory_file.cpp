@@ -23,10 +23,10 @@ namespace {
 
 constexpr const char* kVmFields =
     "include, vcpus, memory, disks, nics, image, kernel, initrd, cmdline, description, accel, "
-    "labels, resources, state";
+    "labels, resources, template, linked, customization, count, state";
 constexpr const char* kProfileFields =
     "include, vcpus, memory, disks, nics, image, kernel, initrd, cmdline, description, accel, "
-    "labels, resources";
+    "labels, resources, template, linked, customization";
 
 // What one profile or VM body says, before includes are applied. Field names are the JSON ones
 // (memory_mib, disks[].size_mib) so merged results can be mapped onto VmSpec errors directly.
@@ -39,6 +39,8 @@ struct Layer {
   json fields = json::object();
   std::map<std::string, int> lines;
   std::optional<VmState> state;
+  std::optional<int> count;  // VMs only: NAME1 ... NAMEcount instead of NAME
+  int countLine = 0;
 };
 
 // A layer with its includes applied. `origins` says which profile set a field ("" = the VM
@@ -194,11 +196,30 @@ Result<Layer> Parser::parseLayer(const Entry& e, const std::string& section, boo
       layer.fields["nics"] = std::move(*nics);
       layer.lines.insert(nicLines.begin(), nicLines.end());
     } else if (f.key == "image" || f.key == "kernel" || f.key == "initrd" || f.key == "cmdline" ||
-               f.key == "description") {
+               f.key == "description" || f.key == "template" || f.key == "customization") {
       auto s = str("a string");
       if (!s) return s.error();
       layer.fields[f.key] = *s;
       layer.lines[f.key] = f.line;
+    } else if (f.key == "linked") {
+      auto s = str("true or false");
+      if (!s) return s.error();
+      if (*s != "true" && *s != "false")
+        return error(f.line, path, fmt::format("linked must be true or false (got '{}')", *s));
+      layer.fields["linked_clone"] = *s == "true";
+      layer.lines["linked_clone"] = f.line;
+    } else if (f.key == "count" && isVm) {
+      auto s = str("a number of VMs");
+      if (!s) return s.error();
+      auto n = parseInteger(*s);
+      if (!n) return error(f.line, path, n.error().message);
+      if (*n < 1 || *n > static_cast<int64_t>(kMaxNameRange))
+        return error(f.line, path,
+                     fmt::format("count must be 1 to {} (got {})", kMaxNameRange, *n));
+      layer.count = static_cast<int>(*n);
+      layer.countLine = f.line;
+    } else if (f.key == "count") {
+      return error(f.line, path, "a profile cannot set count; set it on the VM");
     } else if (f.key == "accel") {
       auto s = str("auto, kvm or tcg");
       if (!s) return s.error();
@@ -385,6 +406,22 @@ Result<DesiredVm> Parser::buildVm(const Layer& vm, const std::string& directory)
   if (f.contains("initrd")) spec.initrd = f["initrd"].get<std::string>();
   if (f.contains("cmdline")) spec.cmdline = f["cmdline"].get<std::string>();
   if (f.contains("description")) spec.description = f["description"].get<std::string>();
+  if (f.contains("customization")) spec.customization = f["customization"].get<std::string>();
+  if (f.contains("template")) {
+    spec.templateName = f["template"].get<std::string>();
+    spec.linkedClone = f.value("linked_clone", true);
+    // The template brings its disks and boot source; the file cannot also say them.
+    for (const char* own : {"disks", "image", "kernel", "initrd"})
+      if (f.contains(own)) {
+        auto it = merged->lines.find(own);
+        return error(it != merged->lines.end() ? it->second : vm.line, vm.path + "." + own,
+                     fmt::format("'{}' cannot be set with 'template': the template's disks and "
+                                 "boot are cloned",
+                                 own));
+      }
+  } else if (f.contains("linked_clone")) {
+    return error(merged->lines["linked_clone"], vm.path + ".linked", "'linked' needs 'template'");
+  }
   if (f.contains("accel")) spec.accel = *accelFromName(f["accel"].get<std::string>());
   if (f.contains("labels")) spec.labels = f["labels"].get<std::map<std::string, std::string>>();
   spec.labels[kDirectoryLabel] = directory;
@@ -512,13 +549,27 @@ Result<DirectoryFile> Parser::parse(const std::string& text) {
   auto vms = entries(vmsEntry->value, vmsEntry->line, "vms", "a map of VM names to VMs");
   if (!vms) return vms.error();
   for (const auto& e : *vms) {
-    if (auto v = validateName(e.key, "VM name"); !v)
-      return error(e.line, "vms." + e.key, v.error().message);
     auto layer = parseLayer(e, "vms", true);
     if (!layer) return layer.error();
-    auto vm = buildVm(*layer, out.name);
-    if (!vm) return vm.error();
-    out.vms.push_back(std::move(*vm));
+    // Several VMs from one entry: `web[1-3]:` or `web:` with `count: 3` (web1 ... web3).
+    auto names = expandNameRange(e.key);
+    if (!names) return error(e.line, "vms." + e.key, names.error().message);
+    if (layer->count) {
+      if (names->size() != 1 || *names != std::vector<std::string>{e.key})
+        return error(layer->countLine, "vms." + e.key + ".count",
+                     "count cannot be combined with a name range");
+      names->clear();
+      for (int i = 1; i <= *layer->count; ++i) names->push_back(fmt::format("{}{}", e.key, i));
+    }
+    for (const auto& name : *names) {
+      if (auto v = validateName(name, "VM name"); !v)
+        return error(e.line, "vms." + e.key, v.error().message);
+      Layer one = *layer;
+      one.name = name;
+      auto vm = buildVm(one, out.name);
+      if (!vm) return vm.error();
+      out.vms.push_back(std::move(*vm));
+    }
   }
   return out;
 }

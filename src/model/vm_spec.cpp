@@ -223,7 +223,8 @@ Status validateVmSpec(const VmSpec& spec, const HostLimits* host) {
         return fieldError(field + ".port_group", s.error().message);
   }
   if (spec.nics.size() > 8) return fieldError("nics", "a VM has at most 8 NICs");
-  if (spec.image.empty() && spec.kernel.empty())
+  // A VM from a template boots what the template boots (filled in when it is deployed).
+  if (spec.image.empty() && spec.kernel.empty() && spec.templateName.empty())
     return fieldError("image", "a VM needs an image (e.g. \"tiny\") or a kernel to boot");
   if (!spec.image.empty() && !spec.kernel.empty())
     return fieldError("kernel", "give either an image or a kernel, not both");

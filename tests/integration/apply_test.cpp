@@ -302,5 +302,48 @@ vms: {}
       << last.out;
 }
 
+TEST(Apply, CountClonesATemplateAndReapplyingChangesNothing) {
+  TestDaemon d;
+  d.createVm("base", {{"memory_mib", 128}});
+  ASSERT_EQ(d.cli({"template", "create", "tpl", "--from", "base"}).code, 0);
+  const char* farm = R"(directory: farm
+vms:
+  web:
+    template: tpl
+    count: 3
+    memory: 160M
+    state: running
+)";
+  auto file = writeSite(d, "farm.yaml", farm);
+  auto r = d.cli({"apply", "-f", file});
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* name : {"web1", "web2", "web3"}) {
+    auto vm = d.vm(name);
+    EXPECT_EQ(vm["state"], "running") << name;
+    EXPECT_EQ(vm["template"], "tpl");
+    EXPECT_EQ(vm["linked_clone"], true);
+    EXPECT_EQ(vm["memory_mib"], 160) << "the file's memory wins over the template's";
+    EXPECT_EQ(vm["disks"], d.vm("base")["disks"]) << "disks come from the template";
+    EXPECT_TRUE(pathExists(d.stateDir() + "/disks/" + std::string(name) + "/root.qcow2"));
+  }
+  // The template-derived definition is what the plan compares: nothing to do the second time.
+  auto again = d.cli({"--json", "apply", "-f", file, "--dry-run"});
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_EQ(again.json()["nothing_to_do"], true) << again.out;
+  EXPECT_EQ(again.json()["summary"]["unchanged"], 3) << again.out;
+  // Fewer VMs: the one the file no longer lists goes.
+  writeSite(d, "farm.yaml",
+            std::string(farm).replace(std::string(farm).find("count: 3"), 8, "count: 2"));
+  ASSERT_EQ(d.cli({"apply", "-f", file}).code, 0);
+  EXPECT_EQ(d.cli({"vm", "show", "web3"}).code, 3);
+  // A template that does not exist is refused before anything changes.
+  writeSite(d, "bad.yaml", "directory: farm\nvms:\n  x:\n    template: nope\n");
+  auto bad = d.cli({"apply", "-f", d.stateDir() + "/bad.yaml"});
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.err.find("template 'nope' does not exist"), std::string::npos) << bad.err;
+  EXPECT_EQ(d.cli({"vm", "show", "web1"}).code, 0) << "a refused apply deletes nothing";
+  d.forceStopAll();
+}
+
 }  // namespace
 }  // namespace paddock::test

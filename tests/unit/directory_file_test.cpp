@@ -92,6 +92,55 @@ TEST(DirectoryFile, VmInheritsEverythingFromItsIncludedProfile) {
   EXPECT_EQ(web.fieldLines.at("description"), 16);
 }
 
+TEST(DirectoryFile, CountAndNameRangesMakeSeveralVmsFromATemplate) {
+  auto file = parseOk(R"(directory: farm
+profiles:
+  web:
+    template: base
+    memory: 512M
+vms:
+  web:
+    include: web
+    count: 3
+    customization: webspec
+  db[1-2]:
+    template: base
+    linked: false
+)");
+  ASSERT_EQ(file.vms.size(), 5u);
+  EXPECT_EQ(file.vms[0].spec.name, "web1");
+  EXPECT_EQ(file.vms[2].spec.name, "web3");
+  EXPECT_EQ(file.vms[3].spec.name, "db1");
+  EXPECT_EQ(file.vms[4].spec.name, "db2");
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(file.vms[i].spec.templateName, "base");
+    EXPECT_TRUE(file.vms[i].spec.linkedClone) << "linked is the default";
+    EXPECT_EQ(file.vms[i].spec.memoryMib, 512u);
+    EXPECT_EQ(file.vms[i].spec.customization, "webspec");
+    EXPECT_TRUE(file.vms[i].spec.disks.empty());
+    EXPECT_EQ(file.vms[i].fieldLines.count("memory_mib"), 1u);
+    EXPECT_EQ(file.vms[i].fieldLines.count("vcpus"), 0u) << "not set: taken from the template";
+  }
+  EXPECT_FALSE(file.vms[3].spec.linkedClone);
+}
+
+TEST(DirectoryFile, TemplateVmsCannotAlsoSayDisksAndCountsAreBounded) {
+  auto disks = parseFails("vms:\n  a:\n    template: t\n    disks: [{name: root, size: 1G}]\n");
+  EXPECT_NE(disks.message.find("site.yaml:4: vms.a.disks: 'disks' cannot be set with 'template'"),
+            std::string::npos)
+      << disks.message;
+  auto linked = parseFails("vms:\n  a:\n    image: tiny\n    linked: true\n");
+  EXPECT_NE(linked.message.find("'linked' needs 'template'"), std::string::npos) << linked.message;
+  auto zero = parseFails("vms:\n  a:\n    image: tiny\n    count: 0\n");
+  EXPECT_NE(zero.message.find("site.yaml:4: vms.a.count: count must be 1 to 1000"),
+            std::string::npos)
+      << zero.message;
+  auto both = parseFails("vms:\n  a[1-2]:\n    image: tiny\n    count: 2\n");
+  EXPECT_NE(both.message.find("count cannot be combined with a name range"), std::string::npos);
+  auto backwards = parseFails("vms:\n  a[3-1]:\n    image: tiny\n");
+  EXPECT_NE(backwards.message.find("runs backwards"), std::string::npos) << backwards.message;
+}
+
 TEST(DirectoryFile, ProfileIncludingAProfileIsOverriddenByItAndByTheVm) {
   auto file = parseOk(kSite);
   const DesiredVm* db = findVm(file, "db1");

@@ -1,5 +1,7 @@
 #include "services/directory/apply_service.h"
 
+#include <set>
+
 #include <fmt/format.h>
 
 namespace paddock {
@@ -13,6 +15,22 @@ Error inStep(const std::string& vm, const char* what, const Error& e) {
 }
 
 }  // namespace
+
+Status ApplyService::resolveTemplates(std::vector<DesiredVm>& vms) {
+  for (auto& d : vms) {
+    if (d.spec.templateName.empty()) continue;
+    std::set<std::string> set;
+    for (const auto& [field, line] : d.fieldLines)
+      set.insert(field.substr(0, field.find_first_of(".[")));
+    auto resolved = templates_.resolve(d.spec, set);
+    if (!resolved)
+      return makeError(resolved.error().code,
+                       fmt::format("VM '{}': {}", d.spec.name, resolved.error().message),
+                       "vms." + d.spec.name + ".template");
+    d.spec = std::move(*resolved);
+  }
+  return {};
+}
 
 Result<Plan> ApplyService::plan(const std::string& directory, bool managesNetworks,
                                 const std::vector<DesiredNetwork>& networks,
@@ -62,7 +80,8 @@ Result<nlohmann::json> ApplyService::execute(const Plan& plan,
           return inStep(step.vm, "shut down", r.error());
         break;
       case PlanAction::create: {
-        auto r = vms_.create(byName.at(step.vm)->spec);
+        const VmSpec& spec = byName.at(step.vm)->spec;
+        auto r = spec.templateName.empty() ? vms_.create(spec) : templates_.deploySpec(spec, &op);
         if (!r) return inStep(step.vm, "create", r.error());
         if (wantRunning) toStart.push_back(step.vm);
         break;

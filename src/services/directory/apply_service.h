@@ -9,12 +9,18 @@
 #include "services/lifecycle/vm_service.h"
 #include "services/network/network_service.h"
 #include "services/operations.h"
+#include "services/templates/template_service.h"
 
 namespace paddock {
 
 class ApplyService {
  public:
-  ApplyService(VmService& vms, NetworkService& networks) : vms_(vms), networks_(networks) {}
+  ApplyService(VmService& vms, NetworkService& networks, TemplateService& templates)
+      : vms_(vms), networks_(networks), templates_(templates) {}
+
+  // VMs with `template:` get the template's definition under the fields their file set, so the
+  // plan compares what they really are (disks, boot) and their create clones the template.
+  Status resolveTemplates(std::vector<DesiredVm>& vms);
 
   // Without `managesNetworks` (a file with no `networks:` key) no network is planned at all.
   Result<Plan> plan(const std::string& directory, bool managesNetworks,
@@ -28,6 +34,7 @@ class ApplyService {
  private:
   VmService& vms_;
   NetworkService& networks_;
+  TemplateService& templates_;
 };
 
 }  // namespace paddock

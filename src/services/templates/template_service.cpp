@@ -227,11 +227,47 @@ Result<VmSpec> TemplateService::planDeploy(const std::string& name, const std::s
   return spec;
 }
 
+Result<VmSpec> TemplateService::resolve(const VmSpec& spec,
+                                        const std::set<std::string>& setFields) {
+  PADDOCK_TRY_ASSIGN(auto t, get(spec.templateName));
+  VmSpec out = t.vm;
+  out.name = spec.name;
+  out.description.clear();
+  out.templateName = spec.templateName;
+  out.linkedClone = spec.linkedClone;
+  auto has = [&](const char* f) { return setFields.count(f) > 0; };
+  if (has("vcpus")) out.vcpus = spec.vcpus;
+  if (has("memory_mib")) out.memoryMib = spec.memoryMib;
+  if (has("nics")) out.nics = spec.nics;
+  if (has("cmdline")) out.cmdline = spec.cmdline;
+  if (has("description")) out.description = spec.description;
+  if (has("accel")) out.accel = spec.accel;
+  if (has("resources")) out.resources = spec.resources;
+  if (has("customization")) out.customization = spec.customization;
+  for (const auto& [k, v] : spec.labels) out.labels[k] = v;
+  return out;
+}
+
+Result<VmRecord> TemplateService::deploySpec(const VmSpec& spec, OperationContext* op) {
+  std::shared_lock lock(inUse_);
+  PADDOCK_TRY(get(spec.templateName));
+  PADDOCK_TRY(validateVmSpec(spec, &vms_.config().host));
+  return makeClone(spec, op);
+}
+
 Result<VmRecord> TemplateService::deploy(const std::string& name, const std::string& vmName,
                                          bool linked, const json& overrides, OperationContext* op) {
   std::shared_lock lock(inUse_);
-  auto spec = planDeploy(name, vmName, linked, overrides);
-  if (!spec) return spec.error();
+  auto planned = planDeploy(name, vmName, linked, overrides);
+  if (!planned) return planned.error();
+  return makeClone(*planned, op);
+}
+
+Result<VmRecord> TemplateService::makeClone(const VmSpec& target, OperationContext* op) {
+  const VmSpec* spec = &target;
+  const std::string& name = target.templateName;
+  const std::string& vmName = target.name;
+  bool linked = target.linkedClone;
   // Same depth as disks/<vm>/, so the overlays' relative backing paths hold after the rename.
   std::string prepared = stateDir_ + "/disks/" + kPartial + vmName;
   (void)removeAll(prepared);

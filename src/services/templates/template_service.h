@@ -8,6 +8,7 @@
 // in the store. cleanPartial() removes what an interrupted create or deploy left.
 #pragma once
 
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -44,6 +45,13 @@ class TemplateService {
   // the resulting definition is valid. The API calls it before starting the operation.
   Result<VmSpec> planDeploy(const std::string& name, const std::string& vmName, bool linked,
                             const nlohmann::json& overrides);
+  // The same for a whole definition (`spec.templateName` names the template): what a directory
+  // file's `template:` VM becomes, see resolve().
+  Result<VmRecord> deploySpec(const VmSpec& spec, OperationContext* op);
+  // The definition a VM from template `spec.templateName` has: the template's, with the fields
+  // in `setFields` (JSON names: vcpus, memory_mib, nics, ...) taken from `spec`. Disks and boot
+  // always come from the template.
+  Result<VmSpec> resolve(const VmSpec& spec, const std::set<std::string>& setFields);
   // The VMs that are linked clones of template `name`.
   Result<std::vector<std::string>> linkedClones(const std::string& name);
   // Daemon start: removes half-made templates and clone disks an interrupted run left.
@@ -52,6 +60,9 @@ class TemplateService {
   std::string templateDir(const std::string& name) const;
 
  private:
+  // Makes the clone's disks (overlays or copies) and registers it; inUse_ held shared.
+  Result<VmRecord> makeClone(const VmSpec& spec, OperationContext* op);
+
   std::string stateDir_;
   Store& store_;
   VmService& vms_;
