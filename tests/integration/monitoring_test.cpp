@@ -99,13 +99,16 @@ TEST(Monitoring, ACpuBusyGuestShowsInLiveValuesHistoryMetricsAndTheCli) {
   ASSERT_TRUE(waitFor(
       [&] {
         snap = d.api().call("GET", "/v1/stats/live").value();
-        return live(snap, "busy", "cpu_percent") > 50 && live(snap, "idle", "cpu_percent") < 30;
+        // The vCPU thread is one of QEMU's threads: both must show the busy loop in one sample
+        // (one sample on a contended host can fall just short of it).
+        const json& vcpu = snap["vms"]["busy"]["vcpu_percent"];
+        return live(snap, "busy", "cpu_percent") > 50 && vcpu.contains("0") &&
+               vcpu["0"].get<double>() > 50 && live(snap, "idle", "cpu_percent") < 30;
       },
       30s))
       << snap.dump();
   EXPECT_EQ(live(snap, "busy", "memory_configured_bytes"), 128.0 * 1024 * 1024);
   EXPECT_GT(live(snap, "busy", "memory_rss_bytes"), 16.0 * 1024 * 1024);
-  EXPECT_GT(snap["vms"]["busy"]["vcpu_percent"]["0"].get<double>(), 50) << snap.dump();
   ASSERT_TRUE(waitFor(
       [&] {
         snap = d.api().call("GET", "/v1/stats/live").value();
