@@ -37,42 +37,34 @@ void addSnapshotRoutes(Router& router, ApiContext& ctx) {
                 if (!s) return respondError(ex, s.error());
                 respondJson(ex, 200, toJson(*s));
               }});
-  router.add(
-      {"POST", "/v1/vms/{name}/snapshots",
-       "Take a snapshot (operation): {\"name\", \"description\", \"memory\": bool}",
-       [&ctx](const http::Request& req, const Params& p, http::Exchange& ex) {
-         auto body = parseBody(req);
-         if (!body) return respondError(ex, body.error());
-         if (auto s = onlyFields(*body, {"name", "description", "memory"}); !s)
-           return respondError(ex, s.error());
-         auto field = [&](const char* f, nlohmann::json::value_t type, const char* what) -> Status {
-           if (body->contains(f) && (*body)[f].type() != type)
-             return makeError(Errc::invalid_argument, fmt::format("field '{}' must be {}", f, what),
-                              f);
-           return {};
-         };
-         if (!body->contains("name"))
-           return respondError(
-               ex, makeError(Errc::invalid_argument, "field 'name' is required", "name"));
-         for (auto s : {field("name", nlohmann::json::value_t::string, "a string"),
-                        field("description", nlohmann::json::value_t::string, "a string"),
-                        field("memory", nlohmann::json::value_t::boolean, "a boolean")})
-           if (!s) return respondError(ex, s.error());
-         std::string vm = p.at("name");
-         std::string name = (*body)["name"];
-         std::string description = body->value("description", "");
-         bool memory = body->value("memory", false);
-         if (auto s = ctx.snapshots.checkCreate(vm, name, description, memory); !s)
-           return respondError(ex, s.error());
-         auto op = ctx.operations.start(
-             "vm.snapshot", "vm/" + vm,
-             [&ctx, vm, name, description, memory](OperationContext& oc) -> Result<nlohmann::json> {
-               auto s = ctx.snapshots.create(vm, name, description, memory, &oc);
-               if (!s) return s.error();
-               return toJson(*s);
-             });
-         respondJson(ex, 202, toJson(op));
-       }});
+  router.add({"POST", "/v1/vms/{name}/snapshots",
+              "Take a snapshot (operation): {\"name\", \"description\", \"memory\": bool}",
+              [&ctx](const http::Request& req, const Params& p, http::Exchange& ex) {
+                auto body = parseBody(req);
+                if (!body) return respondError(ex, body.error());
+                if (auto s = onlyFields(*body, {"name", "description", "memory"}); !s)
+                  return respondError(ex, s.error());
+                auto name = stringField(*body, "name", true);
+                if (!name) return respondError(ex, name.error());
+                auto description = stringField(*body, "description", false);
+                if (!description) return respondError(ex, description.error());
+                if (body->contains("memory") && !(*body)["memory"].is_boolean())
+                  return respondError(ex, makeError(Errc::invalid_argument,
+                                                    "field 'memory' must be a boolean", "memory"));
+                bool memory = body->value("memory", false);
+                std::string vm = p.at("name");
+                if (auto s = ctx.snapshots.checkCreate(vm, *name, *description, memory); !s)
+                  return respondError(ex, s.error());
+                auto op = ctx.operations.start(
+                    "vm.snapshot", "vm/" + vm,
+                    [&ctx, vm, name = *name, description = *description,
+                     memory](OperationContext& oc) -> Result<nlohmann::json> {
+                      auto s = ctx.snapshots.create(vm, name, description, memory, &oc);
+                      if (!s) return s.error();
+                      return toJson(*s);
+                    });
+                respondJson(ex, 202, toJson(op));
+              }});
   router.add({"POST", "/v1/vms/{name}/snapshots/{snapshot}/revert",
               "Revert to a snapshot (operation); a disk-only one powers a running VM off",
               [&ctx](const http::Request&, const Params& p, http::Exchange& ex) {

@@ -9,12 +9,6 @@ namespace paddock::cli {
 
 namespace {
 
-std::string joined(const nlohmann::json& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n.get<std::string>();
-  return out.empty() ? "-" : out;
-}
-
 std::string readSpecFile(CliContext& ctx, const std::string& path) {
   auto text = path == "-" ? readFile("/dev/stdin") : readFile(path);
   if (!text)
@@ -78,7 +72,7 @@ void addCustomizationCommands(CLI::App& app, CliContext& ctx) {
       if (ctx.json) return printJson(out);
       std::printf("Name:         %s\nDescription:  %s\nCreated:      %s\nUsed by:      %s\n---\n%s",
                   out.value("name", "").c_str(), out.value("description", "").c_str(),
-                  out.value("created_at", "").c_str(), joined(out["used_by"]).c_str(),
+                  out.value("created_at", "").c_str(), joinNames(out["used_by"]).c_str(),
                   out.value("yaml", "").c_str());
     });
   }

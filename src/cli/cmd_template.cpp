@@ -13,21 +13,6 @@ std::string templatePath(const std::string& name) {
   return "/v1/templates/" + name;
 }
 
-std::string disksColumn(const nlohmann::json& vm) {
-  std::string out;
-  for (const auto& d : vm["disks"]) {
-    if (!out.empty()) out += ",";
-    out += d.value("name", "") + ":" + formatMib(d.value("size_mib", uint64_t{0}));
-  }
-  return out.empty() ? "-" : out;
-}
-
-std::string joined(const nlohmann::json& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n.get<std::string>();
-  return out.empty() ? "-" : out;
-}
-
 }  // namespace
 
 void addTemplateCommands(CLI::App& app, CliContext& ctx) {
@@ -64,7 +49,7 @@ void addTemplateCommands(CLI::App& app, CliContext& ctx) {
         const auto& vm = tp["vm"];
         t.add({tp.value("name", ""), tp.value("source_vm", ""),
                std::to_string(vm.value("vcpus", 0)), formatMib(vm.value("memory_mib", uint64_t{0})),
-               disksColumn(vm), std::to_string(tp["linked_clones"].size()),
+               diskSummary(vm), std::to_string(tp["linked_clones"].size()),
                tp.value("description", "")});
       }
       t.print();
@@ -87,10 +72,10 @@ void addTemplateCommands(CLI::App& app, CliContext& ctx) {
       row("Created:", tp.value("created_at", ""));
       row("vCPUs:", std::to_string(vm.value("vcpus", 0)));
       row("Memory:", formatMib(vm.value("memory_mib", uint64_t{0})));
-      row("Disks:", disksColumn(vm));
+      row("Disks:", diskSummary(vm));
       std::string boot = vm.value("image", "");
       row("Boot:", boot.empty() ? vm.value("kernel", "") : "image " + boot);
-      row("Linked clones:", joined(tp["linked_clones"]));
+      row("Linked clones:", joinNames(tp["linked_clones"]));
     });
   }
   {

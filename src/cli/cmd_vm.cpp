@@ -70,15 +70,6 @@ std::string vmPath(const std::string& name, const std::string& suffix = "") {
   return "/v1/vms/" + name + suffix;
 }
 
-std::string diskSummary(const nlohmann::json& vm) {
-  std::string out;
-  for (const auto& d : vm["disks"]) {
-    if (!out.empty()) out += ",";
-    out += d.value("name", "") + ":" + formatMib(d.value("size_mib", uint64_t{0}));
-  }
-  return out.empty() ? "-" : out;
-}
-
 // How long the current boot took to report ready; nothing for a VM that is not running.
 std::string readyColumn(const nlohmann::json& vm) {
   const auto& rt = vm["runtime"];

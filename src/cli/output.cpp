@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "common/units.h"
+
 namespace paddock::cli {
 
 void Table::print() const {
@@ -58,6 +60,21 @@ std::string humanDuration(int64_t ms) {
   if (s < 3600) return fmt::format("{}m{:02}s", s / 60, s % 60);
   if (s < 86400) return fmt::format("{}h{:02}m", s / 3600, (s % 3600) / 60);
   return fmt::format("{}d{:02}h", s / 86400, (s % 86400) / 3600);
+}
+
+std::string diskSummary(const nlohmann::json& vm) {
+  std::string out;
+  for (const auto& d : vm["disks"]) {
+    if (!out.empty()) out += ",";
+    out += d.value("name", "") + ":" + formatMib(d.value("size_mib", uint64_t{0}));
+  }
+  return out.empty() ? "-" : out;
+}
+
+std::string joinNames(const nlohmann::json& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n.get<std::string>();
+  return out.empty() ? "-" : out;
 }
 
 }  // namespace paddock::cli

@@ -37,5 +37,9 @@ class Progress {
 };
 
 std::string humanDuration(int64_t ms);
+// A VM spec's disks as "root:1G,data:4G" ("-" for none).
+std::string diskSummary(const nlohmann::json& vm);
+// A JSON list of names as "a, b, c" ("-" for none).
+std::string joinNames(const nlohmann::json& names);
 
 }  // namespace paddock::cli
