@@ -7,13 +7,14 @@ packages=(
   # build
   build-essential cmake pkg-config clang-format
   libboost1.74-dev nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libfmt-dev libspdlog-dev
-  libsqlite3-dev libgtest-dev libgmock-dev libexpat1-dev librsvg2-dev libpng-dev libsimdjson-dev
-  # runtime: QEMU, disks, guest image recipe
-  qemu-system-x86 qemu-utils busybox-static cpio e2fsprogs kmod zstd
+  libsqlite3-dev libssl-dev libgtest-dev libgmock-dev libexpat1-dev librsvg2-dev libpng-dev libsimdjson-dev
+  # runtime: QEMU, disks (qemu-storage-daemon, for backups of stopped VMs, comes with
+  # qemu-system-x86 through qemu-system-common), guest image recipe
+  qemu-system-x86 qemu-system-common qemu-utils busybox-static cpio e2fsprogs kmod zstd
   # runtime: cloud-init NoCloud seeds (ISO 9660, label cidata)
   genisoimage
-  # runtime: fast parsing of QEMU's disk counters
-  libsimdjson14
+  # runtime: fast parsing of QEMU's disk counters; SHA-256 of backup files
+  libsimdjson14 libssl3
   # runtime: PNG charts (librsvg with cairo, and a sans-serif font for their text)
   librsvg2-2 libcairo2 fonts-dejavu-core
   # runtime: virtual networks

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "images/image_store.h"
+#include "services/backups/backup_service.h"
 #include "services/customization/customization_service.h"
 #include "services/event_bus.h"
 #include "services/host_info.h"
@@ -32,6 +33,7 @@ struct ApiContext {
   TemplateService& templates;
   CustomizationService& customizations;
   SnapshotService& snapshots;
+  BackupService& backups;
 };
 
 class Router;
@@ -46,6 +48,7 @@ void addStatsRoutes(Router& router, ApiContext& ctx);
 void addTemplateRoutes(Router& router, ApiContext& ctx);
 void addCustomizationRoutes(Router& router, ApiContext& ctx);
 void addSnapshotRoutes(Router& router, ApiContext& ctx);
+void addBackupRoutes(Router& router, ApiContext& ctx);
 void addOpenApiRoute(Router& router);
 
 }  // namespace paddock::api

@@ -16,6 +16,7 @@ ApiServer::ApiServer(ApiContext ctx) : ctx_(ctx) {
   addTemplateRoutes(router_, ctx_);
   addCustomizationRoutes(router_, ctx_);
   addSnapshotRoutes(router_, ctx_);
+  addBackupRoutes(router_, ctx_);
   addOpenApiRoute(router_);
   server_.setHandler([this](const http::Request& req, http::Exchange& ex) {
     spdlog::debug("{} {} ({})", req.method, req.target, req.peer);

@@ -55,4 +55,20 @@ Result<std::string> stringField(const nlohmann::json& body, const char* field, b
   return body[field].get<std::string>();
 }
 
+Result<bool> boolField(const nlohmann::json& body, const char* field, bool fallback) {
+  if (!body.contains(field)) return fallback;
+  if (!body[field].is_boolean())
+    return makeError(Errc::invalid_argument, fmt::format("field '{}' must be a boolean", field),
+                     field);
+  return body[field].get<bool>();
+}
+
+Result<int64_t> intField(const nlohmann::json& body, const char* field, int64_t fallback) {
+  if (!body.contains(field)) return fallback;
+  if (!body[field].is_number_integer())
+    return makeError(Errc::invalid_argument, fmt::format("field '{}' must be an integer", field),
+                     field);
+  return body[field].get<int64_t>();
+}
+
 }  // namespace paddock::api

@@ -15,6 +15,10 @@ Status onlyFields(const nlohmann::json& body, std::initializer_list<const char*>
 // The string `field` of `body`: "" when absent and not `required`; a 400 naming it otherwise.
 Result<std::string> stringField(const nlohmann::json& body, const char* field, bool required);
 
+// The boolean / integer `field` of `body`, `fallback` when absent; a 400 naming it otherwise.
+Result<bool> boolField(const nlohmann::json& body, const char* field, bool fallback);
+Result<int64_t> intField(const nlohmann::json& body, const char* field, int64_t fallback);
+
 void respondJson(http::Exchange& ex, int status, const nlohmann::json& body);
 void respondError(http::Exchange& ex, const Error& error);
 

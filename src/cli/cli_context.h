@@ -66,5 +66,6 @@ void addTemplateCommands(CLI::App& app, CliContext& ctx);
 void addCustomizationCommands(CLI::App& app, CliContext& ctx);
 // vm snapshot ...; after the vm commands.
 void addSnapshotCommands(CLI::App& app, CliContext& ctx);
+void addBackupCommands(CLI::App& app, CliContext& ctx);
 
 }  // namespace paddock::cli

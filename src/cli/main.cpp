@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   addTemplateCommands(app, ctx);
   addCustomizationCommands(app, ctx);
   addSnapshotCommands(app, ctx);
+  addBackupCommands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -77,4 +77,15 @@ std::string joinNames(const nlohmann::json& names) {
   return out.empty() ? "-" : out;
 }
 
+std::string humanBytes(uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, units[u]);
+}
+
 }  // namespace paddock::cli

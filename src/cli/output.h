@@ -37,6 +37,8 @@ class Progress {
 };
 
 std::string humanDuration(int64_t ms);
+// 1536 → "1.5 KiB", 0 → "0 B".
+std::string humanBytes(uint64_t bytes);
 // A VM spec's disks as "root:1G,data:4G" ("-" for none).
 std::string diskSummary(const nlohmann::json& vm);
 // A JSON list of names as "a, b, c" ("-" for none).

@@ -26,8 +26,8 @@ std::vector<char*> cArgv(const std::vector<std::string>& argv) {
   return out;
 }
 
-// Like spawnDetached, but the child is killed when the thread that started it ends (the daemon
-// dying included): a copy or build must not outlive the daemon that would clean up after it.
+}  // namespace
+
 Result<pid_t> spawnBound(const std::vector<std::string>& argv, const std::string& logPath) {
   auto args = cArgv(argv);
   pid_t parent = getpid();
@@ -58,8 +58,6 @@ Result<pid_t> spawnBound(const std::vector<std::string>& argv, const std::string
   close(log);
   return pid;
 }
-
-}  // namespace
 
 Result<CommandOutput> runCommand(const std::vector<std::string>& argv,
                                  std::chrono::milliseconds timeout) {

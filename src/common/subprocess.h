@@ -29,6 +29,10 @@ Result<CommandOutput> runCommand(const std::vector<std::string>& argv,
 // child (so we can reap it and learn its exit status) but survives our death.
 Result<pid_t> spawnDetached(const std::vector<std::string>& argv, const std::string& logPath);
 
+// Like spawnDetached, but the child is killed (SIGKILL) when the calling thread ends, the
+// daemon dying included: a helper must not outlive the code that would clean up after it.
+Result<pid_t> spawnBound(const std::vector<std::string>& argv, const std::string& logPath);
+
 // Runs argv with output to logPath (which starts empty) and waits for it, calling `output` with
 // each new piece of what it printed (about 5 times a second) and killing it (SIGKILL) once
 // `cancelled` returns true or the calling thread ends (the daemon dying included). Returns the

@@ -17,6 +17,7 @@
 #include "engine/qemu/qemu_engine.h"
 #include "host/cgroups.h"
 #include "host/net_host.h"
+#include "services/backups/backup_service.h"
 #include "services/customization/customization_service.h"
 #include "services/host_info.h"
 #include "services/host_memory.h"
@@ -185,6 +186,8 @@ int main(int argc, char** argv) {
   TemplateService templates(opt.stateDir, **store, vms, events);
   templates.cleanPartial();
   SnapshotService snapshots(**store, vms, events);
+  BackupService backups(**store, vms, engine, events);
+  backups.cleanPartial();
   vms.adoptAll();
   if (auto all = vms.list()) {
     networks.reconcile(*all);
@@ -198,7 +201,7 @@ int main(int argc, char** argv) {
 
   api::ApiServer server(api::ApiContext{vms, operations, events, images, host, networks, collector,
                                         **metrics, memory, overcommit, templates, customizations,
-                                        snapshots});
+                                        snapshots, backups});
   std::string sock = opt.stateDir + "/paddockd.sock";
   if (auto s = server.listenUnix(sock); !s) return fail(s.error().message);
   if (!opt.listen.empty()) {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/result.h"
+#include "engine/block_jobs.h"
 #include "engine/launch_spec.h"
 #include "engine/vm_counters.h"
 #include "model/resource_spec.h"
@@ -76,6 +77,8 @@ class VmProcess {
   virtual Status saveState(const std::string& path, const std::function<void(int)>& progress) = 0;
   // For a process started with LaunchSpec::incoming: waits until the saved state is loaded.
   virtual Status waitIncoming(std::chrono::milliseconds timeout) = 0;
+  // Dirty bitmaps and backups of the running VM's disks.
+  virtual BlockJobs& blockJobs() = 0;
 };
 
 using VmProcessPtr = std::unique_ptr<VmProcess>;
@@ -92,6 +95,11 @@ class Engine {
   // Reconnects to a VM started by an earlier paddockd; not_found if its process is gone.
   virtual Result<VmProcessPtr> adopt(const std::string& name, const std::string& runDir,
                                      VmProcessCallbacks callbacks) = 0;
+  // Opens a stopped VM's disks for block jobs (a helper process; the VM must not start while
+  // the session lives).
+  virtual Result<std::unique_ptr<DiskSession>> openDisks(const std::string& name,
+                                                         const std::vector<LaunchDisk>& disks,
+                                                         const std::string& runDir) = 0;
   virtual std::string version() = 0;
 };
 

@@ -47,6 +47,26 @@ Status createOverlay(const std::string& path, const std::string& backing) {
                      backing, "-F", "qcow2", path});
 }
 
+Result<std::vector<std::string>> qcow2Bitmaps(const std::string& path) {
+  auto out = runCommand({"qemu-img", "info", "--output=json", "-f", "qcow2", path},
+                        std::chrono::seconds(30));
+  if (!out) return out.error();
+  if (out->exitCode != 0)
+    return makeError(Errc::internal, fmt::format("qemu-img info {} failed: {}", path,
+                                                 out->err.substr(0, out->err.find('\n'))));
+  auto j = nlohmann::json::parse(out->out, nullptr, false);
+  std::vector<std::string> names;
+  if (j.is_discarded()) return makeError(Errc::internal, "qemu-img info printed no JSON");
+  auto data = j.value("/format-specific/data"_json_pointer, nlohmann::json::object());
+  for (const auto& b : data.value("bitmaps", nlohmann::json::array()))
+    if (b.contains("name") && b["name"].is_string()) names.push_back(b["name"].get<std::string>());
+  return names;
+}
+
+Status qcow2RemoveBitmap(const std::string& path, const std::string& name) {
+  return runQemuImg({"qemu-img", "bitmap", "--remove", "-f", "qcow2", path, name});
+}
+
 Status qcow2Snapshot(const std::string& path, SnapshotOp op, const std::string& tag) {
   const char* flag = op == SnapshotOp::create ? "-c" : op == SnapshotOp::apply ? "-a" : "-d";
   return runQemuImg({"qemu-img", "snapshot", flag, tag, path});

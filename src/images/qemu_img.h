@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 
@@ -22,6 +23,10 @@ Status createOverlay(const std::string& path, const std::string& backing);
 Status copyQcow2(const std::string& src, const std::string& dst, const std::string& logPath,
                  const std::function<void(double)>& progress,
                  const std::function<bool()>& cancelled);
+
+// Names of the persistent dirty bitmaps stored in a qcow2 file no QEMU has open.
+Result<std::vector<std::string>> qcow2Bitmaps(const std::string& path);
+Status qcow2RemoveBitmap(const std::string& path, const std::string& name);
 
 enum class SnapshotOp { create, apply, remove };
 // `qemu-img snapshot -c|-a|-d TAG` on a qcow2 no QEMU has open: take, go back to or delete an

@@ -3,6 +3,7 @@
 #include "common/subprocess.h"
 #include "engine/qemu/qemu_argv.h"
 #include "engine/qemu/qemu_process.h"
+#include "engine/qemu/storage_daemon.h"
 
 namespace paddock {
 
@@ -17,6 +18,14 @@ Result<VmProcessPtr> QemuEngine::adopt(const std::string& name, const std::strin
   auto p = QemuProcess::attach(name, runDir, std::move(callbacks));
   if (!p) return p.error();
   return VmProcessPtr(std::move(*p));
+}
+
+Result<std::unique_ptr<DiskSession>> QemuEngine::openDisks(const std::string& name,
+                                                           const std::vector<LaunchDisk>& disks,
+                                                           const std::string& runDir) {
+  auto d = StorageDaemon::open(name, disks, runDir);
+  if (!d) return d.error();
+  return std::unique_ptr<DiskSession>(std::move(*d));
 }
 
 std::string QemuEngine::version() {

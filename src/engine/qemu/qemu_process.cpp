@@ -119,6 +119,7 @@ Status QemuProcess::connect() {
   auto client = qmp::QmpClient::connect(paths_.qmp(), kConnectTimeout, std::move(cbs));
   if (!client) return client.error();
   qmp_ = std::move(*client);
+  blockJobs_ = std::make_unique<QmpBlockJobs>(*qmp_);
   // The guest's balloon driver reports its memory every few seconds from now on (a VM adopted
   // from an earlier paddockd has this already; setting it again is harmless).
   if (auto s = qmp_->setGuestStatsInterval(kBalloonPath, kGuestStatsSeconds); !s)
@@ -139,6 +140,7 @@ QemuProcess::~QemuProcess() {
   uint64_t one = 1;
   if (::write(stopFd_, &one, sizeof one) < 0) spdlog::warn("cannot wake exit watcher of {}", name_);
   if (watcher_.joinable()) watcher_.join();
+  blockJobs_.reset();
   qmp_.reset();
   console_.reset();
   if (pidfd_ >= 0) close(pidfd_);

@@ -9,6 +9,7 @@
 
 #include "engine/console_mux.h"
 #include "engine/engine.h"
+#include "engine/qemu/qmp_block_jobs.h"
 #include "engine/qemu/qmp_client.h"
 
 namespace paddock {
@@ -45,6 +46,7 @@ class QemuProcess : public VmProcess {
   Status snapshotDelete(const std::string& tag, const std::vector<std::string>& disks) override;
   Status saveState(const std::string& path, const std::function<void(int)>& progress) override;
   Status waitIncoming(std::chrono::milliseconds timeout) override;
+  BlockJobs& blockJobs() override { return *blockJobs_; }
 
  private:
   static constexpr const char* kBalloonPath = "/machine/peripheral/balloon0";
@@ -66,6 +68,7 @@ class QemuProcess : public VmProcess {
   int stopFd_;  // eventfd: wakes the exit watcher when we detach
   VmProcessCallbacks callbacks_;
   std::unique_ptr<qmp::QmpClient> qmp_;
+  std::unique_ptr<QmpBlockJobs> blockJobs_;
   std::unique_ptr<ConsoleMux> console_;
   std::thread watcher_;
   std::mutex mutex_;

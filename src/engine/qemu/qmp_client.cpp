@@ -126,10 +126,40 @@ Result<std::vector<JobInfo>> parseQueryJobs(const json& value) {
     if (!id || !id->is_string() || !status || !status->is_string())
       return badReply("query-jobs", value);
     const json* error = field(j, "error");
-    jobs.push_back(JobInfo{id->get<std::string>(), status->get<std::string>(),
-                           error && error->is_string() ? error->get<std::string>() : ""});
+    JobInfo info{id->get<std::string>(), status->get<std::string>(),
+                 error && error->is_string() ? error->get<std::string>() : ""};
+    const json* current = field(j, "current-progress");
+    const json* total = field(j, "total-progress");
+    if (current && current->is_number_unsigned()) info.current = current->get<std::uint64_t>();
+    if (total && total->is_number_unsigned()) info.total = total->get<std::uint64_t>();
+    jobs.push_back(std::move(info));
   }
   return jobs;
+}
+
+Result<std::vector<NodeBitmap>> parseNodeBitmaps(const json& value) {
+  if (!value.is_array()) return badReply("query-named-block-nodes", value);
+  std::vector<NodeBitmap> out;
+  for (const auto& n : value) {
+    const json* node = field(n, "node-name");
+    if (!node || !node->is_string()) return badReply("query-named-block-nodes", value);
+    const json* bitmaps = field(n, "dirty-bitmaps");
+    if (!bitmaps) continue;
+    if (!bitmaps->is_array()) return badReply("query-named-block-nodes", value);
+    for (const auto& b : *bitmaps) {
+      const json* name = field(b, "name");
+      if (!name) continue;  // a running job's own, anonymous bitmap
+      if (!name->is_string()) return badReply("query-named-block-nodes", value);
+      NodeBitmap bm;
+      bm.node = node->get<std::string>();
+      bm.name = name->get<std::string>();
+      bm.persistent = b.value("persistent", false);
+      bm.inconsistent = b.value("inconsistent", false);
+      bm.count = b.value("count", std::uint64_t{0});
+      out.push_back(std::move(bm));
+    }
+  }
+  return out;
 }
 
 // Device ids being waited for, and which of them QEMU reported deleted. An id is watched from
@@ -380,6 +410,33 @@ Status QmpClient::migrate(const std::string& uri) {
 
 Result<MigrationInfo> QmpClient::queryMigrate() {
   return query("query-migrate", parseQueryMigrate);
+}
+
+Status QmpClient::jobCancel(const std::string& id) {
+  return run("job-cancel", json{{"id", id}});
+}
+
+Status QmpClient::jobDismiss(const std::string& id) {
+  return run("job-dismiss", json{{"id", id}});
+}
+
+Status QmpClient::blockdevAddQcow2(const std::string& node, const std::string& path) {
+  return run("blockdev-add", json{{"driver", "qcow2"},
+                                  {"node-name", node},
+                                  {"file", {{"driver", "file"}, {"filename", path}}},
+                                  {"backing", nullptr}});
+}
+
+Status QmpClient::blockdevDel(const std::string& node) {
+  return run("blockdev-del", json{{"node-name", node}});
+}
+
+Result<std::vector<NodeBitmap>> QmpClient::queryBitmaps() {
+  return request("query-named-block-nodes", json{{"flat", true}}, parseNodeBitmaps)();
+}
+
+Status QmpClient::bitmapRemove(const std::string& node, const std::string& name) {
+  return run("block-dirty-bitmap-remove", json{{"node", node}, {"name", name}});
 }
 
 Status QmpClient::transaction(const json& actions) {

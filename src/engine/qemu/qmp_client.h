@@ -31,8 +31,18 @@ struct QomProperty {
 // One entry of query-jobs.
 struct JobInfo {
   std::string id;
-  std::string status;  // created, running, ..., concluded
-  std::string error;   // set when a concluded job failed
+  std::string status;                    // created, running, ..., concluded
+  std::string error;                     // set when a concluded job failed
+  std::uint64_t current = 0, total = 0;  // progress in job-defined units (bytes for backups)
+};
+
+// One dirty bitmap of a block node (query-named-block-nodes).
+struct NodeBitmap {
+  std::string node;
+  std::string name;
+  bool persistent = false;
+  bool inconsistent = false;  // the image was not closed cleanly: the bitmap cannot be trusted
+  std::uint64_t count = 0;    // dirty bytes
 };
 
 // query-migrate, the parts Paddock reads.
@@ -113,6 +123,14 @@ class QmpClient {
   // the job is cancelled.
   Status runJob(const char* command, nlohmann::json args, const std::string& jobId,
                 std::chrono::milliseconds timeout);
+  Status jobCancel(const std::string& id);
+  Status jobDismiss(const std::string& id);
+  // Opens qcow2 file `path` as node `node` for writing, without its backing chain (a backup
+  // target only receives writes).
+  Status blockdevAddQcow2(const std::string& node, const std::string& path);
+  Status blockdevDel(const std::string& node);
+  Result<std::vector<NodeBitmap>> queryBitmaps();
+  Status bitmapRemove(const std::string& node, const std::string& name);
   // Runs `actions` ([{"type", "data"}]) as one QMP transaction: all or none.
   Status transaction(const nlohmann::json& actions);
 
@@ -148,5 +166,6 @@ Result<std::vector<QomProperty>> parseQomList(const nlohmann::json& value);
 Result<GuestMemoryStats> parseGuestStats(const nlohmann::json& value);
 Result<std::vector<JobInfo>> parseQueryJobs(const nlohmann::json& value);
 Result<MigrationInfo> parseQueryMigrate(const nlohmann::json& value);
+Result<std::vector<NodeBitmap>> parseNodeBitmaps(const nlohmann::json& value);
 
 }  // namespace paddock::qmp

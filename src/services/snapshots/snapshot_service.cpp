@@ -7,6 +7,7 @@
 #include "common/clock.h"
 #include "common/names.h"
 #include "images/qemu_img.h"
+#include "model/backup.h"
 
 namespace paddock {
 
@@ -33,6 +34,26 @@ Status onEveryDisk(const std::string& dir, const std::vector<std::string>& disks
 }
 
 }  // namespace
+
+Status SnapshotService::dropChangeTracking(const std::string& vm) {
+  return vms_.withVm(vm, [&](const VmRecord& rec, VmProcess* proc) -> Status {
+    const std::string prefix = kBackupBitmapPrefix;
+    if (proc) {
+      PADDOCK_TRY_ASSIGN(auto bitmaps, proc->blockJobs().bitmaps());
+      for (const auto& b : bitmaps)
+        if (b.name.rfind(prefix, 0) == 0)
+          PADDOCK_TRY(proc->blockJobs().removeBitmap(b.disk, b.name));
+      return {};
+    }
+    for (const auto& d : rec.spec.disks) {
+      std::string path = vms_.diskDir(vm) + "/" + d.name + ".qcow2";
+      PADDOCK_TRY_ASSIGN(auto names, qcow2Bitmaps(path));
+      for (const auto& n : names)
+        if (n.rfind(prefix, 0) == 0) PADDOCK_TRY(qcow2RemoveBitmap(path, n));
+    }
+    return {};
+  });
+}
 
 std::string SnapshotService::current(const std::string& vm) {
   auto doc = store_.getObject(kSnapshotCurrentKind, vm);
@@ -141,6 +162,9 @@ Result<SnapshotRecord> SnapshotService::revert(const std::string& vm, const std:
                      fmt::format("VM '{}' has other disks than when snapshot '{}' was taken; "
                                  "revert is refused",
                                  vm, name));
+  // Going back rewrites the disks behind the backup bitmaps' back (and qcow2 refuses it while
+  // they are there): the VM's next backup is a full one.
+  PADDOCK_TRY(dropChangeTracking(vm));
   bool running = hasProcess(rec.runtime.state);
   if (snap.memory && !running) {
     if (op) op->progress(20, "starting from the saved memory");

@@ -45,6 +45,8 @@ class SnapshotService {
  private:
   Status setCurrent(const std::string& vm, const std::string& name);
   std::string current(const std::string& vm);
+  // Removes the backup bitmaps (changed-block tracking) of the VM's disks.
+  Status dropChangeTracking(const std::string& vm);
 
   Store& store_;
   VmService& vms_;
