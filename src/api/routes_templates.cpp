@@ -38,7 +38,7 @@ void addTemplateRoutes(Router& router, ApiContext& ctx) {
        [&ctx](const http::Request& req, const Params&, http::Exchange& ex) {
          auto body = parseBody(req);
          if (!body) return respondError(ex, body.error());
-         if (auto s = onlyFields(*body, {"name", "from_vm", "description"}); !s)
+         if (auto s = onlyFields(*body, {"name", "from_vm", "description", "snapshot"}); !s)
            return respondError(ex, s.error());
          auto name = stringField(*body, "name", true);
          if (!name) return respondError(ex, name.error());
@@ -47,16 +47,18 @@ void addTemplateRoutes(Router& router, ApiContext& ctx) {
          auto description = stringField(*body, "description", false);
          if (!description) return respondError(ex, description.error());
          // Refuse now what the operation would refuse, so callers get a 4xx, not a failed job.
-         if (auto s = ctx.templates.checkCreate(*name, *from, *description); !s)
+         auto snapshot = boolField(*body, "snapshot", false);
+         if (!snapshot) return respondError(ex, snapshot.error());
+         if (auto s = ctx.templates.checkCreate(*name, *from, *description, *snapshot); !s)
            return respondError(ex, s.error());
-         auto op =
-             ctx.operations.start("template.create", "template/" + *name,
-                                  [&ctx, name = *name, from = *from, description = *description](
-                                      OperationContext& oc) -> Result<nlohmann::json> {
-                                    auto t = ctx.templates.create(name, from, description, &oc);
-                                    if (!t) return t.error();
-                                    return toJson(*t);
-                                  });
+         auto op = ctx.operations.start(
+             "template.create", "template/" + *name,
+             [&ctx, name = *name, from = *from, description = *description,
+              snapshot = *snapshot](OperationContext& oc) -> Result<nlohmann::json> {
+               auto t = ctx.templates.create(name, from, description, snapshot, &oc);
+               if (!t) return t.error();
+               return toJson(*t);
+             });
          respondJson(ex, 202, toJson(op));
        }});
   router.add({"DELETE", "/v1/templates/{name}",

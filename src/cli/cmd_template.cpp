@@ -24,13 +24,19 @@ void addTemplateCommands(CLI::App& app, CliContext& ctx) {
     auto from = std::make_shared<std::string>();
     auto description = std::make_shared<std::string>();
     auto noWait = std::make_shared<bool>(false);
+    auto snapshot = std::make_shared<bool>(false);
     c->add_option("name", *name, "template name")->required();
     c->add_option("--from", *from, "the stopped VM to copy")->required();
+    c->add_flag("--snapshot", *snapshot,
+                "copy a running VM's disks as they are now (crash-consistent; it keeps running)");
     c->add_option("--description", *description, "free text");
     c->add_flag("--no-wait", *noWait, "print the operation and return");
     c->callback([=, &ctx] {
       auto out = runOperation(ctx, "template " + *name, "/v1/templates",
-                              {{"name", *name}, {"from_vm", *from}, {"description", *description}},
+                              {{"name", *name},
+                               {"from_vm", *from},
+                               {"description", *description},
+                               {"snapshot", *snapshot}},
                               *noWait);
       if (ctx.json) return printJson(out);
       if (*noWait)

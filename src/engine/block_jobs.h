@@ -33,7 +33,7 @@ struct BackupDiskJob {
 struct BackupJob {
   std::string id;  // unique among this process's jobs (job ids are "<id>-<disk>")
   // Made on every disk at the backup's point in time (empty, recording from then on): the next
-  // incremental backup copies what it marks.
+  // incremental backup copies what it marks. "": none (a one-off copy, e.g. a template).
   std::string newBitmap;
   std::vector<BackupDiskJob> disks;
   // Pause the guest while the jobs start, so no write is in flight at the point in time.

@@ -41,6 +41,7 @@ TEST(Templates, LinkedAndFullClonesFromATemplate) {
   auto running = d.cli({"template", "create", "tpl", "--from", "base"});
   EXPECT_EQ(running.code, 4) << running.err;
   EXPECT_NE(running.err.find("stop it"), std::string::npos) << running.err;
+  EXPECT_NE(running.err.find("--snapshot"), std::string::npos) << running.err;
   EXPECT_EQ(d.cli({"--json", "template", "list"}).json().size(), 0u);
 
   ASSERT_EQ(d.cli({"vm", "shutdown", "base", "--timeout", "60s"}).code, 0);
@@ -190,6 +191,27 @@ TEST(Templates, KilledDuringFullCloneLeavesNothingBehind) {
                          d.stateDir() + "/disks/copy/root.qcow2"});
   ASSERT_TRUE(cmp.ok());
   EXPECT_EQ(cmp->exitCode, 0) << cmp->out << cmp->err;
+}
+
+// With --snapshot a running VM becomes a template as its disks were at that instant; it keeps
+// running, and what it writes afterwards is not in the template.
+TEST(Templates, ARunningVmIsCopiedAtOneInstantWithSnapshot) {
+  TestDaemon d;
+  d.createVm("live", {{"memory_mib", 128}});
+  d.startVm("live");
+  guestWriteDiskHead(d, "live", "BEFORE-COPY-", "1");
+  auto made = d.cli({"--json", "template", "create", "hot", "--from", "live", "--snapshot"});
+  ASSERT_EQ(made.code, 0) << made.err;
+  EXPECT_EQ(d.vm("live")["state"], "running");
+  guestWriteDiskHead(d, "live", "AFTER-COPY--", "2");
+  struct stat st {};
+  ASSERT_EQ(stat((d.stateDir() + "/templates/hot/root.qcow2").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0444u);
+  ASSERT_EQ(d.cli({"vm", "create", "copy", "--template", "hot", "--full"}).code, 0);
+  d.startVm("copy");
+  EXPECT_NE(guestDiskHead(d, "copy").find("BEFORE-COPY-1"), std::string::npos);
+  EXPECT_NE(guestDiskHead(d, "live").find("AFTER-COPY--2"), std::string::npos);
+  d.forceStopAll();
 }
 
 }  // namespace

@@ -83,8 +83,10 @@ Status QmpBlockJobs::backup(const BackupJob& job, const BackupCallbacks& callbac
   for (size_t i = 0; i < job.disks.size(); ++i) {
     const auto& d = job.disks[i];
     std::string node = kDiskNodePrefix + d.disk;
-    actions.push_back({{"type", "block-dirty-bitmap-add"},
-                       {"data", {{"node", node}, {"name", job.newBitmap}, {"persistent", true}}}});
+    if (!job.newBitmap.empty())
+      actions.push_back(
+          {{"type", "block-dirty-bitmap-add"},
+           {"data", {{"node", node}, {"name", job.newBitmap}, {"persistent", true}}}});
     nlohmann::json backup = {{"job-id", targetName(i)},
                              {"device", node},
                              {"target", targetName(i)},
@@ -120,7 +122,7 @@ Status QmpBlockJobs::backup(const BackupJob& job, const BackupCallbacks& callbac
   }
   auto result = follow(ids, callbacks);
   for (const auto& id : ids) (void)qmp_.jobDismiss(id);
-  undo(job, job.disks.size(), !result);
+  undo(job, job.disks.size(), !result && !job.newBitmap.empty());
   return result;
 }
 

@@ -58,7 +58,7 @@ void TemplateService::cleanPartial() {
 }
 
 Status TemplateService::checkCreate(const std::string& name, const std::string& fromVm,
-                                    const std::string& description) {
+                                    const std::string& description, bool snapshot) {
   if (auto s = validateName(name, "template name"); !s)
     return makeError(Errc::invalid_argument, s.error().message, "name");
   if (description.size() > 1024)
@@ -68,27 +68,62 @@ Status TemplateService::checkCreate(const std::string& name, const std::string& 
     return makeError(Errc::conflict, fmt::format("template '{}' already exists", name), "name");
   auto vm = vms_.get(fromVm);
   if (!vm) return Error{vm.error().code, vm.error().message, "from_vm"};
-  if (hasProcess(vm->runtime.state))
-    return makeError(Errc::conflict,
-                     fmt::format("VM '{}' is {}: stop it before making a template of it", fromVm,
-                                 vmStateName(vm->runtime.state)),
-                     "from_vm");
+  VmState state = vm->runtime.state;
+  bool live = state == VmState::running || state == VmState::paused;
+  if ((hasProcess(state) && !(live && snapshot)) || state == VmState::suspended)
+    return makeError(
+        Errc::conflict,
+        fmt::format("VM '{}' is {}: stop it before making a template of it{}", fromVm,
+                    vmStateName(state),
+                    live ? ", or pass --snapshot to copy its disks as they are now" : ""),
+        "from_vm");
   return {};
 }
 
+// Copies the disks of running VM `proc` as they are at one instant into `partial`.
+Status copyRunningDisks(VmProcess& proc, const std::string& name, const VmSpec& spec,
+                        const std::string& partial, OperationContext* op) {
+  BackupJob job;
+  job.id = "template-" + name;
+  for (const auto& d : spec.disks) {
+    std::string target = partial + "/" + d.name + ".qcow2";
+    PADDOCK_TRY(createQcow2(target, d.sizeMib));
+    job.disks.push_back({d.name, target, ""});
+  }
+  BackupCallbacks cb;
+  cb.progress = [op](std::uint64_t done, std::uint64_t total) {
+    if (op)
+      op->progress(static_cast<int>(95 * done / total),
+                   fmt::format("copying the disks as they were at the start: {} of {} MiB",
+                               done >> 20, total >> 20));
+  };
+  cb.cancelled = [op] { return op && op->cancelled(); };
+  return proc.blockJobs().backup(job, cb);
+}
+
 Result<TemplateRecord> TemplateService::create(const std::string& name, const std::string& fromVm,
-                                               const std::string& description,
+                                               const std::string& description, bool snapshot,
                                                OperationContext* op) {
   std::unique_lock lock(inUse_);
-  PADDOCK_TRY(checkCreate(name, fromVm, description));
+  PADDOCK_TRY(checkCreate(name, fromVm, description, snapshot));
   std::string partial = stateDir_ + "/templates/" + kPartial + name;
   std::string dir = templateDir(name);
   TemplateRecord t;
-  auto copied = vms_.whileStopped(fromVm, [&](const VmRecord& vm) -> Status {
+  auto copied = vms_.withVm(fromVm, [&](const VmRecord& vm, VmProcess* proc) -> Status {
+    if (proc && !snapshot)
+      return makeError(Errc::conflict, fmt::format("VM '{}' started meanwhile", fromVm));
+    if (!proc && vm.runtime.state == VmState::suspended)
+      return makeError(Errc::conflict, fmt::format("VM '{}' is suspended", fromVm));
     (void)removeAll(partial);
     PADDOCK_TRY(makeDirs(partial, 0750));
-    CopyProgress progress(op, vm.spec.disks, 0, 95);
-    if (auto s = copyDisks(vms_.diskDir(fromVm), partial, vm.spec.disks, progress); !s) {
+    Status s;
+    if (proc) {
+      s = copyRunningDisks(*proc, name, vm.spec, partial, op);
+    } else {
+      CopyProgress progress(op, vm.spec.disks, 0, 95);
+      s = copyDisks(vms_.diskDir(fromVm), partial, vm.spec.disks, progress);
+    }
+    if (!s) {
       (void)removeAll(partial);
       return s;
     }

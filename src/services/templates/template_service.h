@@ -27,12 +27,15 @@ class TemplateService {
  public:
   TemplateService(std::string stateDir, Store& store, VmService& vms, EventBus& events);
 
-  // Copies the disks of stopped VM `fromVm` (with progress) and records template `name`.
+  // Copies the disks of stopped VM `fromVm` (with progress) and records template `name`. With
+  // `snapshot`, a running or paused VM is copied as its disks are at one instant (crash-
+  // consistent, by QEMU's backup jobs) while it keeps running; without, it is refused.
   Result<TemplateRecord> create(const std::string& name, const std::string& fromVm,
-                                const std::string& description, OperationContext* op);
+                                const std::string& description, bool snapshot,
+                                OperationContext* op);
   // What create() would refuse before it copies anything (the API answers it with a 4xx).
   Status checkCreate(const std::string& name, const std::string& fromVm,
-                     const std::string& description);
+                     const std::string& description, bool snapshot);
   Result<std::vector<TemplateRecord>> list();
   Result<TemplateRecord> get(const std::string& name);
   // Refused (conflict) while linked clones depend on it; full clones do not.
