@@ -189,6 +189,7 @@ int main(int argc, char** argv) {
   BackupService backups(**store, vms, engine, events);
   backups.cleanPartial();
   vms.adoptAll();
+  snapshots.cleanPending();
   if (auto all = vms.list()) {
     networks.reconcile(*all);
     resources.reconcile(*all);

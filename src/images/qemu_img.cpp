@@ -47,7 +47,9 @@ Status createOverlay(const std::string& path, const std::string& backing) {
                      backing, "-F", "qcow2", path});
 }
 
-Result<std::vector<std::string>> qcow2Bitmaps(const std::string& path) {
+namespace {
+
+Result<nlohmann::json> qcow2Info(const std::string& path) {
   auto out = runCommand({"qemu-img", "info", "--output=json", "-f", "qcow2", path},
                         std::chrono::seconds(30));
   if (!out) return out.error();
@@ -55,8 +57,23 @@ Result<std::vector<std::string>> qcow2Bitmaps(const std::string& path) {
     return makeError(Errc::internal, fmt::format("qemu-img info {} failed: {}", path,
                                                  out->err.substr(0, out->err.find('\n'))));
   auto j = nlohmann::json::parse(out->out, nullptr, false);
+  if (!j.is_object()) return makeError(Errc::internal, "qemu-img info printed no JSON");
+  return j;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> qcow2SnapshotTags(const std::string& path) {
+  PADDOCK_TRY_ASSIGN(auto j, qcow2Info(path));
+  std::vector<std::string> tags;
+  for (const auto& s : j.value("snapshots", nlohmann::json::array()))
+    if (s.contains("name") && s["name"].is_string()) tags.push_back(s["name"].get<std::string>());
+  return tags;
+}
+
+Result<std::vector<std::string>> qcow2Bitmaps(const std::string& path) {
+  PADDOCK_TRY_ASSIGN(auto j, qcow2Info(path));
   std::vector<std::string> names;
-  if (j.is_discarded()) return makeError(Errc::internal, "qemu-img info printed no JSON");
   auto data = j.value("/format-specific/data"_json_pointer, nlohmann::json::object());
   for (const auto& b : data.value("bitmaps", nlohmann::json::array()))
     if (b.contains("name") && b["name"].is_string()) names.push_back(b["name"].get<std::string>());

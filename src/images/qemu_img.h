@@ -29,6 +29,8 @@ Result<std::vector<std::string>> qcow2Bitmaps(const std::string& path);
 Status qcow2RemoveBitmap(const std::string& path, const std::string& name);
 
 enum class SnapshotOp { create, apply, remove };
+// Tags of the internal snapshots of a qcow2 file no QEMU has open.
+Result<std::vector<std::string>> qcow2SnapshotTags(const std::string& path);
 // `qemu-img snapshot -c|-a|-d TAG` on a qcow2 no QEMU has open: take, go back to or delete an
 // internal snapshot.
 Status qcow2Snapshot(const std::string& path, SnapshotOp op, const std::string& tag);

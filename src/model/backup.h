@@ -52,12 +52,13 @@ Result<BackupRepo> backupRepoFromJson(const nlohmann::json& j);
 nlohmann::json toJson(const BackupManifest& m);
 Result<BackupManifest> backupManifestFromJson(const nlohmann::json& j);
 
-// The bitmap name a backup of repository `repo` makes: "paddock-backup-<repo>-<id>".
+// The bitmap name a backup of repository `repo` makes: "paddock-backup:<repo>:<id>" (a colon
+// cannot occur in a repository name, so one repository's prefix never matches another's).
 std::string backupBitmapName(const std::string& repo, const std::string& id);
 inline std::string backupBitmapPrefix(const std::string& repo) {
-  return "paddock-backup-" + repo + "-";
+  return "paddock-backup:" + repo + ":";
 }
 // Every bitmap Paddock makes starts with this.
-inline constexpr const char* kBackupBitmapPrefix = "paddock-backup-";
+inline constexpr const char* kBackupBitmapPrefix = "paddock-backup:";
 
 }  // namespace paddock

@@ -17,6 +17,11 @@ inline std::string snapshotKind(const std::string& vm) {
 }
 // Store object kind of the VM's "current snapshot" marker (name = VM name).
 inline constexpr const char* kSnapshotCurrentKind = "snapshot-current";
+// Store object kind of snapshots being taken (name = "<vm>/<snapshot>", doc {"vm", "name",
+// "disks"}): written before QEMU or qemu-img is asked, removed once the record exists or the
+// attempt is undone. One left at daemon start marks an internal snapshot that may exist without
+// a record (paddockd was killed meanwhile); it is deleted then.
+inline constexpr const char* kSnapshotPendingKind = "snapshot-pending";
 
 struct SnapshotRecord {
   std::string vm;

@@ -2,6 +2,7 @@
 // (stopped VMs), real qemu-img and real guests: full and incremental backups through persistent
 // dirty bitmaps, restores compared inside the guests, verify, retention, a full repository and a
 // daemon killed mid-backup.
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 
@@ -276,6 +277,45 @@ TEST(Backups, KillingTheDaemonMidBackupKeepsEarlierBackupsSound) {
   ASSERT_EQ(restored.code, 0) << restored.err;
   d.startVm("back");
   EXPECT_EQ(guestSum(d, "back", 16, 16), data);
+  d.forceStopAll();
+}
+
+// The VM's QEMU dies mid-backup: the backup fails and leaves nothing, the earlier one still
+// verifies, and as the killed QEMU never stored its bitmaps (they live in its memory until it
+// closes the image) the next backup is a full one.
+TEST(Backups, KillingQemuMidBackupFailsItAndTheNextBackupIsFull) {
+  TestDaemon d;
+  std::string repo = d.stateDir() + "/repo";
+  ASSERT_EQ(d.cli({"backup", "repo", "add", "main", "--path", repo}).code, 0);
+  d.createVm("q", {{"memory_mib", 128}, {"disks", {{{"name", "root"}, {"size_mib", 64}}}}});
+  d.startVm("q");
+  ASSERT_EQ(backupNow(d, "q")["kind"], "full");
+  guestFill(d, "q", 0, 16);
+  auto op = d.cli({"--json", "backup", "create", "q", "--bwlimit", "1M", "--no-wait"});
+  ASSERT_EQ(op.code, 0) << op.err;
+  std::string id = std::to_string(op.json()["id"].get<int64_t>());
+  ASSERT_TRUE(waitFor(
+      [&] {
+        auto o = d.api().call("GET", "/v1/operations/" + id);
+        return o && o->value("progress", 0) > 5;
+      },
+      30s));
+  pid_t qemu = d.vm("q")["runtime"]["pid"].get<pid_t>();
+  ASSERT_EQ(::kill(qemu, SIGKILL), 0);
+  ASSERT_TRUE(waitFor(
+      [&] {
+        auto o = d.api().call("GET", "/v1/operations/" + id);
+        return o && o->value("status", "") != "running";
+      },
+      30s));
+  EXPECT_EQ(d.api().call("GET", "/v1/operations/" + id)->value("status", ""), "failed");
+  EXPECT_EQ(d.vm("q")["state"], "crashed");
+  auto entries = fs::directory_iterator(repo + "/q");
+  EXPECT_EQ(std::distance(entries, fs::directory_iterator()), 1);
+  EXPECT_EQ(d.cli({"backup", "verify", "q"}).code, 0);
+  auto next = backupNow(d, "q");
+  EXPECT_EQ(next["kind"], "full");
+  EXPECT_NE(next.value("reason", "").find("no change tracking"), std::string::npos) << next.dump();
   d.forceStopAll();
 }
 

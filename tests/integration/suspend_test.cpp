@@ -1,5 +1,7 @@
 // Suspend and resume against a real paddockd and a real guest: the running state goes to a file,
 // QEMU ends, and the guest continues from it, across a daemon restart.
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include "common/files.h"
@@ -79,6 +81,36 @@ TEST(Suspend, StateSurvivesADaemonRestartAndTheGuestContinues) {
   EXPECT_EQ(d.cli({"vm", "suspend", "sus"}).code, 4) << "a stopped VM cannot be suspended";
   d.startVm("sus");
   EXPECT_EQ(uptimeAndCounter(d, "sus").second, -1) << "a fresh boot has no counter";
+  d.forceStopAll();
+}
+
+// paddockd killed while a suspend writes the state: after the restart no half-written file is
+// left, and the guest goes on from wherever the suspend got to (suspended, or paused in its QEMU).
+TEST(Suspend, KillingTheDaemonMidSuspendLosesNothing) {
+  TestDaemon d;
+  d.createVm("cut", {{"memory_mib", 384}});
+  d.startVm("cut");
+  d.cli({"vm", "console", "cut"},
+        "dd if=/dev/urandom of=/tmp/fill bs=1M count=96 2>/dev/null; "
+        "(i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 1; done) &\n");
+  ASSERT_TRUE(waitFor([&] { return uptimeAndCounter(d, "cut").second >= 2; }, 60s));
+  int before = uptimeAndCounter(d, "cut").second;
+  auto op = d.api().call("POST", "/v1/vms/cut/actions/suspend", nlohmann::json::object());
+  ASSERT_TRUE(op) << op.error().message;
+  std::this_thread::sleep_for(150ms);
+  d.kill9();
+  d.start();
+  std::string state = d.vm("cut").value("state", "");
+  std::printf("after the kill: %s\n", state.c_str());
+  EXPECT_TRUE(state == "suspended" || state == "paused" || state == "running") << state;
+  EXPECT_FALSE(pathExists(d.stateDir() + "/disks/cut/suspend.state.partial"));
+  if (state != "running") {
+    ASSERT_EQ(d.cli({"vm", "resume", "cut"}).code, 0);
+  }
+  EXPECT_EQ(d.vm("cut")["state"], "running");
+  int after = uptimeAndCounter(d, "cut").second;
+  EXPECT_GE(after, before) << "the guest lost its processes";
+  EXPECT_TRUE(waitFor([&] { return uptimeAndCounter(d, "cut").second > after; }, 10s));
   d.forceStopAll();
 }
 

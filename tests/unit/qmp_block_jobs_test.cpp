@@ -120,7 +120,7 @@ TEST(QmpReplies, NodeBitmapsSkipTheAnonymousOnesOfRunningJobs) {
   auto b = qmp::parseNodeBitmaps(json::array(
       {{{"node-name", "drive-root"},
         {"dirty-bitmaps",
-         json::array({{{"name", "paddock-backup-main-1"}, {"persistent", true}, {"count", 65536}},
+         json::array({{{"name", "paddock-backup:main:1"}, {"persistent", true}, {"count", 65536}},
                       {{"busy", true}, {"count", 134217728}}})}},
        {{"node-name", "file-root"}}}));
   ASSERT_TRUE(b) << b.error().message;

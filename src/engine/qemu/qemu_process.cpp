@@ -109,8 +109,27 @@ Result<std::unique_ptr<QemuProcess>> QemuProcess::attach(const std::string& name
   std::unique_ptr<QemuProcess> p(
       new QemuProcess(name, paths, pid, pidfd, false, std::move(callbacks)));
   PADDOCK_TRY(p->connect());
+  p->cancelOrphanedMigration();
   p->watcher_ = std::thread([raw = p.get()] { raw->watchExit(); });
   return p;
+}
+
+// A suspend (migration to a file) that an earlier paddockd started and did not live to finish
+// may still be running: left alone it would pause the guest again when it completes, and its
+// file is already gone. It is cancelled; the guest stays paused, and resume continues it.
+void QemuProcess::cancelOrphanedMigration() {
+  auto m = qmp_->queryMigrate();
+  if (!m || (m->status != "active" && m->status != "setup" && m->status != "pre-switchover" &&
+             m->status != "device"))
+    return;
+  spdlog::info("VM {}: cancelling a migration left by an earlier paddockd", name_);
+  (void)qmp_->migrateCancel();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    m = qmp_->queryMigrate();
+    if (!m || m->status == "cancelled" || m->status == "completed" || m->status == "failed") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 
 Status QemuProcess::connect() {
@@ -291,6 +310,23 @@ Status QemuProcess::snapshotLoad(const std::string& tag, const std::vector<std::
 }
 
 Status QemuProcess::snapshotDelete(const std::string& tag, const std::vector<std::string>& disks) {
+  // A save of this tag that an earlier, killed paddockd started may still be running: let it
+  // finish first, or the delete would race it.
+  std::string save = "snapshot-save-" + tag;
+  auto deadline = std::chrono::steady_clock::now() + kSnapshotTimeout;
+  for (;;) {
+    PADDOCK_TRY_ASSIGN(auto jobs, qmp_->queryJobs());
+    auto it =
+        std::find_if(jobs.begin(), jobs.end(), [&](const qmp::JobInfo& j) { return j.id == save; });
+    if (it == jobs.end()) break;
+    if (it->status == "concluded") {
+      (void)qmp_->jobDismiss(save);
+      break;
+    }
+    if (std::chrono::steady_clock::now() > deadline)
+      return makeError(Errc::timeout, fmt::format("snapshot {} is still being saved", tag));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   return qmp_->runJob("snapshot-delete", {{"tag", tag}, {"devices", nodeNames(disks)}},
                       "snapshot-delete-" + tag, kSnapshotTimeout);
 }

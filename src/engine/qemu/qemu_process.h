@@ -54,6 +54,7 @@ class QemuProcess : public VmProcess {
   QemuProcess(std::string name, RunPaths paths, pid_t pid, int pidfd, bool isChild,
               VmProcessCallbacks callbacks);
   Status connect();
+  void cancelOrphanedMigration();
   void onQmpEvent(const qmp::Event& event);
   void watchExit();
   VmExit describeExit(int waitStatus, bool haveStatus);

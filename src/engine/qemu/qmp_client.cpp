@@ -408,6 +408,10 @@ Status QmpClient::migrate(const std::string& uri) {
   return run("migrate", json{{"uri", uri}});
 }
 
+Status QmpClient::migrateCancel() {
+  return run("migrate_cancel");
+}
+
 Result<MigrationInfo> QmpClient::queryMigrate() {
   return query("query-migrate", parseQueryMigrate);
 }

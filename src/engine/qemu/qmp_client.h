@@ -117,6 +117,7 @@ class QmpClient {
 
   Result<std::vector<JobInfo>> queryJobs();
   Status migrate(const std::string& uri);
+  Status migrateCancel();
   Result<MigrationInfo> queryMigrate();
   // Starts job command `command` (snapshot-save, snapshot-load, snapshot-delete) as `jobId`,
   // waits for it to conclude and dismisses it; a failed job's error is the result. On timeout

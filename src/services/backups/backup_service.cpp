@@ -25,7 +25,7 @@ Error notFoundRepo(const std::string& name) {
 }
 
 // Whether an incremental backup on top of `latest` is possible, else why not.
-std::string whyFull(const BackupManifest& latest, const VmSpec& spec,
+std::string whyFull(const BackupRepository& r, const BackupManifest& latest, const VmSpec& spec,
                     const std::vector<DiskBitmap>& bitmaps) {
   if (latest.disks.size() != spec.disks.size())
     return fmt::format("the VM's disks changed since backup {}", latest.id);
@@ -33,13 +33,15 @@ std::string whyFull(const BackupManifest& latest, const VmSpec& spec,
     const auto& d = spec.disks[i];
     if (latest.disks[i].disk != d.name || latest.disks[i].virtualSizeBytes != d.sizeMib * kMiB)
       return fmt::format("the VM's disks changed since backup {}", latest.id);
+    if (!pathExists(r.dir(latest.vm, latest.id) + "/" + d.name + ".qcow2"))
+      return fmt::format("backup {} lost its file for disk {}", latest.id, d.name);
     auto it = std::find_if(bitmaps.begin(), bitmaps.end(), [&](const DiskBitmap& b) {
       return b.disk == d.name && b.name == latest.bitmap;
     });
     if (it == bitmaps.end())
       return fmt::format(
-          "disk {} has no change tracking since backup {} (a snapshot was "
-          "reverted or the disk was replaced)",
+          "disk {} has no change tracking since backup {} (its QEMU ended without storing "
+          "it, a snapshot was reverted, or the disk was replaced)",
           d.name, latest.id);
     if (!it->usable)
       return fmt::format(
@@ -209,7 +211,7 @@ Status BackupService::backupWith(BlockJobs& jobs, const BackupRepo& repo, const 
   PADDOCK_TRY_ASSIGN(auto previous, r.list(m.vm));
   const BackupManifest* latest = previous.empty() ? nullptr : &previous.back();
   if (!full && latest) {
-    m.reason = whyFull(*latest, spec, bitmaps);
+    m.reason = whyFull(r, *latest, spec, bitmaps);
     m.full = !m.reason.empty();
   } else {
     m.full = true;

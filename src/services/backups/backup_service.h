@@ -3,7 +3,7 @@
 // or stopped, with checksums, verify, restore into a new (or, with force, an existing) VM, and
 // retention.
 //
-// Changed-block tracking: each backup adds a persistent dirty bitmap "paddock-backup-<repo>-<id>"
+// Changed-block tracking: each backup adds a persistent dirty bitmap "paddock-backup:<repo>:<id>"
 // to every disk at its point in time (one QMP transaction with the copy jobs). The next backup
 // into the same repository copies what that bitmap marks, on top of the previous backup's files
 // (qcow2 backing files). The previous bitmap is dropped only after the new backup is recorded,

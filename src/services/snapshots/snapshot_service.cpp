@@ -3,8 +3,10 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "common/clock.h"
+#include "common/files.h"
 #include "common/names.h"
 #include "images/qemu_img.h"
 #include "model/backup.h"
@@ -55,6 +57,48 @@ Status SnapshotService::dropChangeTracking(const std::string& vm) {
   });
 }
 
+Status SnapshotService::discard(const std::string& vm, const std::string& name,
+                                const std::vector<std::string>& disks) {
+  return vms_.withVm(vm, [&](const VmRecord&, VmProcess* proc) -> Status {
+    if (proc) {
+      auto s = proc->snapshotDelete(name, disks);
+      // snapshot-delete fails on a disk without that snapshot: nothing to discard there.
+      if (!s && s.error().message.find("not found") == std::string::npos &&
+          s.error().message.find("Could not find") == std::string::npos &&
+          s.error().message.find("does not exist") == std::string::npos)
+        return s;
+      return {};
+    }
+    for (const auto& d : disks) {
+      std::string path = vms_.diskDir(vm) + "/" + d + ".qcow2";
+      if (!pathExists(path)) continue;
+      PADDOCK_TRY_ASSIGN(auto tags, qcow2SnapshotTags(path));
+      if (std::find(tags.begin(), tags.end(), name) != tags.end())
+        PADDOCK_TRY(qcow2Snapshot(path, SnapshotOp::remove, name));
+    }
+    return {};
+  });
+}
+
+void SnapshotService::cleanPending() {
+  auto pending = store_.listObjects(kSnapshotPendingKind);
+  if (!pending) return;
+  for (const auto& p : *pending) {
+    std::string vm = p.value("vm", ""), name = p.value("name", "");
+    std::string key = vm + "/" + name;
+    bool recorded = static_cast<bool>(store_.getObject(snapshotKind(vm), name));
+    if (!recorded && vms_.get(vm)) {
+      if (auto s = discard(vm, name, p.value("disks", std::vector<std::string>{})); !s) {
+        spdlog::warn("snapshot {} of VM {} was cut short and cannot be removed yet: {}", name, vm,
+                     s.error().message);
+        continue;
+      }
+      spdlog::info("removed snapshot {} of VM {}: its creation was cut short", name, vm);
+    }
+    (void)store_.deleteObject(kSnapshotPendingKind, key);
+  }
+}
+
 std::string SnapshotService::current(const std::string& vm) {
   auto doc = store_.getObject(kSnapshotCurrentKind, vm);
   return doc ? doc->value("current", "") : "";
@@ -100,7 +144,11 @@ Result<SnapshotRecord> SnapshotService::create(const std::string& vm, const std:
   snap.description = description;
   snap.memory = memory;
   snap.parent = current(vm);
-  PADDOCK_TRY(vms_.withVm(vm, [&](const VmRecord& rec, VmProcess* proc) -> Status {
+  std::string pending = vm + "/" + name;
+  PADDOCK_TRY_ASSIGN(auto rec0, vms_.get(vm));
+  PADDOCK_TRY(store_.createObject(kSnapshotPendingKind, pending,
+                                  {{"vm", vm}, {"name", name}, {"disks", diskNames(rec0.spec)}}));
+  auto taken = vms_.withVm(vm, [&](const VmRecord& rec, VmProcess* proc) -> Status {
     snap.disks = diskNames(rec.spec);
     snap.vmState = vmStateName(rec.runtime.state);
     if (proc) {
@@ -115,9 +163,16 @@ Result<SnapshotRecord> SnapshotService::create(const std::string& vm, const std:
                        "memory");
     snap.vmState = "stopped";
     return onEveryDisk(vms_.diskDir(vm), snap.disks, name, SnapshotOp::create, SnapshotOp::remove);
-  }));
+  });
+  if (!taken) {
+    // QEMU may have made part of it before failing (or dying): nothing without a record stays.
+    if (discard(vm, name, diskNames(rec0.spec)))
+      (void)store_.deleteObject(kSnapshotPendingKind, pending);
+    return taken.error();
+  }
   snap.createdAtMs = nowMs();
   PADDOCK_TRY(store_.createObject(snapshotKind(vm), name, toJson(snap)));
+  (void)store_.deleteObject(kSnapshotPendingKind, pending);
   PADDOCK_TRY(setCurrent(vm, name));
   events_.publish("vm.snapshot.created", "vm/" + vm,
                   {{"snapshot", name}, {"memory", memory}, {"parent", snap.parent}});

@@ -41,10 +41,16 @@ class SnapshotService {
   Result<SnapshotRecord> revert(const std::string& vm, const std::string& name,
                                 OperationContext* op, bool* poweredOff = nullptr);
   Status remove(const std::string& vm, const std::string& name);
+  // Daemon start (after adoption): deletes internal snapshots an interrupted create left
+  // without a record.
+  void cleanPending();
 
  private:
   Status setCurrent(const std::string& vm, const std::string& name);
   std::string current(const std::string& vm);
+  // Deletes internal snapshot `name` of `disks` wherever it is (running or not), if it exists.
+  Status discard(const std::string& vm, const std::string& name,
+                 const std::vector<std::string>& disks);
   // Removes the backup bitmaps (changed-block tracking) of the VM's disks.
   Status dropChangeTracking(const std::string& vm);
 
