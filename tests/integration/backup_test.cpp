@@ -59,6 +59,28 @@ nlohmann::json backupNow(TestDaemon& d, const std::string& vm,
   return r.code == 0 ? r.json() : nlohmann::json::object();
 }
 
+nlohmann::json operation(TestDaemon& d, const std::string& id) {
+  auto o = d.api().call("GET", "/v1/operations/" + id);
+  return o ? *o : nlohmann::json::object();
+}
+
+// Starts a backup of `vm` held to `bwlimit` per second and returns its operation id once it is
+// copying ("" on failure, the test failed).
+std::string startSlowBackup(TestDaemon& d, const std::string& vm, const std::string& bwlimit) {
+  auto op = d.cli({"--json", "backup", "create", vm, "--bwlimit", bwlimit, "--no-wait"});
+  EXPECT_EQ(op.code, 0) << op.err;
+  if (op.code != 0) return "";
+  std::string id = std::to_string(op.json()["id"].get<int64_t>());
+  EXPECT_TRUE(waitFor([&] { return operation(d, id).value("progress", 0) > 5; }, 30s));
+  return id;
+}
+
+// Waits until the operation ends; its final status.
+std::string finalStatus(TestDaemon& d, const std::string& id) {
+  EXPECT_TRUE(waitFor([&] { return operation(d, id).value("status", "") != "running"; }, 30s));
+  return operation(d, id).value("status", "");
+}
+
 TEST(Backups, IncrementalHoldsOnlyTheChangeAndBothRestoreTheirPointInTime) {
   TestDaemon d;
   std::string repo = d.stateDir() + "/repo";
@@ -248,15 +270,7 @@ TEST(Backups, KillingTheDaemonMidBackupKeepsEarlierBackupsSound) {
   guestFill(d, "live", 16, 16);
   std::string data = guestSum(d, "live", 16, 16);
 
-  auto op = d.cli({"--json", "backup", "create", "live", "--bwlimit", "2M", "--no-wait"});
-  ASSERT_EQ(op.code, 0) << op.err;
-  int64_t id = op.json()["id"].get<int64_t>();
-  ASSERT_TRUE(waitFor(
-      [&] {
-        auto o = d.api().call("GET", "/v1/operations/" + std::to_string(id));
-        return o && o->value("progress", 0) > 10;
-      },
-      30s));
+  ASSERT_NE(startSlowBackup(d, "live", "2M"), "");
   ASSERT_TRUE(fs::exists(repo + "/live"));
   d.kill9();
   d.start();
@@ -291,24 +305,11 @@ TEST(Backups, KillingQemuMidBackupFailsItAndTheNextBackupIsFull) {
   d.startVm("q");
   ASSERT_EQ(backupNow(d, "q")["kind"], "full");
   guestFill(d, "q", 0, 16);
-  auto op = d.cli({"--json", "backup", "create", "q", "--bwlimit", "1M", "--no-wait"});
-  ASSERT_EQ(op.code, 0) << op.err;
-  std::string id = std::to_string(op.json()["id"].get<int64_t>());
-  ASSERT_TRUE(waitFor(
-      [&] {
-        auto o = d.api().call("GET", "/v1/operations/" + id);
-        return o && o->value("progress", 0) > 5;
-      },
-      30s));
+  std::string id = startSlowBackup(d, "q", "1M");
+  ASSERT_NE(id, "");
   pid_t qemu = d.vm("q")["runtime"]["pid"].get<pid_t>();
   ASSERT_EQ(::kill(qemu, SIGKILL), 0);
-  ASSERT_TRUE(waitFor(
-      [&] {
-        auto o = d.api().call("GET", "/v1/operations/" + id);
-        return o && o->value("status", "") != "running";
-      },
-      30s));
-  EXPECT_EQ(d.api().call("GET", "/v1/operations/" + id)->value("status", ""), "failed");
+  EXPECT_EQ(finalStatus(d, id), "failed");
   EXPECT_EQ(d.vm("q")["state"], "crashed");
   auto entries = fs::directory_iterator(repo + "/q");
   EXPECT_EQ(std::distance(entries, fs::directory_iterator()), 1);
@@ -328,25 +329,10 @@ TEST(Backups, CancelledBackupLeavesNothing) {
   auto full = backupNow(d, "c");
   d.startVm("c");
   guestFill(d, "c", 0, 16);
-  auto op = d.cli({"--json", "backup", "create", "c", "--bwlimit", "1M", "--no-wait"});
-  ASSERT_EQ(op.code, 0) << op.err;
-  std::string id = std::to_string(op.json()["id"].get<int64_t>());
-  ASSERT_TRUE(waitFor(
-      [&] {
-        auto o = d.api().call("GET", "/v1/operations/" + id);
-        return o && o->value("progress", 0) > 5;
-      },
-      30s));
+  std::string id = startSlowBackup(d, "c", "1M");
+  ASSERT_NE(id, "");
   ASSERT_EQ(d.cli({"operation", "cancel", id}).code, 0);
-  ASSERT_TRUE(waitFor(
-      [&] {
-        auto o = d.api().call("GET", "/v1/operations/" + id);
-        return o && o->value("status", "") != "running";
-      },
-      30s));
-  auto o = d.api().call("GET", "/v1/operations/" + id);
-  ASSERT_TRUE(o);
-  EXPECT_EQ(o->value("status", ""), "cancelled") << o->dump();
+  EXPECT_EQ(finalStatus(d, id), "cancelled") << operation(d, id).dump();
   EXPECT_EQ(d.cli({"--json", "backup", "list", "c"}).json()["backups"].size(), 1u);
   auto entries = fs::directory_iterator(repo + "/c");
   EXPECT_EQ(std::distance(entries, fs::directory_iterator()), 1);

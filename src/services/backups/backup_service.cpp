@@ -219,6 +219,12 @@ Status BackupService::backupWith(BlockJobs& jobs, const BackupRepo& repo, const 
   }
   if (!m.full) m.parent = latest->id;
   if (!m.reason.empty()) spdlog::info("backup {}/{}: full: {}", m.vm, m.id, m.reason);
+  // This repository's bitmaps other than the newest backup's belong to no recorded backup (one
+  // cut short, whose id may come round again): they go before a new one is made.
+  for (const auto& b : bitmaps)
+    if (b.name.rfind(backupBitmapPrefix(repo.name), 0) == 0 &&
+        (!latest || b.name != latest->bitmap))
+      PADDOCK_TRY(jobs.removeBitmap(b.disk, b.name));
 
   std::string partial = r.partialDir(m.vm, m.id);
   PADDOCK_TRY(makeDirs(partial, 0750));
