@@ -1,6 +1,5 @@
 #include "services/templates/template_service.h"
 
-#include <dirent.h>
 #include <sys/stat.h>
 
 #include <cerrno>
