@@ -1,10 +1,25 @@
 #include "cli/cli_context.h"
 
+#include <signal.h>
+
+#include <csignal>
 #include <cstdio>
+
+#include <fmt/format.h>
 
 #include "cli/output.h"
 
 namespace paddock::cli {
+
+namespace {
+
+volatile std::sig_atomic_t interrupted = 0;
+
+void onInterrupt(int) {
+  interrupted = 1;
+}
+
+}  // namespace
 
 PaddockClient& CliContext::client() {
   if (!client_) {
@@ -45,8 +60,26 @@ nlohmann::json runOperation(CliContext& ctx, const std::string& label, const std
   int64_t id = op.value("id", int64_t{0});
   if (noWait) return op;
   Progress progress(label);
-  auto result = ctx.client().waitOperation(
-      id, [&](int pct, const std::string& msg) { progress.update(pct, msg); });
+  // Ctrl-C cancels the operation (the daemon undoes what it did) and waits for that; a second
+  // Ctrl-C leaves at once.
+  struct sigaction sa {
+  }, old{};
+  sa.sa_handler = onInterrupt;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESETHAND | SA_RESTART;
+  interrupted = 0;
+  sigaction(SIGINT, &sa, &old);
+  bool cancelSent = false;
+  auto result = ctx.client().waitOperation(id, [&](int pct, const std::string& msg) {
+    if (interrupted && !cancelSent) {
+      cancelSent = true;
+      (void)ctx.client().call("DELETE", fmt::format("/v1/operations/{}", id));
+      progress.update(pct, "cancelling (Ctrl-C again to stop waiting)");
+      return;
+    }
+    progress.update(pct, msg);
+  });
+  sigaction(SIGINT, &old, nullptr);
   progress.done();
   return ctx.must(std::move(result));
 }

@@ -49,6 +49,7 @@ class CliContext {
 
 // Runs an operation-returning request and waits for it, with a progress bar, unless `noWait`
 // (then returns the operation). Fails the command if the request or the operation fails.
+// Ctrl-C while waiting cancels the operation and waits for the daemon to undo it.
 nlohmann::json runOperation(CliContext& ctx, const std::string& label, const std::string& path,
                             const nlohmann::json& body, bool noWait);
 

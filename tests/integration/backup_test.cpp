@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <filesystem>
 #include <regex>
@@ -12,6 +13,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "common/files.h"
+#include "common/subprocess.h"
 #include "integration/harness.h"
 #include "integration/net_helpers.h"
 
@@ -333,6 +336,30 @@ TEST(Backups, CancelledBackupLeavesNothing) {
   ASSERT_NE(id, "");
   ASSERT_EQ(d.cli({"operation", "cancel", id}).code, 0);
   EXPECT_EQ(finalStatus(d, id), "cancelled") << operation(d, id).dump();
+
+  // Ctrl-C on a CLI waiting for a backup cancels it too.
+  std::string log = d.stateDir() + "/cli.log";
+  auto cli = spawnDetached(
+      {PADDOCK_BIN, "--host", d.socket(), "backup", "create", "c", "--bwlimit", "1M"}, log);
+  ASSERT_TRUE(cli.ok()) << cli.error().message;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        auto ops = d.api().call("GET", "/v1/operations");
+        if (!ops) return false;
+        for (const auto& o : (*ops)["operations"])
+          if (o.value("kind", "") == "vm.backup" && o.value("status", "") == "running" &&
+              o.value("progress", 0) > 5)
+            return true;
+        return false;
+      },
+      30s));
+  ASSERT_EQ(::kill(*cli, SIGINT), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(*cli, &status, 0), *cli);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 4) << describeWaitStatus(status);
+  auto printed = readFile(log);
+  ASSERT_TRUE(printed.ok());
+  EXPECT_NE(printed->find("cancelled"), std::string::npos) << *printed;
   EXPECT_EQ(d.cli({"--json", "backup", "list", "c"}).json()["backups"].size(), 1u);
   auto entries = fs::directory_iterator(repo + "/c");
   EXPECT_EQ(std::distance(entries, fs::directory_iterator()), 1);
