@@ -377,31 +377,37 @@ Result<std::vector<JobInfo>> QmpClient::queryJobs() {
   return query("query-jobs", parseQueryJobs);
 }
 
-Status QmpClient::runJob(const char* command, json args, const std::string& jobId,
-                         std::chrono::milliseconds timeout) {
-  args["job-id"] = jobId;
-  PADDOCK_TRY(run(command, args));
+Status QmpClient::awaitJob(const std::string& jobId, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     auto jobs = queryJobs();
     if (!jobs) return jobs.error();
     auto it =
         std::find_if(jobs->begin(), jobs->end(), [&](const JobInfo& j) { return j.id == jobId; });
-    if (it == jobs->end())
-      return makeError(Errc::internal, fmt::format("QMP {}: job {} vanished", command, jobId));
+    if (it == jobs->end()) return makeError(Errc::not_found, fmt::format("no job {}", jobId));
     if (it->status == "concluded") {
       (void)run("job-dismiss", json{{"id", jobId}});
-      if (!it->error.empty())
-        return makeError(Errc::unavailable, fmt::format("QMP {}: {}", command, it->error));
+      if (!it->error.empty()) return makeError(Errc::unavailable, it->error);
       return {};
     }
     if (std::chrono::steady_clock::now() > deadline) {
       (void)run("job-cancel", json{{"id", jobId}});
-      return makeError(Errc::timeout, fmt::format("QMP {}: job {} did not finish in {} s", command,
-                                                  jobId, timeout.count() / 1000));
+      return makeError(Errc::timeout,
+                       fmt::format("job {} did not finish in {} s", jobId, timeout.count() / 1000));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+}
+
+Status QmpClient::runJob(const char* command, json args, const std::string& jobId,
+                         std::chrono::milliseconds timeout) {
+  args["job-id"] = jobId;
+  PADDOCK_TRY(run(command, args));
+  auto s = awaitJob(jobId, timeout);
+  if (s) return s;
+  if (s.error().code == Errc::not_found)
+    return makeError(Errc::internal, fmt::format("QMP {}: job {} vanished", command, jobId));
+  return makeError(s.error().code, fmt::format("QMP {}: {}", command, s.error().message));
 }
 
 Status QmpClient::migrate(const std::string& uri) {

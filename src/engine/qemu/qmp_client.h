@@ -124,6 +124,9 @@ class QmpClient {
   // the job is cancelled.
   Status runJob(const char* command, nlohmann::json args, const std::string& jobId,
                 std::chrono::milliseconds timeout);
+  // Waits for job `jobId` to conclude and dismisses it: its error (unavailable) if it failed,
+  // not_found if there is no such job, timeout (and the job cancelled) past `timeout`.
+  Status awaitJob(const std::string& jobId, std::chrono::milliseconds timeout);
   Status jobCancel(const std::string& id);
   Status jobDismiss(const std::string& id);
   // Opens qcow2 file `path` as node `node` for writing, without its backing chain (a backup

@@ -8,7 +8,6 @@
 #include <mutex>
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "common/clock.h"
 #include "common/files.h"
