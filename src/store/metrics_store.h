@@ -2,9 +2,11 @@
 // store so that sampling never competes with API requests for its lock, with vCenter-style
 // rollups: raw points for an hour, then 5-minute, 1-hour and 1-day averages (model/metrics.h).
 //
-// Size: one row per series and point. A VM has about 12 series plus 6 per disk and NIC; at the
-// default 10 s interval a series holds at most 360 raw + 288 + 720 + 365 rolled-up points, so a
-// VM with one disk and one NIC keeps about 24 × 1733 ≈ 42,000 rows (≈ 2 MB) once a year old.
+// Size: raw points are packed 12 bytes each into one row per series and minute
+// (store/metrics_chunk.h), rolled-up points take one row each. A VM has about 12 series plus 6
+// per disk and NIC; a series holds at most an hour of raw points (43 KB at 1 s) + 288 + 720 + 365
+// rolled-up points, so a VM with one disk and one NIC keeps about 24 × (43 KB + 1373 rows) ≈ 2.5 MB
+// at 1 s once a year old (docs/monitoring.md has the measured figure).
 #pragma once
 
 #include <cstdint>
@@ -35,9 +37,10 @@ class MetricsStore {
   // A collector round: every reading of the host (object "host") and of each VM ("vm/<name>") is
   // a raw point at the snapshot's time. Rounds are kept in memory and written in one transaction
   // once the oldest is kFlushEvery old (and before any read, and on close), so a 1 s collector
-  // costs one SQLite commit per 10 s, not one per round; a crash loses at most that much history.
+  // costs one SQLite commit and one row per series per 30 s, not one per round and reading; a
+  // crash loses at most that much history.
   Status append(std::shared_ptr<const LiveSnapshot> round);
-  static constexpr std::int64_t kFlushEveryMs = 10'000;
+  static constexpr std::int64_t kFlushEveryMs = 30'000;
   // Averages every finished bucket of each rollup level from the level below (once; a bucket is
   // finished when `nowMs` is past its end) and drops points older than their level keeps.
   Status maintain(std::int64_t nowMs);
@@ -53,6 +56,16 @@ class MetricsStore {
   Status exec(const std::string& sql);
   // The id of the series of `reading` of VM `vm` ("" for the host), added when new.
   Result<std::int64_t> seriesId(std::string_view vm, const LiveReading& reading);
+  // Converts an older schema's file. Called by open().
+  Status upgrade();
+  struct RawPoint {
+    std::int64_t series, ts;
+    double value;
+  };
+  // Adds raw points to their chunks (reorders `points`). Inside a transaction.
+  Status writeRaw(std::vector<RawPoint>& points);
+  // Averages the raw chunks in [from, until) into level `step`'s points. Inside a transaction.
+  Status rollUpRaw(std::int64_t step, std::int64_t from, std::int64_t until);
   // Writes the pending points. Caller holds mutex_.
   Status flushLocked();
 

@@ -3,7 +3,12 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
+#include <map>
+
+#include <sqlite3.h>
 
 #include <gtest/gtest.h>
 
@@ -11,6 +16,7 @@
 #include "common/process_probe.h"
 #include "common/procfs.h"
 #include "model/metrics.h"
+#include "store/metrics_chunk.h"
 #include "store/metrics_store.h"
 
 namespace paddock {
@@ -176,6 +182,89 @@ TEST_F(MetricsStoreTest, HistoryIsThereAfterReopening) {
   ASSERT_TRUE(series.ok());
   ASSERT_EQ(series->size(), 1u);
   EXPECT_EQ(series->front().points, (std::vector<std::pair<std::int64_t, double>>{{1000, 42}}));
+}
+
+TEST(MetricsChunk, PointsRoundTripInTimeOrderAndATornTailIsIgnored) {
+  const std::int64_t start = rawChunkStart(1700000012345);
+  EXPECT_EQ(start, 1699999980000);  // 28333333 whole minutes
+  EXPECT_EQ(rawChunkStart(-1), -kRawChunkMs);
+  EXPECT_EQ(rawChunkStart(kRawChunkMs), kRawChunkMs);
+  std::string blob;
+  appendRawPoint(blob, start, start + 59999, -0.0);
+  appendRawPoint(blob, start, start, 1e300);
+  appendRawPoint(blob, start, start + 1, 0.125);
+  ASSERT_EQ(blob.size(), 3 * kRawPointBytes);
+  auto points = decodeRawChunk(start, blob + "xyz");  // a torn tail is ignored
+  ASSERT_EQ(points.size(), 3u);
+  EXPECT_EQ(points[0], (std::pair<std::int64_t, double>{start, 1e300}));  // ordered by time
+  EXPECT_EQ(points[1], (std::pair<std::int64_t, double>{start + 1, 0.125}));
+  EXPECT_EQ(points[2].first, start + 59999);
+  EXPECT_TRUE(std::signbit(points[2].second));
+}
+
+TEST_F(MetricsStoreTest, PointsFlushedInPiecesOfOneMinuteAllComeBack) {
+  // A read flushes the pending points of the current minute; later points of the same minute
+  // are appended to the chunk already on disk, also across a reopening. Values with zero bytes
+  // and bytes that are not UTF-8 test that the chunk stays binary.
+  const std::int64_t t0 = 1700000040000;  // 40 s into a minute
+  std::vector<std::pair<std::int64_t, double>> want;
+  auto add = [&](std::int64_t t, double v) {
+    ASSERT_TRUE(store_->append(round(t, {{"host_cpu_percent", "", v}}, {})).ok());
+    want.emplace_back(t, v);
+  };
+  add(t0, 0.0);
+  add(t0 + 1000, -1.5e-300);
+  ASSERT_TRUE(store_->query("host", "", 0, 0).ok());  // flushes
+  add(t0 + 2000, 255.0);
+  add(t0 + 30000, 3.0);  // the next minute
+  store_.reset();
+  auto again = MetricsStore::open(dir_ + "/metrics.db");
+  ASSERT_TRUE(again.ok());
+  store_ = std::move(*again);
+  add(t0 + 3000, 4.0);
+  auto series = store_->query("host", "host_cpu_percent", 0, 0);
+  ASSERT_TRUE(series.ok());
+  ASSERT_EQ(series->size(), 1u);
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(series->front().points, want);
+  EXPECT_EQ(store_->pointCounts()->at(0), 5);
+  auto since = store_->query("host", "host_cpu_percent", t0 + 2000, 0);  // inside a chunk
+  ASSERT_EQ(since->front().points.size(), 3u);
+  EXPECT_EQ(since->front().points.front().first, t0 + 2000);
+}
+
+TEST(MetricsStoreUpgrade, RawPointsOfAVersion1FileAreKept) {
+  std::string dir = tempDir();
+  std::string path = dir + "/metrics.db";
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  const char* v1 = R"(
+    CREATE TABLE series (id INTEGER PRIMARY KEY, object TEXT NOT NULL, name TEXT NOT NULL,
+      labels TEXT NOT NULL, UNIQUE(object, name, labels));
+    CREATE TABLE points (series INTEGER NOT NULL, step INTEGER NOT NULL, ts INTEGER NOT NULL,
+      value REAL NOT NULL, PRIMARY KEY(series, step, ts)) WITHOUT ROWID;
+    CREATE TABLE rollups (step INTEGER PRIMARY KEY, done_until INTEGER NOT NULL);
+    PRAGMA user_version = 1;
+    INSERT INTO series VALUES (7, 'host', 'host_cpu_percent', '');
+    INSERT INTO points VALUES (7, 0, 1000, 1.0), (7, 0, 61000, 2.0), (7, 300000, 0, 1.5);)";
+  ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  {
+    auto store = MetricsStore::open(path);
+    ASSERT_TRUE(store.ok()) << store.error().message;
+    auto raw = (*store)->query("host", "", 0, 0);
+    ASSERT_TRUE(raw.ok());
+    ASSERT_EQ(raw->size(), 1u);
+    EXPECT_EQ(raw->front().points,
+              (std::vector<std::pair<std::int64_t, double>>{{1000, 1.0}, {61000, 2.0}}));
+    EXPECT_EQ(*(*store)->pointCounts(),
+              (std::map<std::int64_t, std::int64_t>{{0, 2}, {300000, 1}}));
+  }
+  auto store = MetricsStore::open(path);  // opening again converts nothing twice
+  ASSERT_TRUE(store.ok());
+  EXPECT_EQ((*store)->pointCounts()->at(0), 2);
+  store->reset();
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -20,6 +20,9 @@ class Statement {
   }
   void bind(int i, int64_t v) { sqlite3_bind_int64(st_, i, v); }
   void bind(int i, double v) { sqlite3_bind_double(st_, i, v); }
+  void bindBlob(int i, const std::string& v) {
+    sqlite3_bind_blob(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
   // True while a row is available.
   bool step() { return st_ && sqlite3_step(st_) == SQLITE_ROW; }
   // Runs a statement that returns no rows; returns the SQLite result code.
@@ -29,6 +32,10 @@ class Statement {
   double columnDouble(int i) { return sqlite3_column_double(st_, i); }
   std::string columnText(int i) {
     auto p = reinterpret_cast<const char*>(sqlite3_column_text(st_, i));
+    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(st_, i))) : std::string();
+  }
+  std::string columnBlob(int i) {
+    auto p = static_cast<const char*>(sqlite3_column_blob(st_, i));
     return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(st_, i))) : std::string();
   }
 
