@@ -1,5 +1,6 @@
 #include "common/procfs.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -28,24 +29,57 @@ bool toU64(const std::string& s, std::uint64_t& out) {
   return ec == std::errc() && end == s.data() + s.size();
 }
 
-// The value of "Key:   123 kB" in a /proc status-like file, times 1024 when in kB.
-Result<std::uint64_t> keyedBytes(const std::string& path, const std::string& key) {
-  auto text = readProc(path);
+// The value of "Key:   123 kB" in the text of a /proc status-like file, times 1024 when in kB.
+Result<std::uint64_t> keyedBytesIn(const std::string& text, const std::string& path,
+                                   const std::string& key) {
+  size_t at = text.rfind(key + ":", 0) == 0 ? 0 : text.find("\n" + key + ":");
+  if (at == std::string::npos)
+    return makeError(Errc::not_found, fmt::format("{} has no {}", path, key));
+  if (at != 0) ++at;
+  std::istringstream fields(text.substr(at + key.size() + 1, 64));
+  std::string number, unit;
+  fields >> number >> unit;
+  std::uint64_t v = 0;
+  if (!toU64(number, v)) return unparsable(path);
+  return unit == "kB" ? v * 1024 : v;
+}
+
+// A sysfs file holding one number.
+Result<std::uint64_t> numberIn(Result<std::string> text, const std::string& path) {
   if (!text) return text.error();
-  std::istringstream in(*text);
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind(key + ":", 0) != 0) continue;
-    std::istringstream fields(line.substr(key.size() + 1));
-    std::string number, unit;
-    fields >> number >> unit;
-    std::uint64_t v = 0;
-    if (!toU64(number, v)) return unparsable(path);
-    return unit == "kB" ? v * 1024 : v;
-  }
-  return makeError(Errc::not_found, fmt::format("{} has no {}", path, key));
+  std::string t = *text;
+  while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
+  std::uint64_t v = 0;
+  if (!toU64(t, v)) return unparsable(path);
+  return v;
 }
 
 }  // namespace
+
+ProcFiles::~ProcFiles() {
+  for (auto& [path, fd] : fds_) ::close(fd);
+}
+
+Result<std::string> ProcFiles::read(const std::string& path) {
+  auto it = fds_.find(path);
+  if (it == fds_.end()) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return makeError(Errc::not_found, fmt::format("cannot read {}", path));
+    it = fds_.emplace(path, fd).first;
+  }
+  std::string text;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::pread(it->second, buf, sizeof buf, static_cast<off_t>(text.size()));
+    if (n < 0) {
+      ::close(it->second);
+      fds_.erase(it);
+      return makeError(Errc::not_found, fmt::format("cannot read {}", path));
+    }
+    if (n == 0) return text;
+    text.append(buf, static_cast<size_t>(n));
+  }
+}
 
 Result<std::uint64_t> ProcReader::rssBytes(pid_t pid) const {
   // statm ("size resident shared ..." in pages) is what status's VmRSS says, without the cost
@@ -61,18 +95,12 @@ Result<std::uint64_t> ProcReader::rssBytes(pid_t pid) const {
 
 Result<std::uint64_t> ProcReader::ksmMergingPages(pid_t pid) const {
   std::string path = fmt::format("{}/proc/{}/ksm_merging_pages", root, pid);
-  auto text = readProc(path);
-  if (!text) return text.error();
-  std::uint64_t v = 0;
-  std::string t = *text;
-  while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
-  if (!toU64(t, v)) return unparsable(path);
-  return v;
+  return numberIn(readProc(path), path);
 }
 
 Result<ProcReader::CpuTimes> ProcReader::hostCpu() const {
   std::string path = root + "/proc/stat";
-  auto text = readProc(path);
+  auto text = files.read(path);
   if (!text) return text.error();
   std::istringstream in(*text);
   std::string label;
@@ -92,23 +120,19 @@ Result<ProcReader::CpuTimes> ProcReader::hostCpu() const {
 
 Result<ProcReader::Memory> ProcReader::hostMemory() const {
   std::string path = root + "/proc/meminfo";
-  auto total = keyedBytes(path, "MemTotal");
+  auto text = files.read(path);
+  if (!text) return text.error();
+  auto total = keyedBytesIn(*text, path, "MemTotal");
   if (!total) return total.error();
-  auto available = keyedBytes(path, "MemAvailable");
+  auto available = keyedBytesIn(*text, path, "MemAvailable");
   if (!available) return available.error();
   return Memory{*total, *available};
 }
 
 Result<ProcReader::Ksm> ProcReader::ksm() const {
-  auto value = [&](const char* name) -> Result<std::uint64_t> {
+  auto value = [&](const char* name) {
     std::string path = fmt::format("{}/sys/kernel/mm/ksm/{}", root, name);
-    auto text = readProc(path);
-    if (!text) return text.error();
-    std::string t = *text;
-    while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
-    std::uint64_t v = 0;
-    if (!toU64(t, v)) return unparsable(path);
-    return v;
+    return numberIn(files.read(path), path);
   };
   auto run = value("run");
   if (!run) return run.error();
@@ -121,7 +145,7 @@ Result<ProcReader::Ksm> ProcReader::ksm() const {
 
 Result<double> ProcReader::pressure(const std::string& resource) const {
   std::string path = fmt::format("{}/proc/pressure/{}", root, resource);
-  auto text = readProc(path);
+  auto text = files.read(path);
   if (!text) return text.error();
   auto at = text->find("some avg10=");
   if (at == std::string::npos) return unparsable(path);
