@@ -143,15 +143,20 @@ Status MetricsStore::writeRaw(std::vector<RawPoint>& points) {
 
 Status MetricsStore::append(std::shared_ptr<const LiveSnapshot> round) {
   std::lock_guard lock(mutex_);
+  std::int64_t minute = rawChunkStart(round->tsMs);
   pending_.push_back(std::move(round));
-  if (pending_.back()->tsMs - pending_.front()->tsMs < kFlushEveryMs) return {};
-  return flushLocked();
+  size_t done = 0;  // rounds of the minutes before this one
+  while (done < pending_.size() && rawChunkStart(pending_[done]->tsMs) < minute) ++done;
+  return done == 0 ? Status{} : flushLocked(done);
 }
 
-Status MetricsStore::flushLocked() {
-  if (pending_.empty()) return {};
-  auto pending = std::move(pending_);
-  pending_.clear();
+Status MetricsStore::flushLocked(size_t rounds) {
+  rounds = std::min(rounds, pending_.size());
+  if (rounds == 0) return {};
+  std::vector<std::shared_ptr<const LiveSnapshot>> pending(
+      std::make_move_iterator(pending_.begin()),
+      std::make_move_iterator(pending_.begin() + static_cast<std::ptrdiff_t>(rounds)));
+  pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(rounds));
   PADDOCK_TRY(exec("BEGIN IMMEDIATE"));
   std::vector<RawPoint> points;
   auto add = [&](std::string_view vm, const std::vector<LiveReading>& readings,

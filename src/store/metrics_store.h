@@ -3,10 +3,9 @@
 // rollups: raw points for an hour, then 5-minute, 1-hour and 1-day averages (model/metrics.h).
 //
 // Size: raw points are packed 12 bytes each into one row per series and minute
-// (store/metrics_chunk.h), rolled-up points take one row each. A VM has about 12 series plus 6
-// per disk and NIC; a series holds at most an hour of raw points (43 KB at 1 s) + 288 + 720 + 365
-// rolled-up points, so a VM with one disk and one NIC keeps about 24 × (43 KB + 1373 rows) ≈ 2.5 MB
-// at 1 s once a year old (docs/monitoring.md has the measured figure).
+// (store/metrics_chunk.h), rolled-up points take one row each. A VM has 8 series, 1 per vCPU, 6
+// per disk and NIC; a series holds at most an hour of raw points (3600 at 1 s) + 288 + 720 + 365
+// rolled-up points. docs/monitoring.md has the bytes this takes, measured.
 #pragma once
 
 #include <cstdint>
@@ -35,12 +34,12 @@ class MetricsStore {
   void close();
 
   // A collector round: every reading of the host (object "host") and of each VM ("vm/<name>") is
-  // a raw point at the snapshot's time. Rounds are kept in memory and written in one transaction
-  // once the oldest is kFlushEvery old (and before any read, and on close), so a 1 s collector
-  // costs one SQLite commit and one row per series per 30 s, not one per round and reading; a
-  // crash loses at most that much history.
+  // a raw point at the snapshot's time. Rounds are kept in memory and the rounds of a minute
+  // (one raw chunk, store/metrics_chunk.h) are written in one transaction once the next minute's
+  // first round arrives (and everything before any read, and on close). So a 1 s collector costs
+  // one SQLite commit and one row written per series per minute, not one per round and reading;
+  // a crash loses at most the current minute's raw points.
   Status append(std::shared_ptr<const LiveSnapshot> round);
-  static constexpr std::int64_t kFlushEveryMs = 30'000;
   // Averages every finished bucket of each rollup level from the level below (once; a bucket is
   // finished when `nowMs` is past its end) and drops points older than their level keeps.
   Status maintain(std::int64_t nowMs);
@@ -66,8 +65,8 @@ class MetricsStore {
   Status writeRaw(std::vector<RawPoint>& points);
   // Averages the raw chunks in [from, until) into level `step`'s points. Inside a transaction.
   Status rollUpRaw(std::int64_t step, std::int64_t from, std::int64_t until);
-  // Writes the pending points. Caller holds mutex_.
-  Status flushLocked();
+  // Writes the first `rounds` pending rounds (all by default). Caller holds mutex_.
+  Status flushLocked(size_t rounds = SIZE_MAX);
 
   std::mutex mutex_;
   sqlite3* db_;

@@ -206,7 +206,7 @@ TEST_F(MetricsStoreTest, PointsFlushedInPiecesOfOneMinuteAllComeBack) {
   // A read flushes the pending points of the current minute; later points of the same minute
   // are appended to the chunk already on disk, also across a reopening. Values with zero bytes
   // and bytes that are not UTF-8 test that the chunk stays binary.
-  const std::int64_t t0 = 1700000040000;  // 40 s into a minute
+  const std::int64_t t0 = 1700000080000;  // 40 s into a minute
   std::vector<std::pair<std::int64_t, double>> want;
   auto add = [&](std::int64_t t, double v) {
     ASSERT_TRUE(store_->append(round(t, {{"host_cpu_percent", "", v}}, {})).ok());
@@ -231,6 +231,34 @@ TEST_F(MetricsStoreTest, PointsFlushedInPiecesOfOneMinuteAllComeBack) {
   auto since = store_->query("host", "host_cpu_percent", t0 + 2000, 0);  // inside a chunk
   ASSERT_EQ(since->front().points.size(), 3u);
   EXPECT_EQ(since->front().points.front().first, t0 + 2000);
+}
+
+TEST_F(MetricsStoreTest, AMinutesRoundsReachTheFileWhenTheNextMinuteBegins) {
+  // Seen through a second connection, without a read or a close that would flush: the rounds
+  // of a minute stay in memory until the first round of a later minute arrives, then they are
+  // on disk (one chunk row) and the new round is not.
+  auto bytesOnDisk = [&]() -> std::int64_t {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open_v2((dir_ + "/metrics.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
+              SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, "SELECT count(*), coalesce(sum(length(data)), 0) FROM raw", -1, &st,
+                       nullptr);
+    std::int64_t bytes = -1;
+    if (sqlite3_step(st) == SQLITE_ROW)
+      bytes = sqlite3_column_int64(st, 0) * 1000000 + sqlite3_column_int64(st, 1);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return bytes;  // rows × 10^6 + bytes
+  };
+  const std::int64_t t0 = 1700000080000;  // 40 s into a minute
+  for (std::int64_t t = t0; t < t0 + 20000; t += 1000)
+    ASSERT_TRUE(store_->append(round(t, {{"host_cpu_percent", "", 1}}, {})).ok());
+  EXPECT_EQ(bytesOnDisk(), 0);
+  ASSERT_TRUE(store_->append(round(t0 + 20000, {{"host_cpu_percent", "", 2}}, {})).ok());
+  EXPECT_EQ(bytesOnDisk(), 1000000 + 20 * static_cast<std::int64_t>(kRawPointBytes));
+  ASSERT_TRUE(store_->append(round(t0 + 21000, {{"host_cpu_percent", "", 3}}, {})).ok());
+  EXPECT_EQ(bytesOnDisk(), 1000000 + 20 * static_cast<std::int64_t>(kRawPointBytes));
 }
 
 TEST(MetricsStoreUpgrade, RawPointsOfAVersion1FileAreKept) {
