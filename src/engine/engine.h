@@ -57,9 +57,11 @@ class VmProcess {
   virtual Status unplugNic(const LaunchNic& nic) = 0;
   // Host thread ids of the vCPUs, by vCPU index (asked once: they live as long as the process).
   virtual Result<std::vector<std::int64_t>> vcpuThreads() = 0;
-  // Every disk's counters (one QMP query), asked now and answered when the result is called.
+  // Every disk's counters (one QMP query), asked now and answered when the result is called
+  // (while the caller still holds the process).
   virtual Deferred<std::vector<DiskCounters>> requestDiskCounters() = 0;
-  // The balloon's and the guest's view of memory (two QMP queries), likewise.
+  // The balloon's and the guest's view of memory, likewise (one QMP query; the balloon's size is
+  // asked only the first time, then kept current from QEMU's events).
   virtual Deferred<MemoryCounters> requestMemoryCounters() = 0;
   // Balloon target: the guest gives memory back until it has `bytes` (up to its configured size).
   virtual Status setBalloon(std::uint64_t bytes) = 0;

@@ -177,6 +177,10 @@ void QemuProcess::onQmpEvent(const qmp::Event& event) {
   } else if (event.name == "RESET") {
     if (console_) console_->rearmReady();
     if (callbacks_.onReset) callbacks_.onReset();
+  } else if (event.name == "BALLOON_CHANGE") {
+    if (auto actual = event.data.find("actual");
+        actual != event.data.end() && actual->is_number_unsigned())
+      balloonBytes_ = static_cast<std::int64_t>(actual->get<std::uint64_t>());
   }
 }
 
@@ -245,21 +249,29 @@ Deferred<std::vector<DiskCounters>> QemuProcess::requestDiskCounters() {
 }
 
 Deferred<MemoryCounters> QemuProcess::requestMemoryCounters() {
-  auto balloon = qmp_->requestBalloon();
+  Deferred<std::uint64_t> balloon;
+  if (std::int64_t known = balloonBytes_; known >= 0)
+    balloon = [known]() -> Result<std::uint64_t> { return static_cast<std::uint64_t>(known); };
+  else
+    balloon = qmp_->requestBalloon();
   auto guest = qmp_->requestGuestMemoryStats(kBalloonPath);
-  return [balloon = std::move(balloon), guest = std::move(guest)]() -> Result<MemoryCounters> {
-    MemoryCounters c;
-    auto actual = balloon();
-    auto g = guest();  // taken either way, so the transport forgets nothing half-done
-    if (!actual) return actual.error();
-    c.balloonBytes = *actual;
-    // Before the guest's first report (and with a guest without the driver) this stays -1.
-    if (g && g->lastUpdate > 0) {
-      c.guestFreeBytes = g->freeBytes;
-      c.guestAvailableBytes = g->availableBytes;
-    }
-    return c;
-  };
+  return
+      [this, balloon = std::move(balloon), guest = std::move(guest)]() -> Result<MemoryCounters> {
+        MemoryCounters c;
+        auto actual = balloon();
+        auto g = guest();  // taken either way, so the transport forgets nothing half-done
+        if (!actual) return actual.error();
+        // A BALLOON_CHANGE that came in meanwhile is newer than this answer: it stays.
+        std::int64_t unknown = -1;
+        balloonBytes_.compare_exchange_strong(unknown, static_cast<std::int64_t>(*actual));
+        c.balloonBytes = static_cast<std::uint64_t>(balloonBytes_.load());
+        // Before the guest's first report (and with a guest without the driver) this stays -1.
+        if (g && g->lastUpdate > 0) {
+          c.guestFreeBytes = g->freeBytes;
+          c.guestAvailableBytes = g->availableBytes;
+        }
+        return c;
+      };
 }
 
 Status QemuProcess::setBalloon(std::uint64_t bytes) {

@@ -75,6 +75,9 @@ class QemuProcess : public VmProcess {
   std::mutex mutex_;
   std::mutex vcpuMutex_;
   std::vector<std::int64_t> vcpuThreads_;  // cached by vcpuThreads()
+  // The balloon's size in bytes, -1 until known: asked once, then kept by BALLOON_CHANGE events
+  // (QEMU sends one whenever the guest moves the balloon), so sampling needs no query-balloon.
+  std::atomic<std::int64_t> balloonBytes_{-1};
   std::mutex hotplugMutex_;     // one NIC change at a time, so two never pick the same port
   std::string shutdownReason_;  // from QEMU's SHUTDOWN event, if one came
   std::atomic<bool> forceStopRequested_{false};
