@@ -13,6 +13,7 @@
 #include "services/monitoring/collector.h"
 #include "services/network/network_service.h"
 #include "services/operations.h"
+#include "services/peers/peer_service.h"
 #include "services/resources/overcommit_manager.h"
 #include "services/snapshots/snapshot_service.h"
 #include "services/templates/template_service.h"
@@ -34,6 +35,7 @@ struct ApiContext {
   CustomizationService& customizations;
   SnapshotService& snapshots;
   BackupService& backups;
+  PeerService& peers;
 };
 
 class Router;
@@ -49,6 +51,7 @@ void addTemplateRoutes(Router& router, ApiContext& ctx);
 void addCustomizationRoutes(Router& router, ApiContext& ctx);
 void addSnapshotRoutes(Router& router, ApiContext& ctx);
 void addBackupRoutes(Router& router, ApiContext& ctx);
+void addPeerRoutes(Router& router, ApiContext& ctx);
 void addOpenApiRoute(Router& router);
 
 }  // namespace paddock::api

@@ -17,6 +17,7 @@ ApiServer::ApiServer(ApiContext ctx) : ctx_(ctx) {
   addCustomizationRoutes(router_, ctx_);
   addSnapshotRoutes(router_, ctx_);
   addBackupRoutes(router_, ctx_);
+  addPeerRoutes(router_, ctx_);
   addOpenApiRoute(router_);
   server_.setHandler([this](const http::Request& req, http::Exchange& ex) {
     spdlog::debug("{} {} ({})", req.method, req.target, req.peer);

@@ -1,8 +1,9 @@
-// paddock host info
+// paddock host info | add | list | show | remove
 #include <fmt/format.h>
 
 #include "cli/cli_context.h"
 #include "cli/output.h"
+#include "common/files.h"
 #include "common/units.h"
 
 namespace paddock::cli {
@@ -26,6 +27,66 @@ void addHostCommands(CLI::App& app, CliContext& ctx) {
     row("State dir:", h.value("state_dir", ""));
     row("Paddock:", h.value("paddock_version", ""));
   });
+
+  {
+    auto* c = host->add_subcommand("add", "Register a peer paddockd (checked: it must answer)");
+    auto name = std::make_shared<std::string>();
+    auto address = std::make_shared<std::string>();
+    auto tokenFile = std::make_shared<std::string>();
+    c->add_option("name", *name, "what to call the peer here")->required();
+    c->add_option("--address", *address, "the peer's --listen HOST:PORT")->required();
+    c->add_option("--token-file", *tokenFile, "file with the peer's API token (its STATE/token)")
+        ->required();
+    c->callback([=, &ctx] {
+      auto token = readFile(*tokenFile);
+      if (!token)
+        ctx.fail(makeError(Errc::invalid_argument,
+                           fmt::format("--token-file {}: {}", *tokenFile, token.error().message)));
+      while (!token->empty() && std::isspace(static_cast<unsigned char>(token->back())))
+        token->pop_back();
+      auto peer = ctx.must(ctx.client().call(
+          "POST", "/v1/peers", {{"name", *name}, {"address", *address}, {"token", *token}}));
+      if (ctx.json) return printJson(peer);
+      std::printf("added host %s (%s, %s)\n", name->c_str(), address->c_str(),
+                  peer.value("accelerator", "?").c_str());
+    });
+  }
+  {
+    auto* c = host->add_subcommand("list", "This host and its peers: reachability and capacity");
+    c->callback([&ctx] {
+      auto self = ctx.must(ctx.client().call("GET", "/v1/host"));
+      auto peers = ctx.must(ctx.client().call("GET", "/v1/peers"));
+      if (ctx.json) return printJson({{"self", self}, {"peers", peers["peers"]}});
+      Table t({"NAME", "ADDRESS", "REACHABLE", "ACCEL", "CPU MODEL", "CPUS", "MEM AVAIL", "VMS",
+               "ERROR"});
+      auto row = [&t](const std::string& name, const std::string& address,
+                      const nlohmann::json& h) {
+        bool up = h.value("reachable", true);
+        t.add({name, address, up ? "yes" : "no", h.value("accelerator", ""),
+               h.value("cpu_model", ""), up ? std::to_string(h.value("cpus", 0)) : "",
+               up ? formatMib(h.value("memory_available_mib", uint64_t{0})) : "",
+               up ? std::to_string(h.value("running_vms", 0)) : "", h.value("error", "")});
+      };
+      row(self.value("hostname", "") + " (this host)", "-", self);
+      for (const auto& p : peers["peers"]) row(p.value("name", ""), p.value("address", ""), p);
+      t.print();
+    });
+  }
+  {
+    auto* c = host->add_subcommand("show", "Show a peer host (asked live)");
+    auto name = std::make_shared<std::string>();
+    c->add_option("name", *name)->required();
+    c->callback([=, &ctx] { printJson(ctx.must(ctx.client().call("GET", "/v1/peers/" + *name))); });
+  }
+  {
+    auto* c = host->add_subcommand("remove", "Forget a peer host");
+    auto name = std::make_shared<std::string>();
+    c->add_option("name", *name)->required();
+    c->callback([=, &ctx] {
+      ctx.must(ctx.client().call("DELETE", "/v1/peers/" + *name));
+      if (!ctx.json) std::printf("removed host %s\n", name->c_str());
+    });
+  }
 }
 
 }  // namespace paddock::cli

@@ -172,7 +172,7 @@ int main(int argc, char** argv) {
   ResourceService resources(**store, cgroups ? std::move(*cgroups) : nullptr,
                             cgroups ? "" : cgroups.error().message, cfg.host, networks);
   VmService vms(cfg, **store, engine, images, accel, events, networks, resources);
-  HostInfoService host(engine, accel, opt.stateDir);
+  HostInfoService host(engine, accel, vms, opt.stateDir);
   auto metrics = MetricsStore::open(opt.stateDir + "/metrics.db");
   if (!metrics) return fail(metrics.error().message);
   Collector collector(vms, networks, **metrics, opt.statsInterval);
@@ -188,6 +188,7 @@ int main(int argc, char** argv) {
   SnapshotService snapshots(**store, vms, events);
   BackupService backups(**store, vms, engine, events);
   backups.cleanPartial();
+  PeerService peers(**store, opt.stateDir);
   vms.adoptAll();
   snapshots.cleanPending();
   if (auto all = vms.list()) {
@@ -202,7 +203,7 @@ int main(int argc, char** argv) {
 
   api::ApiServer server(api::ApiContext{vms, operations, events, images, host, networks, collector,
                                         **metrics, memory, overcommit, templates, customizations,
-                                        snapshots, backups});
+                                        snapshots, backups, peers});
   std::string sock = opt.stateDir + "/paddockd.sock";
   if (auto s = server.listenUnix(sock); !s) return fail(s.error().message);
   if (!opt.listen.empty()) {

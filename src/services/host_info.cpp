@@ -29,6 +29,33 @@ HostLimits readHostLimits() {
   return h;
 }
 
+namespace {
+
+// "model name" of the first CPU in /proc/cpuinfo ("" where there is none, e.g. some ARM boards).
+std::string cpuModel() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) != 0) continue;
+    auto colon = line.find(':');
+    if (colon == std::string::npos) break;
+    auto start = line.find_first_not_of(" \t", colon + 1);
+    return start == std::string::npos ? "" : line.substr(start);
+  }
+  return "";
+}
+
+uint64_t memAvailableMib() {
+  std::ifstream mem("/proc/meminfo");
+  std::string key, unit;
+  uint64_t kib = 0;
+  while (mem >> key >> kib >> unit)
+    if (key == "MemAvailable:") return kib / 1024;
+  return 0;
+}
+
+}  // namespace
+
 nlohmann::json HostInfoService::info() {
   HostLimits h = readHostLimits();
   utsname u{};
@@ -36,10 +63,24 @@ nlohmann::json HostInfoService::info() {
   char hostname[256] = {};
   gethostname(hostname, sizeof hostname - 1);
   AccelChoice accel = accel_.hostChoice();
+  int runningVms = 0, runningVcpus = 0;
+  uint64_t runningMib = 0;
+  if (auto all = vms_.list())
+    for (const auto& vm : *all) {
+      if (!hasProcess(vm.runtime.state)) continue;
+      ++runningVms;
+      runningVcpus += vm.spec.vcpus;
+      runningMib += vm.spec.memoryMib;
+    }
   return {{"hostname", hostname},
           {"kernel", u.release},
           {"cpus", h.cpus},
+          {"cpu_model", cpuModel()},
           {"memory_mib", h.memoryMib},
+          {"memory_available_mib", memAvailableMib()},
+          {"running_vms", runningVms},
+          {"running_vcpus", runningVcpus},
+          {"running_memory_mib", runningMib},
           {"qemu", engine_.version()},
           {"kvm_device", access("/dev/kvm", R_OK | W_OK) == 0},
           {"accelerator", accel.accel},

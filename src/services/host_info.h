@@ -6,6 +6,7 @@
 #include "engine/engine.h"
 #include "model/vm_spec.h"
 #include "services/lifecycle/accel_resolver.h"
+#include "services/lifecycle/vm_service.h"
 
 namespace paddock {
 
@@ -13,13 +14,16 @@ HostLimits readHostLimits();
 
 class HostInfoService {
  public:
-  HostInfoService(Engine& engine, AccelResolver& accel, std::string stateDir)
-      : engine_(engine), accel_(accel), stateDir_(std::move(stateDir)) {}
+  HostInfoService(Engine& engine, AccelResolver& accel, VmService& vms, std::string stateDir)
+      : engine_(engine), accel_(accel), vms_(vms), stateDir_(std::move(stateDir)) {}
+  // Also what a peer checks before it sends a VM here: CPU model, memory available now, and
+  // what the VMs with a QEMU process (running, paused, starting) have been given.
   nlohmann::json info();
 
  private:
   Engine& engine_;
   AccelResolver& accel_;
+  VmService& vms_;
   std::string stateDir_;
 };
 

@@ -123,6 +123,14 @@ TestDaemon::~TestDaemon() {
   if (!::testing::Test::HasFailure()) fs::remove(stateDir_ + ".log", ec);
 }
 
+int TestDaemon::tcpPort() const {
+  auto log = readFile(stateDir_ + ".log");
+  if (!log) return 0;
+  const std::string key = "listening on 127.0.0.1:";
+  auto at = log->rfind(key);
+  return at == std::string::npos ? 0 : std::atoi(log->c_str() + at + key.size());
+}
+
 void TestDaemon::start() {
   std::vector<std::string> argv;
   if (!netns_.empty()) argv = {"ip", "netns", "exec", netns_};
