@@ -10,6 +10,8 @@
 #include "services/host_info.h"
 #include "services/host_memory.h"
 #include "services/lifecycle/vm_service.h"
+#include "services/migration/incoming_migrations.h"
+#include "services/migration/migration_service.h"
 #include "services/monitoring/collector.h"
 #include "services/network/network_service.h"
 #include "services/operations.h"
@@ -36,6 +38,8 @@ struct ApiContext {
   SnapshotService& snapshots;
   BackupService& backups;
   PeerService& peers;
+  MigrationService& migrations;
+  IncomingMigrations& incoming;
 };
 
 class Router;
@@ -52,6 +56,7 @@ void addCustomizationRoutes(Router& router, ApiContext& ctx);
 void addSnapshotRoutes(Router& router, ApiContext& ctx);
 void addBackupRoutes(Router& router, ApiContext& ctx);
 void addPeerRoutes(Router& router, ApiContext& ctx);
+void addMigrationRoutes(Router& router, ApiContext& ctx);
 void addOpenApiRoute(Router& router);
 
 }  // namespace paddock::api

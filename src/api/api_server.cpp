@@ -18,6 +18,7 @@ ApiServer::ApiServer(ApiContext ctx) : ctx_(ctx) {
   addSnapshotRoutes(router_, ctx_);
   addBackupRoutes(router_, ctx_);
   addPeerRoutes(router_, ctx_);
+  addMigrationRoutes(router_, ctx_);
   addOpenApiRoute(router_);
   server_.setHandler([this](const http::Request& req, http::Exchange& ex) {
     spdlog::debug("{} {} ({})", req.method, req.target, req.peer);

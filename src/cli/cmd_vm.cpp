@@ -396,6 +396,28 @@ void addVmCommands(CLI::App& app, CliContext& ctx) {
     });
   }
 
+  {
+    auto* c = vm->add_subcommand(
+        "migrate", "Move a stopped or suspended VM to a peer host (paddock host add)");
+    auto name = std::make_shared<std::string>();
+    auto to = std::make_shared<std::string>();
+    auto live = std::make_shared<bool>(false);
+    auto noWait = std::make_shared<bool>(false);
+    c->add_option("name", *name)->required();
+    c->add_option("--to", *to, "the peer host")->required();
+    c->add_flag("--live", *live, "while it runs (not built yet: refused)");
+    c->add_flag("--no-wait", *noWait, "print the operation id and return");
+    c->callback([=, &ctx] {
+      auto r = runOperation(ctx, "migrate " + *name, vmPath(*name, "/actions/migrate"),
+                            {{"to", *to}, {"live", *live}}, *noWait);
+      printResult(ctx, r,
+                  *noWait ? fmt::format("operation {}", r.value("id", 0))
+                          : fmt::format("VM {} is on {} ({}; {} MiB sent)", *name, *to,
+                                        r.value("state", ""),
+                                        r.value("bytes_sent", std::uint64_t{0}) >> 20));
+    });
+  }
+
   for (const auto& [verb, help] : std::vector<std::pair<std::string, std::string>>{
            {"stop", "Force a VM off now (a suspended one: discard its saved state)"},
            {"reboot", "Reset a running VM"},

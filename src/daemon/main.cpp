@@ -189,6 +189,9 @@ int main(int argc, char** argv) {
   BackupService backups(**store, vms, engine, events);
   backups.cleanPartial();
   PeerService peers(**store, opt.stateDir);
+  MigrationService migrations(**store, vms, templates, peers, events);
+  IncomingMigrations incoming(opt.stateDir, **store, vms, templates, events);
+  incoming.cleanAll();
   vms.adoptAll();
   snapshots.cleanPending();
   if (auto all = vms.list()) {
@@ -203,7 +206,7 @@ int main(int argc, char** argv) {
 
   api::ApiServer server(api::ApiContext{vms, operations, events, images, host, networks, collector,
                                         **metrics, memory, overcommit, templates, customizations,
-                                        snapshots, backups, peers});
+                                        snapshots, backups, peers, migrations, incoming});
   std::string sock = opt.stateDir + "/paddockd.sock";
   if (auto s = server.listenUnix(sock); !s) return fail(s.error().message);
   if (!opt.listen.empty()) {

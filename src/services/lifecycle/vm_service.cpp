@@ -141,15 +141,17 @@ Result<VmRecord> VmService::create(const VmSpec& spec) {
                                  "(POST /v1/templates/{}/deploy)",
                                  spec.templateName, spec.templateName),
                      "template");
-  return createImpl(spec, "");
+  return createImpl(spec, "", VmState::stopped, "");
 }
 
-Result<VmRecord> VmService::createWithDisks(const VmSpec& spec, const std::string& preparedDisks) {
-  return createImpl(spec, preparedDisks);
+Result<VmRecord> VmService::createWithDisks(const VmSpec& spec, const std::string& preparedDisks,
+                                            VmState initial, const std::string& reason) {
+  if (initial != VmState::stopped && initial != VmState::suspended)
+    return makeError(Errc::internal, "a VM is registered stopped or suspended");
+  return createImpl(spec, preparedDisks, initial, reason);
 }
 
-Result<VmRecord> VmService::createImpl(const VmSpec& requested, const std::string& preparedDisks) {
-  std::lock_guard admit(admission_);
+Result<VmSpec> VmService::vetLocked(const VmSpec& requested) {
   VmSpec spec = requested;
   PADDOCK_TRY(validateVmSpec(spec, &config_.host));
   PADDOCK_TRY(checkImage(spec));
@@ -160,10 +162,28 @@ Result<VmRecord> VmService::createImpl(const VmSpec& requested, const std::strin
   PADDOCK_TRY(nics_.prepare(spec, *others));
   PADDOCK_TRY(resources_.check(spec, *others));
   if (seeds_) PADDOCK_TRY(seeds_->check(spec));
+  return spec;
+}
+
+Status VmService::checkCreate(const VmSpec& spec) {
+  std::lock_guard admit(admission_);
+  auto vetted = vetLocked(spec);
+  if (!vetted) return vetted.error();
+  return {};
+}
+
+Result<VmRecord> VmService::createImpl(const VmSpec& requested, const std::string& preparedDisks,
+                                       VmState initial, const std::string& reason) {
+  std::lock_guard admit(admission_);
+  auto vetted = vetLocked(requested);
+  if (!vetted) return vetted.error();
+  const VmSpec& spec = *vetted;
   VmRecord rec;
   rec.spec = spec;
   rec.createdAtMs = rec.updatedAtMs = nowMs();
   rec.runtime.stateSinceMs = rec.createdAtMs;
+  rec.runtime.state = initial;
+  rec.runtime.reason = reason;
   // Disks first: a VM is only in the store once everything it needs exists.
   if (!preparedDisks.empty()) {
     PADDOCK_TRY(makeDirs(config_.stateDir + "/disks", 0750));
@@ -465,25 +485,51 @@ Status VmService::remove(const std::string& name, bool force) {
       auto stopped = stopLocked(name, *e);
       if (!stopped) return stopped.error();
     }
-    auto rec = store_.getVm(name);
-    PADDOCK_TRY(store_.deleteVm(name));
-    if (rec && !rec->spec.nics.empty()) {
-      nics_.detach(rec->spec);
-      nics_.nicsChanged();
-    }
-    // The VM's snapshot records go with it (the snapshots themselves live in its disks).
-    if (auto snaps = store_.listObjects(snapshotKind(name)))
-      for (const auto& s : *snaps)
-        (void)store_.deleteObject(snapshotKind(name), s.value("name", ""));
-    (void)store_.deleteObject(kSnapshotCurrentKind, name);
-    (void)removeAll(diskDir(name));
-    (void)removeAll(runDir(name));
+    PADDOCK_TRY(eraseLocked(name));
   }
   {
     std::lock_guard lock(entriesMutex_);
     entries_.erase(name);
   }
   events_.publish("vm.deleted", vmObject(name), nlohmann::json::object());
+  return {};
+}
+
+Status VmService::eraseLocked(const std::string& name) {
+  auto rec = store_.getVm(name);
+  PADDOCK_TRY(store_.deleteVm(name));
+  if (rec && !rec->spec.nics.empty()) {
+    nics_.detach(rec->spec);
+    nics_.nicsChanged();
+  }
+  // The VM's snapshot records go with it (the snapshots themselves live in its disks).
+  if (auto snaps = store_.listObjects(snapshotKind(name)))
+    for (const auto& s : *snaps) (void)store_.deleteObject(snapshotKind(name), s.value("name", ""));
+  (void)store_.deleteObject(kSnapshotCurrentKind, name);
+  (void)removeAll(diskDir(name));
+  (void)removeAll(runDir(name));
+  return {};
+}
+
+Status VmService::handOver(const std::string& name,
+                           const std::function<Status(const VmRecord&)>& fn) {
+  auto e = entry(name);
+  if (!e) return e.error();
+  {
+    std::lock_guard action((*e)->action);
+    auto rec = record(name);
+    if (!rec) return rec.error();
+    if (hasProcess(rec->runtime.state))
+      return makeError(Errc::conflict, fmt::format("VM '{}' is {}: stop or suspend it first", name,
+                                                   vmStateName(rec->runtime.state)));
+    PADDOCK_TRY(fn(*rec));
+    PADDOCK_TRY(eraseLocked(name));
+  }
+  {
+    std::lock_guard lock(entriesMutex_);
+    entries_.erase(name);
+  }
+  events_.publish("vm.deleted", vmObject(name), {{"reason", "handed over to another host"}});
   return {};
 }
 

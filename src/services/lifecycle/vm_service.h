@@ -41,8 +41,11 @@ class VmService {
   Result<VmRecord> create(const VmSpec& spec);
   // The same with disks made beforehand (a deployment from a template): `preparedDisks` is a
   // folder holding every disk of `spec`, moved into place as the VM's disk folder. On failure it
-  // is left where it was, for the caller to remove.
-  Result<VmRecord> createWithDisks(const VmSpec& spec, const std::string& preparedDisks);
+  // is left where it was, for the caller to remove. `initial` suspended: the folder holds the
+  // saved state too (a migrated suspended VM), and the next start resumes from it.
+  Result<VmRecord> createWithDisks(const VmSpec& spec, const std::string& preparedDisks,
+                                   VmState initial = VmState::stopped,
+                                   const std::string& reason = "");
   // Runs `fn` with VM `name` held stopped: it cannot start, change or go away meanwhile.
   // Refused (conflict) unless the VM is stopped or crashed.
   Status whileStopped(const std::string& name, const std::function<Status(const VmRecord&)>& fn);
@@ -50,6 +53,15 @@ class VmService {
   // Refused (conflict) while it is starting or stopping.
   Status withVm(const std::string& name,
                 const std::function<Status(const VmRecord&, VmProcess*)>& fn);
+  // What createWithDisks() would refuse for `spec` (bad definition, name taken, image missing,
+  // unknown network, MAC in use, more than the host has), checked without making anything:
+  // migration's target side asks it before anything is copied.
+  Status checkCreate(const VmSpec& spec);
+  // Migration's source side: runs `fn` with VM `name` held stopped, crashed or suspended (it
+  // cannot start, change or go away meanwhile) and, when `fn` succeeds, deletes the VM here
+  // (definition, snapshot records, disks) before letting go: it lives elsewhere now. Refused
+  // (conflict) while it has a QEMU process. When `fn` fails nothing changes.
+  Status handOver(const std::string& name, const std::function<Status(const VmRecord&)>& fn);
   Result<std::vector<VmRecord>> list();
   Result<VmRecord> get(const std::string& name);
   // Changes CPU, memory and disks only while stopped; description and labels any time. NICs also
@@ -115,7 +127,13 @@ class VmService {
   void setState(const std::string& name, VmEntry& e, VmState state, const std::string& reason);
   Result<VmRecord> record(const std::string& name);
   Status createDisks(const VmSpec& spec);
-  Result<VmRecord> createImpl(const VmSpec& spec, const std::string& preparedDisks);
+  Result<VmRecord> createImpl(const VmSpec& spec, const std::string& preparedDisks, VmState initial,
+                              const std::string& reason);
+  // The checks of createImpl (MACs filled in). Caller holds admission_.
+  Result<VmSpec> vetLocked(const VmSpec& spec);
+  // Deletes the record, its NICs' attachments, snapshot records, disks and run dir. Caller
+  // holds the entry's action lock and the VM has no process.
+  Status eraseLocked(const std::string& name);
   Status reconcileDisks(const VmSpec& before, const VmSpec& after);
   // Hot-plugs/unplugs the difference between the NIC lists on a live VM; on failure undoes what
   // it did and returns the error. Caller holds e.action only.

@@ -177,6 +177,27 @@ Result<std::vector<std::string>> TemplateService::linkedClones(const std::string
   return out;
 }
 
+Status TemplateService::install(const TemplateRecord& t, const std::string& preparedDir) {
+  std::unique_lock lock(inUse_);
+  PADDOCK_TRY(validateName(t.name, "template name"));
+  if (store_.getObject(kKind, t.name))
+    return makeError(Errc::conflict, fmt::format("template '{}' already exists", t.name), "name");
+  for (const auto& d : t.vm.disks) chmod((preparedDir + "/" + d.name + ".qcow2").c_str(), 0444);
+  std::string dir = templateDir(t.name);
+  (void)makeDirs(stateDir_ + "/templates", 0750);
+  (void)removeAll(dir);  // a folder no template record owns: left by a crash
+  if (::rename(preparedDir.c_str(), dir.c_str()) != 0)
+    return makeError(Errc::internal, fmt::format("cannot move template '{}' into {}: {}", t.name,
+                                                 dir, std::strerror(errno)));
+  if (auto s = store_.createObject(kKind, t.name, toJson(t)); !s) {
+    (void)removeAll(dir);
+    return s.error();
+  }
+  events_.publish("template.created", "template/" + t.name,
+                  {{"source_vm", t.sourceVm}, {"disks", t.vm.disks.size()}, {"migrated", true}});
+  return {};
+}
+
 Status TemplateService::remove(const std::string& name) {
   std::unique_lock lock(inUse_);
   PADDOCK_TRY(get(name));

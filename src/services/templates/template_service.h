@@ -57,6 +57,9 @@ class TemplateService {
   Result<VmSpec> resolve(const VmSpec& spec, const std::set<std::string>& setFields);
   // The VMs that are linked clones of template `name`.
   Result<std::vector<std::string>> linkedClones(const std::string& name);
+  // Registers template `t` whose disk files are in `preparedDir` (a migration brought them):
+  // the folder is moved into place, its files made read-only. Conflict if the name is taken.
+  Status install(const TemplateRecord& t, const std::string& preparedDir);
   // Daemon start: removes half-made templates and clone disks an interrupted run left.
   void cleanPartial();
 

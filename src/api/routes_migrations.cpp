@@ -1,0 +1,84 @@
+#include <fmt/format.h>
+
+#include <charconv>
+
+#include "api/api_context.h"
+#include "api/json_io.h"
+#include "api/router.h"
+
+namespace paddock::api {
+
+namespace {
+
+// A non-negative integer path or query value; a 400 naming `field` otherwise.
+Result<std::uint64_t> unsignedValue(const std::string& text, const char* field) {
+  std::uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size())
+    return makeError(Errc::invalid_argument,
+                     fmt::format("{} must be a non-negative integer, not '{}'", field, text),
+                     field);
+  return v;
+}
+
+}  // namespace
+
+void addMigrationRoutes(Router& router, ApiContext& ctx) {
+  router.add({"POST", "/v1/vms/{name}/actions/migrate",
+              "Move a stopped or suspended VM to a peer host (operation): {\"to\": PEER}",
+              [&ctx](const http::Request& req, const Params& p, http::Exchange& ex) {
+                auto body = parseBody(req);
+                if (!body) return respondError(ex, body.error());
+                if (auto s = onlyFields(*body, {"to", "live"}); !s)
+                  return respondError(ex, s.error());
+                auto to = stringField(*body, "to", true);
+                if (!to) return respondError(ex, to.error());
+                auto live = boolField(*body, "live", false);
+                if (!live) return respondError(ex, live.error());
+                std::string name = p.at("name");
+                if (auto s = ctx.migrations.check(name, *to, *live); !s)
+                  return respondError(ex, s.error());
+                auto op = ctx.operations.start("vm.migrate", "vm/" + name,
+                                               [&ctx, name, peer = *to](OperationContext& oc) {
+                                                 return ctx.migrations.migrate(name, peer, &oc);
+                                               });
+                respondJson(ex, 202, toJson(op));
+              }});
+  router.add({"POST", "/v1/migrations/incoming",
+              "Peer API: announce a VM arriving from another host (checked before any copy)",
+              [&ctx](const http::Request& req, const Params&, http::Exchange& ex) {
+                auto body = parseBody(req);
+                if (!body) return respondError(ex, body.error());
+                auto r = ctx.incoming.prepare(*body);
+                if (!r) return respondError(ex, r.error());
+                respondJson(ex, 201, *r);
+              }});
+  router.add({"PUT", "/v1/migrations/incoming/{id}/files/{index}",
+              "Peer API: raw bytes of an arriving file at ?offset=N (at most 8 MiB a request)",
+              [&ctx](const http::Request& req, const Params& p, http::Exchange& ex) {
+                auto index = unsignedValue(p.at("index"), "index");
+                if (!index) return respondError(ex, index.error());
+                auto at = req.query.find("offset");
+                auto offset = unsignedValue(at == req.query.end() ? "" : at->second, "offset");
+                if (!offset) return respondError(ex, offset.error());
+                auto s = ctx.incoming.write(p.at("id"), static_cast<std::size_t>(*index), *offset,
+                                            req.body);
+                if (!s) return respondError(ex, s.error());
+                respondJson(ex, 200, {{"written", req.body.size()}});
+              }});
+  router.add({"POST", "/v1/migrations/incoming/{id}/commit",
+              "Peer API: verify the arrived files' SHA-256 and register the VM",
+              [&ctx](const http::Request& req, const Params& p, http::Exchange& ex) {
+                auto body = parseBody(req);
+                if (!body) return respondError(ex, body.error());
+                respondResult(ex, ctx.incoming.commit(p.at("id"), *body), 201);
+              }});
+  router.add({"DELETE", "/v1/migrations/incoming/{id}",
+              "Peer API: abandon an arriving VM (its files go)",
+              [&ctx](const http::Request&, const Params& p, http::Exchange& ex) {
+                if (auto s = ctx.incoming.abort(p.at("id")); !s) return respondError(ex, s.error());
+                respondJson(ex, 200, {{"deleted", p.at("id")}});
+              }});
+}
+
+}  // namespace paddock::api

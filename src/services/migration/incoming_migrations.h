@@ -1,0 +1,82 @@
+// Migration's target side: a VM arriving from a peer (cold or suspended). The source announces
+// it (prepare: definition, state, files, snapshot records, the template of a linked clone if this
+// host lacks it); it is checked before anything is copied; the files are written in pieces into
+// STATE/incoming/<id>/; commit verifies every file's SHA-256 and only then registers the VM (and
+// the template). Nothing outside STATE/incoming/ changes before the commit, and an abort, a
+// paddockd restart or 10 idle minutes remove what was copied.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/result.h"
+#include "services/event_bus.h"
+#include "services/lifecycle/vm_service.h"
+#include "services/templates/template_service.h"
+#include "store/store.h"
+
+namespace paddock {
+
+class IncomingMigrations {
+ public:
+  static constexpr std::int64_t kIdleMs = 10 * 60 * 1000;
+
+  IncomingMigrations(std::string stateDir, Store& store, VmService& vms, TemplateService& templates,
+                     EventBus& events);
+
+  // {"vm": SPEC, "state": "stopped"|"suspended", "from": HOST, "files": [{"name", "size"}],
+  //  "snapshots": [RECORD], "snapshot_current": DOC|null (the source's snapshot-current object),
+  //  "template": null | {"record": TEMPLATE, "files": [{"name", "size"}]}} → {"id"}.
+  // Errors name the field; nothing is kept on error.
+  Result<nlohmann::json> prepare(const nlohmann::json& request);
+  // Writes `data` at `offset` of file `index` (the VM's files, then the template's).
+  Status write(const std::string& id, std::size_t index, std::uint64_t offset,
+               std::string_view data);
+  // {"sha256": [HEX per file, same order]} → the registered VM.
+  Result<VmRecord> commit(const std::string& id, const nlohmann::json& request);
+  Status abort(const std::string& id);
+  // Daemon start: what an interrupted migration left.
+  void cleanAll();
+
+ private:
+  struct File {
+    std::string path;
+    std::uint64_t size = 0;
+  };
+  struct Incoming {
+    std::string id;
+    std::string dir;
+    VmSpec spec;
+    VmState state = VmState::stopped;
+    std::string from;
+    std::vector<File> files;
+    std::vector<nlohmann::json> snapshots;
+    nlohmann::json snapshotCurrent;
+    std::optional<TemplateRecord> templ;  // to install at commit
+    std::int64_t lastMs = 0;
+    std::mutex writing;
+  };
+  using IncomingPtr = std::shared_ptr<Incoming>;
+
+  Result<IncomingPtr> find(const std::string& id);
+  void dropIdle();
+  Status checkTemplate(const VmSpec& spec, const nlohmann::json& offered, Incoming& in,
+                       std::uint64_t& bytes);
+
+  std::string stateDir_;
+  Store& store_;
+  VmService& vms_;
+  TemplateService& templates_;
+  EventBus& events_;
+  std::mutex mutex_;
+  std::map<std::string, IncomingPtr> incoming_;
+};
+
+}  // namespace paddock
