@@ -269,16 +269,20 @@ Status IncomingMigrations::write(const std::string& id, std::size_t index, std::
   return {};
 }
 
+Result<IncomingMigrations::IncomingPtr> IncomingMigrations::take(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  auto it = incoming_.find(id);
+  if (it == incoming_.end())
+    return makeError(Errc::not_found, fmt::format("incoming migration '{}' does not exist", id));
+  IncomingPtr in = it->second;
+  incoming_.erase(it);
+  return in;
+}
+
 Status IncomingMigrations::abort(const std::string& id) {
-  IncomingPtr in;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = incoming_.find(id);
-    if (it == incoming_.end())
-      return makeError(Errc::not_found, fmt::format("incoming migration '{}' does not exist", id));
-    in = it->second;
-    incoming_.erase(it);
-  }
+  auto taken = take(id);
+  if (!taken) return taken.error();
+  IncomingPtr in = *taken;
   std::lock_guard w(in->writing);
   (void)removeAll(in->dir);
   events_.publish("vm.migration.aborted", "vm/" + in->spec.name, {{"from", in->from}});
@@ -286,15 +290,9 @@ Status IncomingMigrations::abort(const std::string& id) {
 }
 
 Result<VmRecord> IncomingMigrations::commit(const std::string& id, const nlohmann::json& request) {
-  IncomingPtr in;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = incoming_.find(id);
-    if (it == incoming_.end())
-      return makeError(Errc::not_found, fmt::format("incoming migration '{}' does not exist", id));
-    in = it->second;
-    incoming_.erase(it);  // no more writes; on failure the copy goes
-  }
+  auto taken = take(id);  // no more writes; on failure the copy goes
+  if (!taken) return taken.error();
+  IncomingPtr in = *taken;
   std::lock_guard w(in->writing);
   auto fail = [&](Error e) -> Error {
     (void)removeAll(in->dir);

@@ -66,6 +66,8 @@ class IncomingMigrations {
   using IncomingPtr = std::shared_ptr<Incoming>;
 
   Result<IncomingPtr> find(const std::string& id);
+  // Finds and removes it from the map (no more writes reach it).
+  Result<IncomingPtr> take(const std::string& id);
   void dropIdle();
   Status checkTemplate(const VmSpec& spec, const nlohmann::json& offered, Incoming& in,
                        std::uint64_t& bytes);

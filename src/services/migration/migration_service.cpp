@@ -106,18 +106,10 @@ Result<std::string> sendFile(const http::Client& peer, const std::string& peerNa
       std::string_view chunk(buffer.data(), static_cast<std::size_t>(n));
       sha.add(chunk.data(), chunk.size());
       if (chunk.find_first_not_of('\0') != std::string_view::npos) {
-        auto r = peer.request("PUT", fmt::format("{}/files/{}?offset={}", base, index, pos), chunk,
-                              std::chrono::seconds(120));
-        if (!r) {
-          Error e = r.error();
-          e.message = fmt::format("peer {}: {}", peerName, e.message);
-          return e;
-        }
-        if (r->status / 100 != 2) {
-          Error e = http::errorFromResponse(*r);
-          e.message = fmt::format("peer {}: {}", peerName, e.message);
-          return e;
-        }
+        auto put = PeerService::callRaw(peer, peerName, "PUT",
+                                        fmt::format("{}/files/{}?offset={}", base, index, pos),
+                                        chunk, std::chrono::seconds(120));
+        if (!put) return put.error();
         sent.written += chunk.size();
       }
       pos += chunk.size();

@@ -42,7 +42,14 @@ Result<nlohmann::json> PeerService::call(const http::Client& peer, const std::st
                                          const std::string& method, const std::string& path,
                                          const nlohmann::json& body,
                                          std::chrono::milliseconds timeout) {
-  auto r = peer.request(method, path, body.is_null() ? "" : body.dump(), timeout);
+  return callRaw(peer, peerName, method, path, body.is_null() ? "" : body.dump(), timeout);
+}
+
+Result<nlohmann::json> PeerService::callRaw(const http::Client& peer, const std::string& peerName,
+                                            const std::string& method, const std::string& path,
+                                            std::string_view body,
+                                            std::chrono::milliseconds timeout) {
+  auto r = peer.request(method, path, body, timeout);
   if (!r) {
     Error e = r.error();
     e.message = fmt::format("peer {}: {}", peerName, e.message);

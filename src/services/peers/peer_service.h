@@ -52,6 +52,10 @@ class PeerService {
                                      const std::string& method, const std::string& path,
                                      const nlohmann::json& body = nullptr,
                                      std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  // The same with a body sent as it is (file data).
+  static Result<nlohmann::json> callRaw(const http::Client& peer, const std::string& peerName,
+                                        const std::string& method, const std::string& path,
+                                        std::string_view body, std::chrono::milliseconds timeout);
 
  private:
   nlohmann::json describe(const PeerRecord& peer);
