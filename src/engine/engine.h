@@ -12,6 +12,7 @@
 #include "common/result.h"
 #include "engine/block_jobs.h"
 #include "engine/launch_spec.h"
+#include "engine/live_migration.h"
 #include "engine/vm_counters.h"
 #include "model/resource_spec.h"
 
@@ -79,6 +80,18 @@ class VmProcess {
   virtual Status saveState(const std::string& path, const std::function<void(int)>& progress) = 0;
   // For a process started with LaunchSpec::incoming: waits until the saved state is loaded.
   virtual Status waitIncoming(std::chrono::milliseconds timeout) = 0;
+  // Live migration, target side (a process started with LaunchSpec::listenHost): serves disks
+  // `disks` (ids) writable over NBD on host:port for the source's mirrors.
+  virtual Status exportDisks(const std::string& host, int port,
+                             const std::vector<std::string>& disks) = 0;
+  virtual Status stopDiskExports() = 0;
+  // Live migration, source side (see live_migration.h). `progress` is called a few times a
+  // second; returning false cancels. On success the process is still there, paused with its
+  // state sent: the caller either ends it (the target took over) or resumes it (the target
+  // failed to). On failure or cancel the guest runs here as before, mirrors and NBD links gone.
+  virtual Result<LiveMigrationResult> migrateLive(
+      const LiveMigrationParams& params,
+      const std::function<bool(const LiveMigrationProgress&)>& progress) = 0;
   // Dirty bitmaps and backups of the running VM's disks.
   virtual BlockJobs& blockJobs() = 0;
 };

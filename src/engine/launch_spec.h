@@ -40,6 +40,10 @@ struct LaunchSpec {
   std::string runDir;    // qmp.sock, console.sock, qemu.pid, qemu.log live here
   std::string loadvm;    // start from this internal memory snapshot of the disks; empty: boot
   std::string incoming;  // start from this saved state file (vm suspend); empty: boot
+  // Live migration's target: wait paused for the migration stream on listenHost:listenPort
+  // (the guest continues only when told to, after the disks are in sync).
+  std::string listenHost;
+  int listenPort = 0;
 };
 
 // Files of one VM's run directory.

@@ -191,6 +191,24 @@ TEST(QemuArgv, KvmPassesTheHostCpuThrough) {
   EXPECT_EQ(*(cpu + 1), "host");
 }
 
+TEST(QemuArgv, ALiveMigrationTargetWaitsPausedForTheStream) {
+  auto spec = tinySpec();
+  spec.listenHost = "127.0.0.1";
+  spec.listenPort = 49152;
+  auto argv = buildQemuArgv(spec);
+  auto at = std::find(argv.begin(), argv.end(), "-incoming");
+  ASSERT_NE(at, argv.end());
+  EXPECT_EQ(*(at + 1), "tcp:127.0.0.1:49152");
+  EXPECT_NE(std::find(argv.begin(), argv.end(), "-S"), argv.end()) << "it must not run by itself";
+  spec.listenHost = "fd00::2";
+  argv = buildQemuArgv(spec);
+  at = std::find(argv.begin(), argv.end(), "-incoming");
+  EXPECT_EQ(*(at + 1), "tcp:[fd00::2]:49152");
+  auto plain = buildQemuArgv(tinySpec());
+  EXPECT_EQ(std::find(plain.begin(), plain.end(), "-S"), plain.end());
+  EXPECT_EQ(std::find(plain.begin(), plain.end(), "-incoming"), plain.end());
+}
+
 TEST(QemuArgv, CommasInPathsAreEscapedForQemuOptions) {
   auto spec = tinySpec();
   spec.runDir = "/state,x/run/web1";

@@ -156,6 +156,75 @@ std::unique_ptr<QmpClient> connectClient(FakeQmpServer& server, QmpCallbacks cal
   return client.ok() ? std::move(*client) : nullptr;
 }
 
+TEST(QmpReplies, QueryMigrateReadsProgressAndTheMeasuredDowntime) {
+  // As QEMU 7.2 answers while active and once completed.
+  auto active = parseQueryMigrate(json::parse(R"({"status": "active", "expected-downtime": 42,
+      "total-time": 900, "ram": {"total": 268967936, "remaining": 1048576, "transferred": 5000,
+      "dirty-pages-rate": 256, "page-size": 4096, "dirty-sync-count": 3}})"));
+  ASSERT_TRUE(active.ok());
+  EXPECT_EQ(active->status, "active");
+  EXPECT_EQ(active->remaining, 1048576u);
+  EXPECT_EQ(active->dirtyBytesPerSecond, 256u * 4096u);
+  EXPECT_EQ(active->passes, 3);
+  EXPECT_EQ(active->expectedDowntimeMs, 42);
+  EXPECT_EQ(active->downtimeMs, -1);
+  auto done = parseQueryMigrate(json::parse(R"({"status": "completed", "setup-time": 8,
+      "downtime": 17, "total-time": 1704, "ram": {"total": 268967936, "remaining": 0,
+      "transferred": 92884438}})"));
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(done->downtimeMs, 17);
+  EXPECT_EQ(done->totalTimeMs, 1704);
+  EXPECT_EQ(done->transferred, 92884438u);
+  EXPECT_EQ(done->expectedDowntimeMs, -1);
+}
+
+TEST(QmpClient, LiveMigrationCommandsSendWhatQemuExpects) {
+  FakeQmpServer server;
+  server.expectReturn(
+      "nbd-server-start",
+      {{"addr", {{"type", "inet"}, {"data", {{"host", "127.0.0.1"}, {"port", "40001"}}}}}},
+      json::object());
+  server.expectReturn("block-export-add",
+                      {{"type", "nbd"},
+                       {"id", "mig-root"},
+                       {"node-name", "drive-root"},
+                       {"name", "root"},
+                       {"writable", true}},
+                      json::object());
+  server.expectReturn("blockdev-add",
+                      {{"driver", "nbd"},
+                       {"node-name", "mig-nbd-root"},
+                       {"server", {{"type", "inet"}, {"host", "127.0.0.1"}, {"port", "40001"}}},
+                       {"export", "root"}},
+                      json::object());
+  server.expectReturn("blockdev-mirror",
+                      {{"job-id", "mig-root"},
+                       {"device", "drive-root"},
+                       {"target", "mig-nbd-root"},
+                       {"sync", "top"},
+                       {"auto-dismiss", false}},
+                      json::object());
+  server.expectReturn("migrate-set-parameters",
+                      {{"downtime-limit", 300}, {"max-bandwidth", 1 << 20}}, json::object());
+  server.expectReturn(
+      "migrate-set-capabilities",
+      {{"capabilities", json::array({{{"capability", "auto-converge"}, {"state", true}}})}},
+      json::object());
+  server.expectReturn("block-job-cancel", {{"device", "mig-root"}, {"force", false}},
+                      json::object());
+  auto client = connectClient(server);
+  ASSERT_TRUE(client);
+  EXPECT_TRUE(client->nbdServerStart("127.0.0.1", 40001).ok());
+  EXPECT_TRUE(client->blockExportAdd("mig-root", "drive-root", "root").ok());
+  EXPECT_TRUE(client->blockdevAddNbd("mig-nbd-root", "127.0.0.1", 40001, "root").ok());
+  EXPECT_TRUE(client->blockdevMirror("mig-root", "drive-root", "mig-nbd-root", "top").ok());
+  EXPECT_TRUE(
+      client->migrateSetParameters({{"downtime-limit", 300}, {"max-bandwidth", 1 << 20}}).ok());
+  EXPECT_TRUE(client->migrateSetCapability("auto-converge", true).ok());
+  EXPECT_TRUE(client->blockJobCancel("mig-root", false).ok());
+  EXPECT_THAT(server.verify(), IsEmpty());
+}
+
 TEST(QmpClient, QueryStatusSendsQueryStatusAndDecodesTheReply) {
   FakeQmpServer server;
   server.expectReturn("query-status", json(),

@@ -15,6 +15,10 @@ std::string qemuOptEscape(const std::string& s) {
   return out;
 }
 
+std::string uriHost(const std::string& host) {
+  return host.find(':') != std::string::npos ? "[" + host + "]" : host;
+}
+
 std::vector<std::string> buildQemuArgv(const LaunchSpec& spec) {
   RunPaths run{spec.runDir};
   bool kvm = spec.accel == "kvm";
@@ -75,6 +79,9 @@ std::vector<std::string> buildQemuArgv(const LaunchSpec& spec) {
   // The path comes from the state dir; saveState() refuses quotes in it.
   if (!spec.incoming.empty())
     argv.insert(argv.end(), {"-incoming", "exec:cat '" + spec.incoming + "'"});
+  else if (!spec.listenHost.empty())
+    argv.insert(argv.end(), {"-S", "-incoming",
+                             fmt::format("tcp:{}:{}", uriHost(spec.listenHost), spec.listenPort)});
   // Every NIC sits on a root port of its own, boot NICs included, so that any of them can be
   // unplugged later (pcie.0 does not support hot-plug).
   for (int i = 0; i < kNicPorts; ++i)

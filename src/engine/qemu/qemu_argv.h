@@ -16,4 +16,7 @@ std::vector<std::string> buildQemuArgv(const LaunchSpec& spec);
 // QEMU option values escape a comma by doubling it.
 std::string qemuOptEscape(const std::string& s);
 
+// A host as QEMU's tcp: URIs take it (an IPv6 address in brackets).
+std::string uriHost(const std::string& host);
+
 }  // namespace paddock

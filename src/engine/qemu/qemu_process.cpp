@@ -198,6 +198,9 @@ void QemuProcess::watchExit() {
     while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
     haveStatus = true;
+  } else if (waitpid(pid_, &status, WNOHANG) == pid_) {
+    // Attached, yet our child (a live migration's target QEMU, taken over): reaped here.
+    haveStatus = true;
   }
   exited_ = true;
   VmExit exit = describeExit(status, haveStatus);

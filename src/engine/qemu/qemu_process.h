@@ -46,6 +46,12 @@ class QemuProcess : public VmProcess {
   Status snapshotDelete(const std::string& tag, const std::vector<std::string>& disks) override;
   Status saveState(const std::string& path, const std::function<void(int)>& progress) override;
   Status waitIncoming(std::chrono::milliseconds timeout) override;
+  Status exportDisks(const std::string& host, int port,
+                     const std::vector<std::string>& disks) override;
+  Status stopDiskExports() override;
+  Result<LiveMigrationResult> migrateLive(
+      const LiveMigrationParams& params,
+      const std::function<bool(const LiveMigrationProgress&)>& progress) override;
   BlockJobs& blockJobs() override { return *blockJobs_; }
 
  private:

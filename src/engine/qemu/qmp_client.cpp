@@ -111,7 +111,14 @@ Result<MigrationInfo> parseQueryMigrate(const json& value) {
   if (const json* ram = field(value, "ram"); ram && ram->is_object()) {
     m.transferred = ram->value("transferred", std::uint64_t{0});
     m.total = ram->value("total", std::uint64_t{0});
+    m.remaining = ram->value("remaining", std::uint64_t{0});
+    m.dirtyBytesPerSecond = ram->value("dirty-pages-rate", std::uint64_t{0}) *
+                            ram->value("page-size", std::uint64_t{0});
+    m.passes = ram->value("dirty-sync-count", 0);
   }
+  m.expectedDowntimeMs = value.value("expected-downtime", std::int64_t{-1});
+  m.downtimeMs = value.value("downtime", std::int64_t{-1});
+  m.totalTimeMs = value.value("total-time", std::int64_t{-1});
   if (const json* e = field(value, "error-desc"); e && e->is_string())
     m.error = e->get<std::string>();
   return m;
@@ -420,6 +427,55 @@ Status QmpClient::migrateCancel() {
 
 Result<MigrationInfo> QmpClient::queryMigrate() {
   return query("query-migrate", parseQueryMigrate);
+}
+
+Status QmpClient::migrateSetParameters(const json& parameters) {
+  return run("migrate-set-parameters", parameters);
+}
+
+Status QmpClient::migrateSetCapability(const std::string& capability, bool on) {
+  return run("migrate-set-capabilities",
+             json{{"capabilities", json::array({{{"capability", capability}, {"state", on}}})}});
+}
+
+Status QmpClient::nbdServerStart(const std::string& host, int port) {
+  return run(
+      "nbd-server-start",
+      json{{"addr",
+            {{"type", "inet"}, {"data", {{"host", host}, {"port", std::to_string(port)}}}}}});
+}
+
+Status QmpClient::nbdServerStop() {
+  return run("nbd-server-stop");
+}
+
+Status QmpClient::blockExportAdd(const std::string& id, const std::string& node,
+                                 const std::string& name) {
+  return run(
+      "block-export-add",
+      json{{"type", "nbd"}, {"id", id}, {"node-name", node}, {"name", name}, {"writable", true}});
+}
+
+Status QmpClient::blockdevAddNbd(const std::string& node, const std::string& host, int port,
+                                 const std::string& exportName) {
+  return run("blockdev-add",
+             json{{"driver", "nbd"},
+                  {"node-name", node},
+                  {"server", {{"type", "inet"}, {"host", host}, {"port", std::to_string(port)}}},
+                  {"export", exportName}});
+}
+
+Status QmpClient::blockdevMirror(const std::string& jobId, const std::string& device,
+                                 const std::string& target, const std::string& sync) {
+  return run("blockdev-mirror", json{{"job-id", jobId},
+                                     {"device", device},
+                                     {"target", target},
+                                     {"sync", sync},
+                                     {"auto-dismiss", false}});
+}
+
+Status QmpClient::blockJobCancel(const std::string& jobId, bool force) {
+  return run("block-job-cancel", json{{"device", jobId}, {"force", force}});
 }
 
 Status QmpClient::jobCancel(const std::string& id) {

@@ -50,7 +50,13 @@ struct MigrationInfo {
   std::string status;  // none, setup, active, completed, failed, cancelled, ...
   std::uint64_t transferred = 0;
   std::uint64_t total = 0;  // guest RAM
-  std::string error;        // error-desc when failed
+  std::uint64_t remaining = 0;
+  std::uint64_t dirtyBytesPerSecond = 0;  // dirty-pages-rate × page-size
+  int passes = 0;                         // dirty-sync-count
+  std::int64_t expectedDowntimeMs = -1;   // while active, once QEMU has an estimate
+  std::int64_t downtimeMs = -1;           // when completed
+  std::int64_t totalTimeMs = -1;
+  std::string error;  // error-desc when failed
 };
 
 struct VcpuThread {
@@ -119,6 +125,22 @@ class QmpClient {
   Status migrate(const std::string& uri);
   Status migrateCancel();
   Result<MigrationInfo> queryMigrate();
+  // Migration tuning, applied to the next migrate: {"downtime-limit": MS, "max-bandwidth": B/s}.
+  Status migrateSetParameters(const nlohmann::json& parameters);
+  Status migrateSetCapability(const std::string& capability, bool on);
+  // The NBD server of a live migration's target, and its writable exports (one per disk).
+  Status nbdServerStart(const std::string& host, int port);
+  Status nbdServerStop();
+  Status blockExportAdd(const std::string& id, const std::string& node, const std::string& name);
+  // A live migration's source: node `node` is export `exportName` of the NBD server at
+  // host:port; blockdev-mirror copies `device` onto it ("full" or "top").
+  Status blockdevAddNbd(const std::string& node, const std::string& host, int port,
+                        const std::string& exportName);
+  Status blockdevMirror(const std::string& jobId, const std::string& device,
+                        const std::string& target, const std::string& sync);
+  // A ready mirror, not forced, finishes once its target is in sync and then leaves the source
+  // as it was (no pivot); forced, it stops at once.
+  Status blockJobCancel(const std::string& jobId, bool force);
   // Starts job command `command` (snapshot-save, snapshot-load, snapshot-delete) as `jobId`,
   // waits for it to conclude and dismisses it; a failed job's error is the result. On timeout
   // the job is cancelled.

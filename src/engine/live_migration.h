@@ -1,0 +1,47 @@
+// Live migration as the engine does it: the source mirrors every writable disk to the target's
+// NBD exports while the guest runs, then sends memory over QEMU's migration stream, and once the
+// stream has completed (the source paused) lets the mirrors finish their last writes. The target
+// QEMU waits paused until told to continue, so its guest never runs before its disks are whole.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace paddock {
+
+struct LiveMigrationDisk {
+  std::string id;             // the VM's disk id (node drive-<id>), also the NBD export name
+  bool onlyTopLayer = false;  // linked clone: the target's overlay has the same base image
+};
+
+struct LiveMigrationParams {
+  std::string host;  // the target as this host reaches it
+  int migrationPort = 0;
+  int nbdPort = 0;
+  std::vector<LiveMigrationDisk> disks;
+  std::uint64_t maxDowntimeMs = 300;
+  std::uint64_t bandwidthBytes = 0;  // per second; 0: as fast as the link goes
+  bool autoConverge = false;         // throttle the vCPUs of a guest that dirties memory faster
+};
+
+struct LiveMigrationProgress {
+  enum class Phase { disks, memory, switchover } phase = Phase::disks;
+  std::uint64_t diskDone = 0, diskTotal = 0;  // bytes the mirrors copied / have to copy
+  std::uint64_t memoryTotal = 0, memoryRemaining = 0, memorySent = 0;
+  std::uint64_t dirtyBytesPerSecond = 0;
+  std::int64_t expectedDowntimeMs = -1;  // -1: not estimated yet
+  int passes = 0;                        // memory passes (dirty syncs) so far
+};
+
+struct LiveMigrationResult {
+  std::int64_t downtimeMs = 0;  // as QEMU measured it (guest paused to continued on the target
+                                // side is this plus the mirrors' last flush and the commit)
+  std::int64_t totalMs = 0;     // memory phase, as QEMU measured it
+  std::uint64_t memorySent = 0;
+  std::uint64_t diskBytes = 0;  // what the mirrors copied
+  std::int64_t diskMs = 0;      // from the mirrors' start until all were in sync
+  bool wasRunning = true;       // false: the guest was paused and stays so on the target
+};
+
+}  // namespace paddock

@@ -1,0 +1,213 @@
+// QemuProcess's part of live migration (see engine/live_migration.h): NBD exports on the
+// target, mirrors + migration stream on the source, and the unwinding that leaves the source
+// running as it was when anything fails.
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "engine/qemu/qemu_argv.h"
+#include "engine/qemu/qemu_process.h"
+
+namespace paddock {
+
+namespace {
+
+constexpr auto kPoll = std::chrono::milliseconds(100);
+constexpr auto kFinishPoll = std::chrono::milliseconds(5);
+constexpr auto kUnwindTimeout = std::chrono::seconds(20);
+// QEMU's default is 32 MiB/s; "as fast as the link goes" is this (libvirt uses the same idea).
+constexpr std::uint64_t kUnlimitedBandwidth = std::uint64_t{1} << 40;
+
+std::string mirrorJob(const std::string& disk) {
+  return "mig-" + disk;
+}
+std::string nbdNode(const std::string& disk) {
+  return "mig-nbd-" + disk;
+}
+
+bool migrationActive(const std::string& status) {
+  return status == "setup" || status == "active" || status == "pre-switchover" ||
+         status == "device" || status == "cancelling" || status == "wait-unplug";
+}
+
+}  // namespace
+
+Status QemuProcess::exportDisks(const std::string& host, int port,
+                                const std::vector<std::string>& disks) {
+  PADDOCK_TRY(qmp_->nbdServerStart(host, port));
+  for (const auto& d : disks) {
+    if (auto s = qmp_->blockExportAdd(mirrorJob(d), "drive-" + d, d); !s) {
+      (void)qmp_->nbdServerStop();
+      return s;
+    }
+  }
+  return {};
+}
+
+Status QemuProcess::stopDiskExports() {
+  return qmp_->nbdServerStop();
+}
+
+Result<LiveMigrationResult> QemuProcess::migrateLive(
+    const LiveMigrationParams& params,
+    const std::function<bool(const LiveMigrationProgress&)>& progress) {
+  auto before = qmp_->queryStatus();
+  if (!before) return before.error();
+  bool wasRunning = before->running;
+  std::vector<std::string> nodes, jobs;
+  bool migrating = false;
+
+  // Back to where we started: no migration, no mirror, no NBD link, the guest running if it was.
+  auto unwind = [&](Error e) -> Error {
+    auto deadline = std::chrono::steady_clock::now() + kUnwindTimeout;
+    if (migrating) {
+      (void)qmp_->migrateCancel();
+      while (std::chrono::steady_clock::now() < deadline) {
+        auto m = qmp_->queryMigrate();
+        if (!m || !migrationActive(m->status)) break;
+        std::this_thread::sleep_for(kFinishPoll * 10);
+      }
+    }
+    for (const auto& j : jobs) (void)qmp_->blockJobCancel(j, true);
+    while (!jobs.empty() && std::chrono::steady_clock::now() < deadline) {
+      auto all = qmp_->queryJobs();
+      if (!all) break;
+      bool pending = false;
+      for (const auto& j : *all)
+        if (std::find(jobs.begin(), jobs.end(), j.id) != jobs.end()) {
+          if (j.status == "concluded")
+            (void)qmp_->jobDismiss(j.id);
+          else
+            pending = true;
+        }
+      if (!pending) break;
+      std::this_thread::sleep_for(kFinishPoll * 10);
+    }
+    for (const auto& n : nodes) (void)qmp_->blockdevDel(n);
+    if (auto now = qmp_->queryStatus(); wasRunning && now && !now->running) {
+      if (auto s = qmp_->cont(); !s)
+        spdlog::error("VM {}: could not continue after a failed migration: {}", name_,
+                      s.error().message);
+    }
+    return e;
+  };
+  auto cancelled = [] { return makeError(Errc::conflict, "migration cancelled"); };
+
+  LiveMigrationProgress p;
+  auto mirrorStart = std::chrono::steady_clock::now();
+  for (const auto& d : params.disks) {
+    if (auto s = qmp_->blockdevAddNbd(nbdNode(d.id), params.host, params.nbdPort, d.id); !s)
+      return unwind(makeError(s.error().code, fmt::format("cannot reach the target's export of "
+                                                          "disk {}: {}",
+                                                          d.id, s.error().message)));
+    nodes.push_back(nbdNode(d.id));
+    if (auto s = qmp_->blockdevMirror(mirrorJob(d.id), "drive-" + d.id, nbdNode(d.id),
+                                      d.onlyTopLayer ? "top" : "full");
+        !s)
+      return unwind(s.error());
+    jobs.push_back(mirrorJob(d.id));
+  }
+
+  // The mirrors' state: an error, or whether all are ready (in sync, copying new writes).
+  auto mirrors = [&](bool& allReady) -> Status {
+    auto all = qmp_->queryJobs();
+    if (!all) return all.error();
+    allReady = true;
+    p.diskDone = p.diskTotal = 0;
+    for (const auto& id : jobs) {
+      auto it = std::find_if(all->begin(), all->end(), [&](const auto& j) { return j.id == id; });
+      if (it == all->end() || it->status == "concluded" || it->status == "aborting")
+        return makeError(
+            Errc::unavailable,
+            fmt::format("copying disk {} to the target failed: {}", id.substr(4),
+                        it == all->end() || it->error.empty() ? "the job ended" : it->error));
+      if (it->status != "ready" && it->status != "standby") allReady = false;
+      p.diskDone += it->current;
+      p.diskTotal += it->total;
+    }
+    return {};
+  };
+  for (bool ready = false; !ready;) {
+    if (auto s = mirrors(ready); !s) return unwind(s.error());
+    if (!progress(p)) return unwind(cancelled());
+    if (!ready) std::this_thread::sleep_for(kPoll);
+  }
+  LiveMigrationResult result;
+  result.wasRunning = wasRunning;
+  result.diskBytes = p.diskTotal;
+  result.diskMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - mirrorStart)
+                      .count();
+
+  p.phase = LiveMigrationProgress::Phase::memory;
+  nlohmann::json tuning = {
+      {"downtime-limit", params.maxDowntimeMs},
+      {"max-bandwidth", params.bandwidthBytes ? params.bandwidthBytes : kUnlimitedBandwidth}};
+  if (auto s = qmp_->migrateSetParameters(tuning); !s) return unwind(s.error());
+  if (auto s = qmp_->migrateSetCapability("auto-converge", params.autoConverge); !s)
+    return unwind(s.error());
+  if (auto s = qmp_->migrate(fmt::format("tcp:{}:{}", uriHost(params.host), params.migrationPort));
+      !s)
+    return unwind(s.error());
+  migrating = true;
+  for (;;) {
+    auto m = qmp_->queryMigrate();
+    if (!m) return unwind(m.error());
+    if (m->status == "completed") {
+      result.downtimeMs = m->downtimeMs;
+      result.totalMs = m->totalTimeMs;
+      result.memorySent = m->transferred;
+      break;
+    }
+    if (m->status == "failed" || m->status == "cancelled")
+      return unwind(makeError(Errc::unavailable,
+                              fmt::format("the migration stream {}: {}", m->status,
+                                          m->error.empty() ? "no reason given" : m->error)));
+    bool ready = false;
+    if (auto s = mirrors(ready); !s) return unwind(s.error());
+    p.memoryTotal = m->total;
+    p.memoryRemaining = m->remaining;
+    p.memorySent = m->transferred;
+    p.dirtyBytesPerSecond = m->dirtyBytesPerSecond;
+    p.expectedDowntimeMs = m->expectedDowntimeMs;
+    p.passes = m->passes;
+    if (!progress(p)) return unwind(cancelled());
+    std::this_thread::sleep_for(m->remaining < (64u << 20) ? kFinishPoll : kPoll);
+  }
+
+  // Paused here with memory sent: the mirrors write what is left and let go of the target.
+  p.phase = LiveMigrationProgress::Phase::switchover;
+  for (const auto& j : jobs)
+    if (auto s = qmp_->blockJobCancel(j, false); !s) return unwind(s.error());
+  auto deadline = std::chrono::steady_clock::now() + kUnwindTimeout;
+  while (!jobs.empty()) {
+    auto all = qmp_->queryJobs();
+    if (!all) return unwind(all.error());
+    std::vector<std::string> left;
+    for (const auto& j : *all) {
+      if (std::find(jobs.begin(), jobs.end(), j.id) == jobs.end()) continue;
+      if (j.status != "concluded") {
+        left.push_back(j.id);
+        continue;
+      }
+      (void)qmp_->jobDismiss(j.id);
+      if (!j.error.empty())
+        return unwind(makeError(Errc::unavailable, fmt::format("disk {}'s last writes did not "
+                                                               "reach the target: {}",
+                                                               j.id.substr(4), j.error)));
+    }
+    jobs = left;
+    if (jobs.empty()) break;
+    if (std::chrono::steady_clock::now() > deadline)
+      return unwind(makeError(Errc::timeout, "the disks' last writes did not finish in time"));
+    std::this_thread::sleep_for(kFinishPoll);
+  }
+  for (const auto& n : nodes) (void)qmp_->blockdevDel(n);
+  nodes.clear();
+  return result;
+}
+
+}  // namespace paddock
