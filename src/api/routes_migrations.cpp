@@ -21,27 +21,58 @@ Result<std::uint64_t> unsignedValue(const std::string& text, const char* field) 
   return v;
 }
 
+Result<MigrationOptions> migrationOptions(const nlohmann::json& body) {
+  MigrationOptions o;
+  PADDOCK_TRY_ASSIGN(o.live, boolField(body, "live", false));
+  PADDOCK_TRY_ASSIGN(o.autoConverge, boolField(body, "auto_converge", false));
+  PADDOCK_TRY_ASSIGN(auto postCopy, boolField(body, "post_copy", false));
+  PADDOCK_TRY_ASSIGN(auto downtime, intField(body, "max_downtime_ms", 300));
+  PADDOCK_TRY_ASSIGN(auto bandwidth, intField(body, "bandwidth_mib", 0));
+  if (postCopy)
+    return makeError(Errc::invalid_argument,
+                     "post_copy: post-copy migration is not built yet (a failure after the "
+                     "switch would lose the guest); use auto_converge",
+                     "post_copy");
+  if (!o.live && (body.contains("max_downtime_ms") || body.contains("bandwidth_mib") ||
+                  body.contains("auto_converge")))
+    return makeError(Errc::invalid_argument,
+                     "max_downtime_ms, bandwidth_mib and auto_converge apply to live migration",
+                     "live");
+  if (downtime < 1 || downtime > 60000)
+    return makeError(Errc::invalid_argument, "max_downtime_ms must be 1..60000", "max_downtime_ms");
+  if (bandwidth < 0)
+    return makeError(Errc::invalid_argument, "bandwidth_mib must be 0 (no cap) or more",
+                     "bandwidth_mib");
+  o.maxDowntimeMs = static_cast<std::uint64_t>(downtime);
+  o.bandwidthMib = static_cast<std::uint64_t>(bandwidth);
+  return o;
+}
+
 }  // namespace
 
 void addMigrationRoutes(Router& router, ApiContext& ctx) {
   router.add({"POST", "/v1/vms/{name}/actions/migrate",
-              "Move a stopped or suspended VM to a peer host (operation): {\"to\": PEER}",
+              "Move a VM to a peer host (operation): {\"to\": PEER, \"live\": BOOL, "
+              "\"max_downtime_ms\", \"bandwidth_mib\", \"auto_converge\"}",
               [&ctx](const http::Request& req, const Params& p, http::Exchange& ex) {
                 auto body = parseBody(req);
                 if (!body) return respondError(ex, body.error());
-                if (auto s = onlyFields(*body, {"to", "live"}); !s)
+                if (auto s = onlyFields(*body, {"to", "live", "max_downtime_ms", "bandwidth_mib",
+                                                "auto_converge", "post_copy"});
+                    !s)
                   return respondError(ex, s.error());
                 auto to = stringField(*body, "to", true);
                 if (!to) return respondError(ex, to.error());
-                auto live = boolField(*body, "live", false);
-                if (!live) return respondError(ex, live.error());
+                auto options = migrationOptions(*body);
+                if (!options) return respondError(ex, options.error());
                 std::string name = p.at("name");
-                if (auto s = ctx.migrations.check(name, *to, *live); !s)
+                if (auto s = ctx.migrations.check(name, *to, *options); !s)
                   return respondError(ex, s.error());
-                auto op = ctx.operations.start("vm.migrate", "vm/" + name,
-                                               [&ctx, name, peer = *to](OperationContext& oc) {
-                                                 return ctx.migrations.migrate(name, peer, &oc);
-                                               });
+                auto op = ctx.operations.start(
+                    "vm.migrate", "vm/" + name,
+                    [&ctx, name, peer = *to, o = *options](OperationContext& oc) {
+                      return ctx.migrations.migrate(name, peer, o, &oc);
+                    });
                 respondJson(ex, 202, toJson(op));
               }});
   router.add({"POST", "/v1/migrations/incoming",
@@ -72,6 +103,13 @@ void addMigrationRoutes(Router& router, ApiContext& ctx) {
                 auto body = parseBody(req);
                 if (!body) return respondError(ex, body.error());
                 respondResult(ex, ctx.incoming.commit(p.at("id"), *body), 201);
+              }});
+  router.add({"GET", "/v1/migrations/incoming/{id}",
+              "Peer API: an arriving VM's state (the source's heartbeat during a live migration)",
+              [&ctx](const http::Request&, const Params& p, http::Exchange& ex) {
+                auto r = ctx.incoming.status(p.at("id"));
+                if (!r) return respondError(ex, r.error());
+                respondJson(ex, 200, *r);
               }});
   router.add({"DELETE", "/v1/migrations/incoming/{id}",
               "Peer API: abandon an arriving VM (its files go)",

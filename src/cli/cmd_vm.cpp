@@ -397,24 +397,52 @@ void addVmCommands(CLI::App& app, CliContext& ctx) {
   }
 
   {
-    auto* c = vm->add_subcommand(
-        "migrate", "Move a stopped or suspended VM to a peer host (paddock host add)");
+    auto* c = vm->add_subcommand("migrate",
+                                 "Move a VM to a peer host (paddock host add): stopped or "
+                                 "suspended, or running with --live");
     auto name = std::make_shared<std::string>();
     auto to = std::make_shared<std::string>();
     auto live = std::make_shared<bool>(false);
     auto noWait = std::make_shared<bool>(false);
+    auto downtime = std::make_shared<std::string>();
+    auto bandwidth = std::make_shared<std::string>();
+    auto autoConverge = std::make_shared<bool>(false);
+    auto postCopy = std::make_shared<bool>(false);
     c->add_option("name", *name)->required();
     c->add_option("--to", *to, "the peer host")->required();
-    c->add_flag("--live", *live, "while it runs (not built yet: refused)");
+    c->add_flag("--live", *live, "while it runs: disks mirrored, then memory, then switch-over");
+    c->add_option("--max-downtime", *downtime, "live: longest pause allowed (e.g. 300ms, 1s)");
+    c->add_option("--bandwidth", *bandwidth, "live: cap per second (e.g. 100M, 1G; default none)");
+    c->add_flag("--auto-converge", *autoConverge,
+                "live: slow down a guest that dirties memory faster than it can be sent");
+    c->add_flag("--post-copy", *postCopy, "live: switch before memory is copied (not built yet)");
     c->add_flag("--no-wait", *noWait, "print the operation id and return");
     c->callback([=, &ctx] {
-      auto r = runOperation(ctx, "migrate " + *name, vmPath(*name, "/actions/migrate"),
-                            {{"to", *to}, {"live", *live}}, *noWait);
-      printResult(ctx, r,
-                  *noWait ? fmt::format("operation {}", r.value("id", 0))
-                          : fmt::format("VM {} is on {} ({}; {} MiB sent)", *name, *to,
-                                        r.value("state", ""),
-                                        r.value("bytes_sent", std::uint64_t{0}) >> 20));
+      nlohmann::json body = {{"to", *to}, {"live", *live}};
+      if (!downtime->empty()) {
+        auto t = parseDuration(*downtime);
+        if (!t) ctx.fail(makeError(Errc::invalid_argument, "--max-downtime: " + t.error().message));
+        body["max_downtime_ms"] = t->count();
+      }
+      if (!bandwidth->empty()) {
+        auto mib = parseSizeMib(*bandwidth);
+        if (!mib)
+          ctx.fail(makeError(Errc::invalid_argument, "--bandwidth: " + mib.error().message));
+        body["bandwidth_mib"] = *mib;
+      }
+      if (*autoConverge) body["auto_converge"] = true;
+      if (*postCopy) body["post_copy"] = true;
+      auto r =
+          runOperation(ctx, "migrate " + *name, vmPath(*name, "/actions/migrate"), body, *noWait);
+      std::string how =
+          r.value("live", false)
+              ? fmt::format("live; downtime {} ms, {} ms in all", r.value("downtime_ms", 0),
+                            r.value("total_ms", 0))
+              : fmt::format("{} MiB sent", r.value("bytes_sent", std::uint64_t{0}) >> 20);
+      printResult(
+          ctx, r,
+          *noWait ? fmt::format("operation {}", r.value("id", 0))
+                  : fmt::format("VM {} is on {} ({}; {})", *name, *to, r.value("state", ""), how));
     });
   }
 

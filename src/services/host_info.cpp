@@ -29,9 +29,6 @@ HostLimits readHostLimits() {
   return h;
 }
 
-namespace {
-
-// "model name" of the first CPU in /proc/cpuinfo ("" where there is none, e.g. some ARM boards).
 std::string cpuModel() {
   std::ifstream in("/proc/cpuinfo");
   std::string line;
@@ -53,8 +50,6 @@ uint64_t memAvailableMib() {
     if (key == "MemAvailable:") return kib / 1024;
   return 0;
 }
-
-}  // namespace
 
 nlohmann::json HostInfoService::info() {
   HostLimits h = readHostLimits();

@@ -11,6 +11,10 @@
 namespace paddock {
 
 HostLimits readHostLimits();
+// "model name" of the first CPU in /proc/cpuinfo ("" where there is none, e.g. some ARM boards).
+std::string cpuModel();
+// MemAvailable of /proc/meminfo.
+uint64_t memAvailableMib();
 
 class HostInfoService {
  public:

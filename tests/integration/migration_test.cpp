@@ -6,50 +6,13 @@
 #include "common/files.h"
 #include "common/subprocess.h"
 #include "integration/harness.h"
+#include "integration/migration_pair.h"
 #include "integration/net_helpers.h"
 
 namespace paddock::test {
 namespace {
 
-namespace fs = std::filesystem;
-
-std::string sha256(const std::string& path) {
-  auto out = runCommand({"sha256sum", path});
-  EXPECT_TRUE(out.ok() && out->exitCode == 0) << path;
-  return out.ok() ? out->out.substr(0, 64) : "";
-}
-
-std::string diskOf(TestDaemon& d, const std::string& vm) {
-  return d.stateDir() + "/disks/" + vm + "/root.qcow2";
-}
-
-void qemuIoWrite(const std::string& disk, const std::string& command) {
-  auto wrote = runCommand({"qemu-io", "-f", "qcow2", "-c", command, disk});
-  ASSERT_TRUE(wrote.ok() && wrote->exitCode == 0) << (wrote.ok() ? wrote->err : "");
-}
-
-// Nothing of an arriving VM is left in the target's state dir.
-bool noIncoming(TestDaemon& d) {
-  std::error_code ec;
-  return !fs::exists(d.stateDir() + "/incoming", ec) ||
-         fs::is_empty(d.stateDir() + "/incoming", ec);
-}
-
-class Migration : public ::testing::Test {
- protected:
-  void SetUp() override {
-    a_ = std::make_unique<TestDaemon>(std::vector<std::string>{"--listen", "127.0.0.1:0"});
-    b_ = std::make_unique<TestDaemon>(std::vector<std::string>{"--listen", "127.0.0.1:0"});
-    addPeer();
-  }
-  void addPeer() {
-    auto added =
-        a_->cli({"host", "add", "b", "--address", "127.0.0.1:" + std::to_string(b_->tcpPort()),
-                 "--token-file", b_->tokenFile()});
-    ASSERT_EQ(added.code, 0) << added.err;
-  }
-  std::unique_ptr<TestDaemon> a_, b_;
-};
+class Migration : public MigrationPair {};
 
 TEST_F(Migration, AStoppedVmMovesWithItsDiskAndSnapshotsAndRunsThere) {
   TestDaemon& a = *a_;
@@ -62,13 +25,14 @@ TEST_F(Migration, AStoppedVmMovesWithItsDiskAndSnapshotsAndRunsThere) {
   qemuIoWrite(diskOf(a, "m1"), "write -P 0xcd 16M 9M");  // three 4 MiB pieces, one partial
   std::string sum = sha256(diskOf(a, "m1"));
 
-  // Refused before anything moves: unknown peer, live (not built), a running VM.
+  // Refused before anything moves: unknown peer, live for a stopped VM.
   auto unknown = a.cli({"vm", "migrate", "m1", "--to", "nope"});
   EXPECT_EQ(unknown.code, 3) << unknown.err;
   EXPECT_NE(unknown.err.find("nope"), std::string::npos) << unknown.err;
   auto live = a.cli({"vm", "migrate", "m1", "--to", "b", "--live"});
-  EXPECT_NE(live.code, 0);
-  EXPECT_NE(live.err.find("not built yet"), std::string::npos) << live.err;
+  EXPECT_EQ(live.code, 4) << live.err;
+  EXPECT_NE(live.err.find("only a running or paused VM migrates live"), std::string::npos)
+      << live.err;
 
   auto moved = a.cli({"--json", "vm", "migrate", "m1", "--to", "b"});
   ASSERT_EQ(moved.code, 0) << moved.err;

@@ -533,7 +533,7 @@ Status VmService::handOver(const std::string& name,
   return {};
 }
 
-Result<LaunchSpec> VmService::launchSpec(const VmSpec& spec) {
+Result<LaunchSpec> VmService::launchSpec(const VmSpec& spec, const std::string& diskFolder) {
   PADDOCK_TRY(checkImage(spec));
   auto accel = accel_.resolve(spec.accel);
   if (!accel) return accel.error();
@@ -557,7 +557,8 @@ Result<LaunchSpec> VmService::launchSpec(const VmSpec& spec) {
   l.append = fmt::format("console=ttyS0 paddock.hostname={} quiet", spec.name);
   if (!spec.cmdline.empty()) l.append += " " + spec.cmdline;
   for (const auto& d : spec.disks) {
-    std::string path = diskDir(spec.name) + "/" + d.name + ".qcow2";
+    std::string path =
+        (diskFolder.empty() ? diskDir(spec.name) : diskFolder) + "/" + d.name + ".qcow2";
     if (!pathExists(path))
       return makeError(Errc::unavailable, fmt::format("disk file {} is missing", path));
     l.disks.push_back({d.name, path, "qcow2", false, ""});

@@ -62,6 +62,23 @@ class VmService {
   // (definition, snapshot records, disks) before letting go: it lives elsewhere now. Refused
   // (conflict) while it has a QEMU process. When `fn` fails nothing changes.
   Status handOver(const std::string& name, const std::function<Status(const VmRecord&)>& fn);
+  // The same for live migration: `fn` gets the running or paused VM's process; when it
+  // succeeds (the target runs the guest now) the QEMU here is ended and the VM deleted.
+  Status handOverLive(const std::string& name,
+                      const std::function<Status(const VmRecord&, VmProcess&)>& fn);
+  // Live migration's target side. startIncoming starts QEMU for `spec` (not registered here;
+  // checkCreate passed) on the disks in `diskFolder`, with `accel` (the source's: a running
+  // guest cannot change accelerator), NICs attached and reservations held, paused and waiting
+  // for the migration stream on listenHost:port. discardIncoming undoes it all. adoptIncoming
+  // registers the VM once its state has arrived (the disks move into place, the process is
+  // taken over) and lets it continue when `run`; on failure the process is discarded.
+  Result<VmProcessPtr> startIncoming(const VmSpec& spec, const std::string& diskFolder,
+                                     const std::string& accel, const std::string& listenHost,
+                                     int port);
+  void discardIncoming(const VmSpec& spec, VmProcessPtr process);
+  Result<VmRecord> adoptIncoming(const VmSpec& spec, const std::string& diskFolder,
+                                 const std::string& accel, VmProcessPtr process, bool run,
+                                 const std::string& reason);
   Result<std::vector<VmRecord>> list();
   Result<VmRecord> get(const std::string& name);
   // Changes CPU, memory and disks only while stopped; description and labels any time. NICs also
@@ -119,7 +136,8 @@ class VmService {
 
   Result<EntryPtr> entry(const std::string& name);
   Status checkImage(const VmSpec& spec);
-  Result<LaunchSpec> launchSpec(const VmSpec& spec);
+  // `diskFolder`: where the disks are, if not diskDir() (a VM arriving by live migration).
+  Result<LaunchSpec> launchSpec(const VmSpec& spec, const std::string& diskFolder = "");
   // All VMs but `name`, for the NIC checks.
   Result<std::vector<VmRecord>> othersThan(const std::string& name);
   VmProcessCallbacks callbacksFor(const std::string& name, const EntryPtr& e, uint64_t generation);

@@ -83,7 +83,42 @@ IncomingMigrations::IncomingMigrations(std::string stateDir, Store& store, VmSer
       store_(store),
       vms_(vms),
       templates_(templates),
-      events_(events) {}
+      events_(events) {
+  reaper_ = std::thread([this] {
+    std::unique_lock lock(reaperMutex_);
+    while (!stopping_) {
+      reaperWake_.wait_for(lock, std::chrono::seconds(5));
+      if (stopping_) break;
+      lock.unlock();
+      dropIdle();
+      lock.lock();
+    }
+  });
+}
+
+IncomingMigrations::~IncomingMigrations() {
+  {
+    std::lock_guard lock(reaperMutex_);
+    stopping_ = true;
+  }
+  reaperWake_.notify_all();
+  reaper_.join();
+  // A VM still arriving does not outlive this daemon: its source sees the failure and keeps it.
+  std::map<std::string, IncomingPtr> left;
+  {
+    std::lock_guard lock(mutex_);
+    left.swap(incoming_);
+  }
+  for (auto& [id, in] : left) {
+    std::lock_guard w(in->writing);
+    discard(*in);
+  }
+}
+
+void IncomingMigrations::discard(Incoming& in) {
+  if (in.live) vms_.discardIncoming(in.spec, std::move(in.process));
+  (void)removeAll(in.dir);
+}
 
 void IncomingMigrations::cleanAll() {
   (void)removeAll(stateDir_ + "/incoming");
@@ -95,7 +130,7 @@ void IncomingMigrations::dropIdle() {
     std::lock_guard lock(mutex_);
     std::int64_t now = nowMs();
     for (auto it = incoming_.begin(); it != incoming_.end();) {
-      if (now - it->second->lastMs > kIdleMs) {
+      if (now - it->second->lastMs > (it->second->live ? kLiveIdleMs : kIdleMs)) {
         idle.push_back(it->second);
         it = incoming_.erase(it);
       } else {
@@ -105,9 +140,11 @@ void IncomingMigrations::dropIdle() {
   }
   for (const auto& in : idle) {
     std::lock_guard w(in->writing);
-    (void)removeAll(in->dir);
-    events_.publish("vm.migration.abandoned", "vm/" + in->spec.name,
-                    {{"from", in->from}, {"reason", "no data for 10 minutes"}});
+    discard(*in);
+    events_.publish(
+        "vm.migration.abandoned", "vm/" + in->spec.name,
+        {{"from", in->from},
+         {"reason", in->live ? "no word from the source for a minute" : "no data for 10 minutes"}});
   }
 }
 
@@ -164,11 +201,20 @@ Result<nlohmann::json> IncomingMigrations::prepare(const nlohmann::json& request
   }
   auto in = std::make_shared<Incoming>();
   in->spec = *spec;
-  std::string state = request.value("state", "stopped");
-  if (state == "suspended")
+  const auto& live = request.value("live", nlohmann::json(false));
+  if (!live.is_boolean())
+    return makeError(Errc::invalid_argument, "live must be a boolean", "live");
+  in->live = live.get<bool>();
+  std::string state = request.value("state", in->live ? "running" : "stopped");
+  if (in->live && (state == "running" || state == "paused"))
+    in->paused = state == "paused";
+  else if (!in->live && state == "suspended")
     in->state = VmState::suspended;
-  else if (state != "stopped")
-    return makeError(Errc::invalid_argument, "state must be stopped or suspended", "state");
+  else if (in->live || state != "stopped")
+    return makeError(
+        Errc::invalid_argument,
+        in->live ? "state must be running or paused" : "state must be stopped or suspended",
+        "state");
   in->from = request.value("from", "");
   PADDOCK_TRY(vms_.checkCreate(in->spec));
   {
@@ -179,6 +225,8 @@ Result<nlohmann::json> IncomingMigrations::prepare(const nlohmann::json& request
             Errc::conflict,
             fmt::format("VM '{}' is already arriving (migration {})", in->spec.name, id), "vm");
   }
+  in->id = randomId();
+  if (in->live) return prepareLive(request, in);
   auto sizes = fileSizes(request.value("files", nlohmann::json()),
                          expectedFiles(in->spec, in->state), "files");
   if (!sizes) return sizes.error();
@@ -195,7 +243,6 @@ Result<nlohmann::json> IncomingMigrations::prepare(const nlohmann::json& request
   }
   in->snapshotCurrent = request.value("snapshot_current", nlohmann::json());
 
-  in->id = randomId();
   in->dir = stateDir_ + "/incoming/" + in->id;
   PADDOCK_TRY(makeDirs(in->dir + "/disks", 0750));
   std::uint64_t bytes = 0;
@@ -284,7 +331,7 @@ Status IncomingMigrations::abort(const std::string& id) {
   if (!taken) return taken.error();
   IncomingPtr in = *taken;
   std::lock_guard w(in->writing);
-  (void)removeAll(in->dir);
+  discard(*in);
   events_.publish("vm.migration.aborted", "vm/" + in->spec.name, {{"from", in->from}});
   return {};
 }
@@ -294,6 +341,7 @@ Result<VmRecord> IncomingMigrations::commit(const std::string& id, const nlohman
   if (!taken) return taken.error();
   IncomingPtr in = *taken;
   std::lock_guard w(in->writing);
+  if (in->live) return commitLive(in, request);
   auto fail = [&](Error e) -> Error {
     (void)removeAll(in->dir);
     events_.publish("vm.migration.aborted", "vm/" + in->spec.name,

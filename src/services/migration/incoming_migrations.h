@@ -4,14 +4,22 @@
 // STATE/incoming/<id>/; commit verifies every file's SHA-256 and only then registers the VM (and
 // the template). Nothing outside STATE/incoming/ changes before the commit, and an abort, a
 // paddockd restart or 10 idle minutes remove what was copied.
+//
+// A live migration (prepare with "live": true) makes empty disks in STATE/incoming/<id>/ instead
+// and starts an unregistered QEMU on them that waits, paused, for the source's migration stream,
+// its disks exported over NBD for the source's mirrors; commit takes the QEMU over as the VM and
+// lets it continue. An abort, a minute without the source's heartbeat (GET of the migration) or
+// a restart end that QEMU and remove its disks.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -27,9 +35,11 @@ namespace paddock {
 class IncomingMigrations {
  public:
   static constexpr std::int64_t kIdleMs = 10 * 60 * 1000;
+  static constexpr std::int64_t kLiveIdleMs = 60 * 1000;
 
   IncomingMigrations(std::string stateDir, Store& store, VmService& vms, TemplateService& templates,
                      EventBus& events);
+  ~IncomingMigrations();
 
   // {"vm": SPEC, "state": "stopped"|"suspended", "from": HOST, "files": [{"name", "size"}],
   //  "snapshots": [RECORD], "snapshot_current": DOC|null (the source's snapshot-current object),
@@ -39,8 +49,13 @@ class IncomingMigrations {
   // Writes `data` at `offset` of file `index` (the VM's files, then the template's).
   Status write(const std::string& id, std::size_t index, std::uint64_t offset,
                std::string_view data);
-  // {"sha256": [HEX per file, same order]} → the registered VM.
+  // Live: {"vm": SPEC, "live": true, "state": "running"|"paused", "from", "accel": "kvm"|"tcg",
+  // "cpu_model": the source's (must match under KVM), "listen_host": where the source reaches
+  // this host} → {"id", "migration_port", "nbd_port"}.
+  // {"sha256": [HEX per file, same order]} → the registered VM; live: {"run": BOOL}.
   Result<VmRecord> commit(const std::string& id, const nlohmann::json& request);
+  // {"id", "vm", "live", "qemu"}: the source's heartbeat during a live migration.
+  Result<nlohmann::json> status(const std::string& id);
   Status abort(const std::string& id);
   // Daemon start: what an interrupted migration left.
   void cleanAll();
@@ -62,6 +77,12 @@ class IncomingMigrations {
     std::optional<TemplateRecord> templ;  // to install at commit
     std::int64_t lastMs = 0;
     std::mutex writing;
+    // Live migration: the waiting QEMU and how the source reaches it.
+    bool live = false;
+    bool paused = false;
+    std::string accel;
+    VmProcessPtr process;
+    int migrationPort = 0, nbdPort = 0;
   };
   using IncomingPtr = std::shared_ptr<Incoming>;
 
@@ -69,6 +90,10 @@ class IncomingMigrations {
   // Finds and removes it from the map (no more writes reach it).
   Result<IncomingPtr> take(const std::string& id);
   void dropIdle();
+  Result<nlohmann::json> prepareLive(const nlohmann::json& request, IncomingPtr in);
+  Result<VmRecord> commitLive(IncomingPtr in, const nlohmann::json& request);
+  // Removes what `in` made (its QEMU too). Caller holds in->writing.
+  void discard(Incoming& in);
   Status checkTemplate(const VmSpec& spec, const nlohmann::json& offered, Incoming& in,
                        std::uint64_t& bytes);
 
@@ -79,6 +104,11 @@ class IncomingMigrations {
   EventBus& events_;
   std::mutex mutex_;
   std::map<std::string, IncomingPtr> incoming_;
+  // Drops idle migrations every few seconds (a live one holds a QEMU).
+  std::mutex reaperMutex_;
+  std::condition_variable reaperWake_;
+  bool stopping_ = false;
+  std::thread reaper_;
 };
 
 }  // namespace paddock

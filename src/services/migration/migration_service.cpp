@@ -123,17 +123,34 @@ Result<std::string> sendFile(const http::Client& peer, const std::string& peerNa
 
 }  // namespace
 
-Status MigrationService::check(const std::string& vm, const std::string& peer, bool live) {
-  if (live)
-    return makeError(Errc::invalid_argument,
-                     "live: live migration is not built yet; stop or suspend the VM and migrate "
-                     "without --live",
-                     "live");
+Status MigrationService::check(const std::string& vm, const std::string& peer,
+                               const MigrationOptions& options) {
   auto rec = vms_.get(vm);
   if (!rec) return rec.error();
-  if (hasProcess(rec->runtime.state))
-    return makeError(Errc::conflict, fmt::format("VM '{}' is {}: stop or suspend it first", vm,
-                                                 vmStateName(rec->runtime.state)));
+  VmState state = rec->runtime.state;
+  if (!options.live && hasProcess(state))
+    return makeError(Errc::conflict,
+                     fmt::format("VM '{}' is {}: stop or suspend it first, or migrate it live", vm,
+                                 vmStateName(state)));
+  if (options.live && state != VmState::running && state != VmState::paused)
+    return makeError(Errc::conflict,
+                     fmt::format("VM '{}' is {}: only a running or paused VM migrates live "
+                                 "(migrate it without live)",
+                                 vm, vmStateName(state)));
+  if (options.live) {
+    if (auto snaps = store_.listObjects(snapshotKind(vm)); snaps && !snaps->empty())
+      return makeError(Errc::conflict,
+                       fmt::format("VM '{}' has {} snapshot(s): they live inside its disk images "
+                                   "and a live migration copies only the current state; delete "
+                                   "them or migrate it stopped",
+                                   vm, snaps->size()));
+    if (options.maxDowntimeMs < 1 || options.maxDowntimeMs > 60'000)
+      return makeError(Errc::invalid_argument, "max_downtime_ms must be 1..60000",
+                       "max_downtime_ms");
+    if (options.bandwidthMib > (std::uint64_t{1} << 20))
+      return makeError(Errc::invalid_argument, "bandwidth_mib must be at most 1048576 (1 TiB/s)",
+                       "bandwidth_mib");
+  }
   if (peer.empty()) return makeError(Errc::invalid_argument, "to: name the peer host", "to");
   if (auto p = peers_.get(peer); !p) {
     Error e = p.error();
@@ -144,8 +161,16 @@ Status MigrationService::check(const std::string& vm, const std::string& peer, b
 }
 
 Result<nlohmann::json> MigrationService::migrate(const std::string& name, const std::string& peer,
+                                                 const MigrationOptions& options,
                                                  OperationContext* op) {
-  PADDOCK_TRY(check(name, peer, false));
+  if (options.live) return migrateLive(name, peer, options, op);
+  return migrateCold(name, peer, op);
+}
+
+Result<nlohmann::json> MigrationService::migrateCold(const std::string& name,
+                                                     const std::string& peer,
+                                                     OperationContext* op) {
+  PADDOCK_TRY(check(name, peer, MigrationOptions{}));
   auto client = peers_.client(peer);
   if (!client) return client.error();
   const http::Client& c = *client;

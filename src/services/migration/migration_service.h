@@ -21,6 +21,13 @@
 
 namespace paddock {
 
+struct MigrationOptions {
+  bool live = false;
+  std::uint64_t maxDowntimeMs = 300;
+  std::uint64_t bandwidthMib = 0;  // MiB/s; 0: no cap
+  bool autoConverge = false;
+};
+
 class MigrationService {
  public:
   static constexpr std::size_t kChunkBytes = 4 * 1024 * 1024;  // per request (server limit 8 MiB)
@@ -29,14 +36,23 @@ class MigrationService {
                    EventBus& events)
       : store_(store), vms_(vms), templates_(templates), peers_(peers), events_(events) {}
 
-  // What migrate() would refuse before it starts: unknown VM or peer, a VM with a QEMU process,
-  // `live` (not built yet). The API answers these with a 4xx naming the field.
-  Status check(const std::string& vm, const std::string& peer, bool live);
-  // Moves VM `vm` to `peer`; returns {"vm", "to", "state", "bytes_sent", "bytes_total"}.
+  // What migrate() would refuse before it starts: unknown VM or peer, a VM with a QEMU process
+  // (cold) or without one (live), a live VM with snapshots, options out of range. The API
+  // answers these with a 4xx naming the field.
+  Status check(const std::string& vm, const std::string& peer, const MigrationOptions& options);
+  // Moves VM `vm` to `peer`; returns {"vm", "to", "state", "bytes_sent", "bytes_total"}, live:
+  // {"vm", "to", "state", "live", "downtime_ms", "memory_ms", "total_ms", "memory_bytes",
+  // "disk_bytes"}.
   Result<nlohmann::json> migrate(const std::string& vm, const std::string& peer,
-                                 OperationContext* op);
+                                 const MigrationOptions& options, OperationContext* op);
 
  private:
+  Result<nlohmann::json> migrateCold(const std::string& vm, const std::string& peer,
+                                     OperationContext* op);
+  // See migration_live.cpp.
+  Result<nlohmann::json> migrateLive(const std::string& vm, const std::string& peer,
+                                     const MigrationOptions& options, OperationContext* op);
+
   Store& store_;
   VmService& vms_;
   TemplateService& templates_;

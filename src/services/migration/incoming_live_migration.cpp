@@ -1,0 +1,170 @@
+// IncomingMigrations' live path: empty disks, a QEMU waiting for the stream, NBD exports for
+// the source's mirrors; at commit the QEMU becomes the VM.
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "common/clock.h"
+#include "common/files.h"
+#include "images/qemu_img.h"
+#include "services/host_info.h"
+#include "services/migration/incoming_migrations.h"
+
+namespace paddock {
+
+namespace {
+
+// A TCP port free on `host` now (bound to port 0 and let go; QEMU binds it right after).
+Result<int> freePort(const std::string& host) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), "0", &hints, &found) != 0 || !found)
+    return makeError(Errc::invalid_argument,
+                     fmt::format("listen_host '{}' is not an IP address of this host", host),
+                     "listen_host");
+  int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int port = -1;
+  if (fd >= 0 && ::bind(fd, found->ai_addr, found->ai_addrlen) == 0) {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+      port = ntohs(addr.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
+                                              : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+  }
+  int err = errno;
+  if (fd >= 0) ::close(fd);
+  freeaddrinfo(found);
+  if (port <= 0)
+    return makeError(Errc::invalid_argument,
+                     fmt::format("cannot listen on {}: {}", host, strerror(err)), "listen_host");
+  return port;
+}
+
+}  // namespace
+
+Result<nlohmann::json> IncomingMigrations::prepareLive(const nlohmann::json& request,
+                                                       IncomingPtr in) {
+  const VmSpec& spec = in->spec;
+  in->accel = request.value("accel", "");
+  if (in->accel != "kvm" && in->accel != "tcg")
+    return makeError(Errc::invalid_argument, "accel must be kvm or tcg", "accel");
+  // Under KVM the guest sees the host's CPU, which must not change under it; TCG emulates the
+  // same CPU everywhere.
+  std::string theirs = request.value("cpu_model", "");
+  if (in->accel == "kvm" && theirs != cpuModel())
+    return makeError(Errc::unprocessable,
+                     fmt::format("the VM runs under KVM on a '{}' and this host has a '{}': a "
+                                 "running guest cannot change CPU (migrate it stopped)",
+                                 theirs, cpuModel()),
+                     "cpu_model");
+  if (std::uint64_t avail = memAvailableMib(); avail < spec.memoryMib)
+    return makeError(Errc::unprocessable,
+                     fmt::format("VM '{}' needs {} MiB and this host has {} MiB available",
+                                 spec.name, spec.memoryMib, avail),
+                     "vm");
+  const auto& snaps = request.value("snapshots", nlohmann::json::array());
+  if (!snaps.is_array() || !snaps.empty())
+    return makeError(Errc::invalid_argument,
+                     "snapshots: a live migration moves no snapshots (they stay inside the "
+                     "source's disk images)",
+                     "snapshots");
+  std::string listenHost = request.value("listen_host", "");
+  if (listenHost.empty())
+    return makeError(Errc::invalid_argument, "listen_host: where the source reaches this host",
+                     "listen_host");
+  auto migrationPort = freePort(listenHost);
+  if (!migrationPort) return migrationPort.error();
+  auto nbdPort = freePort(listenHost);
+  if (!nbdPort) return nbdPort.error();
+  in->migrationPort = *migrationPort;
+  in->nbdPort = *nbdPort;
+  if (*nbdPort == *migrationPort)
+    return makeError(Errc::unavailable, "no two free ports to listen on", "listen_host");
+
+  in->dir = stateDir_ + "/incoming/" + in->id;
+  PADDOCK_TRY(makeDirs(in->dir + "/disks", 0750));
+  auto fail = [&](Error e) -> Error {
+    discard(*in);
+    return e;
+  };
+  // Empty disks of the same sizes; a linked clone's again on this host's copy of its template,
+  // and only its own layer is mirrored.
+  std::vector<std::string> ids;
+  for (const auto& d : spec.disks) {
+    std::string path = in->dir + "/disks/" + d.name + ".qcow2";
+    Status made;
+    if (spec.linkedClone) {
+      std::string base = templates_.templateDir(spec.templateName) + "/" + d.name + ".qcow2";
+      if (!pathExists(base))
+        return fail(makeError(Errc::unprocessable,
+                              fmt::format("template '{}' (the linked clone's base) is not on "
+                                          "this host: migrate the VM stopped once, or deploy "
+                                          "the template here first",
+                                          spec.templateName),
+                              "template"));
+      made = createOverlay(path, base);
+    } else {
+      made = createQcow2(path, d.sizeMib);
+    }
+    if (!made) return fail(made.error());
+    ids.push_back(d.name);
+  }
+  auto proc = vms_.startIncoming(spec, in->dir + "/disks", in->accel, listenHost, *migrationPort);
+  if (!proc) return fail(proc.error());
+  in->process = std::move(*proc);
+  if (auto s = in->process->exportDisks(listenHost, *nbdPort, ids); !s) return fail(s.error());
+  in->lastMs = nowMs();
+  {
+    std::lock_guard lock(mutex_);
+    incoming_[in->id] = in;
+  }
+  events_.publish("vm.migration.incoming", "vm/" + spec.name,
+                  {{"from", in->from}, {"live", true}, {"id", in->id}});
+  return nlohmann::json{
+      {"id", in->id}, {"migration_port", *migrationPort}, {"nbd_port", *nbdPort}, {"disks", ids}};
+}
+
+Result<VmRecord> IncomingMigrations::commitLive(IncomingPtr in, const nlohmann::json& request) {
+  const auto& run = request.value("run", nlohmann::json(!in->paused));
+  if (!run.is_boolean()) {
+    discard(*in);
+    return makeError(Errc::invalid_argument, "run must be a boolean", "run");
+  }
+  if (auto s = in->process->stopDiskExports(); !s) {
+    discard(*in);
+    return s.error();
+  }
+  std::string reason = in->from.empty() ? "migrated live" : "migrated live from " + in->from;
+  auto rec = vms_.adoptIncoming(in->spec, in->dir + "/disks", in->accel, std::move(in->process),
+                                run.get<bool>(), reason);
+  (void)removeAll(in->dir);
+  if (!rec) {
+    events_.publish("vm.migration.aborted", "vm/" + in->spec.name,
+                    {{"from", in->from}, {"reason", rec.error().message}});
+    return rec.error();
+  }
+  events_.publish("vm.migrated.in", "vm/" + in->spec.name,
+                  {{"from", in->from}, {"state", vmStateName(rec->runtime.state)}, {"live", true}});
+  return rec;
+}
+
+Result<nlohmann::json> IncomingMigrations::status(const std::string& id) {
+  auto found = find(id);  // counts as the source's heartbeat
+  if (!found) return found.error();
+  IncomingPtr in = *found;
+  std::lock_guard w(in->writing);
+  nlohmann::json out = {{"id", in->id}, {"vm", in->spec.name}, {"live", in->live}};
+  if (in->live) {
+    auto s = in->process ? in->process->queryStatus() : Result<std::string>("gone");
+    out["qemu"] = s ? *s : "gone: " + s.error().message;
+  }
+  return out;
+}
+
+}  // namespace paddock

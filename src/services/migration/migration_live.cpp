@@ -1,0 +1,184 @@
+// MigrationService's live path (vCenter's vMotion without shared storage): the target starts
+// an empty QEMU that waits for the guest; the engine mirrors the disks to it and sends memory
+// while the guest runs here; the target takes over only after the source's last disk writes
+// are there. Until the target has committed, any failure or a cancel leaves the guest running
+// here as before and the target clean.
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <optional>
+
+#include "services/host_info.h"
+#include "services/migration/migration_service.h"
+
+namespace paddock {
+
+namespace {
+
+constexpr auto kHeartbeat = std::chrono::seconds(5);
+constexpr auto kReportEvery = std::chrono::milliseconds(250);
+
+double inMib(std::uint64_t bytes) {
+  return static_cast<double>(bytes) / (1024.0 * 1024.0);
+}
+
+// The host part of a peer's HOST:PORT address ([v6]:port too).
+std::string addressHost(const std::string& address) {
+  auto colon = address.rfind(':');
+  std::string host = colon == std::string::npos ? address : address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  return host;
+}
+
+void report(OperationContext* op, const LiveMigrationProgress& p) {
+  if (!op) return;
+  using Phase = LiveMigrationProgress::Phase;
+  if (p.phase == Phase::disks) {
+    int percent = p.diskTotal ? static_cast<int>(40 * p.diskDone / p.diskTotal) : 0;
+    op->progress(percent, fmt::format("mirroring disks: {:.1f} of {:.1f} MiB", inMib(p.diskDone),
+                                      inMib(p.diskTotal)));
+    return;
+  }
+  std::uint64_t sent = p.memoryTotal > p.memoryRemaining ? p.memoryTotal - p.memoryRemaining : 0;
+  int percent = 40 + (p.memoryTotal ? static_cast<int>(55 * sent / p.memoryTotal) : 0);
+  std::string downtime = p.expectedDowntimeMs >= 0
+                             ? fmt::format(", expected downtime {} ms", p.expectedDowntimeMs)
+                             : "";
+  op->progress(percent, fmt::format("memory: {:.1f} MiB left of {:.1f} MiB, dirtying {:.1f} "
+                                    "MiB/s, pass {}{}",
+                                    inMib(p.memoryRemaining), inMib(p.memoryTotal),
+                                    inMib(p.dirtyBytesPerSecond), p.passes, downtime));
+}
+
+}  // namespace
+
+Result<nlohmann::json> MigrationService::migrateLive(const std::string& name,
+                                                     const std::string& peer,
+                                                     const MigrationOptions& options,
+                                                     OperationContext* op) {
+  PADDOCK_TRY(check(name, peer, options));
+  auto client = peers_.client(peer);
+  if (!client) return client.error();
+  auto peerRec = peers_.get(peer);
+  if (!peerRec) return peerRec.error();
+  const http::Client& c = *client;
+  std::string peerHost = addressHost(peerRec->address);
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  LiveMigrationResult result;
+  std::string finalState;
+  auto began = std::chrono::steady_clock::now();
+
+  Status handed = vms_.handOverLive(name, [&](const VmRecord& rec, VmProcess& proc) -> Status {
+    const VmSpec& spec = rec.spec;
+    if (op) op->progress(0, fmt::format("checking that {} can take VM {}", peer, name));
+    auto prepared =
+        PeerService::call(c, peer, "POST", "/v1/migrations/incoming",
+                          {{"vm", toJson(spec)},
+                           {"live", true},
+                           {"state", rec.runtime.state == VmState::paused ? "paused" : "running"},
+                           {"from", host},
+                           {"accel", rec.runtime.accel},
+                           {"cpu_model", cpuModel()},
+                           {"listen_host", peerHost},
+                           {"snapshots", nlohmann::json::array()}},
+                          std::chrono::minutes(2));
+    if (!prepared) return prepared.error();
+    std::string base = "/v1/migrations/incoming/" + prepared->value("id", "");
+    auto abandon = [&](Error e) -> Error {
+      (void)PeerService::call(c, peer, "DELETE", base, nullptr, std::chrono::seconds(30));
+      return e;
+    };
+    LiveMigrationParams params;
+    params.host = peerHost;
+    params.migrationPort = prepared->value("migration_port", 0);
+    params.nbdPort = prepared->value("nbd_port", 0);
+    for (const auto& d : spec.disks) params.disks.push_back({d.name, spec.linkedClone});
+    params.maxDowntimeMs = options.maxDowntimeMs;
+    params.bandwidthBytes = options.bandwidthMib << 20;
+    params.autoConverge = options.autoConverge;
+
+    std::optional<Error> targetLost;
+    auto lastBeat = std::chrono::steady_clock::now();
+    auto lastReport = lastBeat - kReportEvery;
+    auto lastPhase = LiveMigrationProgress::Phase::disks;
+    auto migrated = proc.migrateLive(params, [&](const LiveMigrationProgress& p) {
+      if (op && op->cancelled()) return false;
+      if (std::chrono::steady_clock::now() - lastBeat > kHeartbeat) {
+        auto beat = PeerService::call(c, peer, "GET", base, nullptr, std::chrono::seconds(10));
+        if (!beat) {
+          targetLost = beat.error();
+          return false;
+        }
+        if (beat->value("qemu", "").rfind("gone", 0) == 0) {
+          targetLost = makeError(Errc::unavailable,
+                                 fmt::format("peer {}: the arriving VM's QEMU is gone", peer));
+          return false;
+        }
+        lastBeat = std::chrono::steady_clock::now();
+      }
+      auto now = std::chrono::steady_clock::now();
+      if (now - lastReport >= kReportEvery || p.phase != lastPhase) {
+        report(op, p);
+        lastReport = now;
+        lastPhase = p.phase;
+      }
+      return true;
+    });
+    if (!migrated) {
+      if (targetLost) return abandon(*targetLost);
+      if (op && op->cancelled()) return abandon(makeError(Errc::conflict, "migration cancelled"));
+      return abandon(migrated.error());
+    }
+    result = *migrated;
+    finalState = result.wasRunning ? "running" : "paused";
+    // From here the guest is paused with all its state on the target; it must run in exactly
+    // one place.
+    if (op) op->progress(97, fmt::format("{} takes VM {} over", peer, name));
+    auto committed = PeerService::call(c, peer, "POST", base + "/commit",
+                                       {{"run", result.wasRunning}}, std::chrono::minutes(2));
+    if (committed) return {};
+    // Did the target take it although its answer got lost?
+    auto there =
+        PeerService::call(c, peer, "GET", "/v1/vms/" + name, nullptr, std::chrono::seconds(30));
+    if (there) {
+      spdlog::warn("VM {}: {}'s commit answer was lost, but it runs the VM", name, peer);
+      return {};
+    }
+    if (there.error().code == Errc::not_found) {
+      (void)abandon(committed.error());
+      if (result.wasRunning) (void)proc.resume();
+      return committed.error();
+    }
+    return makeError(Errc::unavailable,
+                     fmt::format("cannot tell whether {} took VM '{}' over ({}); it stays "
+                                 "paused here: check {} and then resume or delete it here",
+                                 peer, name, there.error().message, peer));
+  });
+  if (!handed) {
+    events_.publish("vm.migration.failed", "vm/" + name,
+                    {{"to", peer}, {"live", true}, {"error", handed.error().message}});
+    return handed.error();
+  }
+  auto totalMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - began)
+                     .count();
+  events_.publish("vm.migrated", "vm/" + name,
+                  {{"to", peer}, {"live", true}, {"downtime_ms", result.downtimeMs}});
+  return nlohmann::json{{"vm", name},
+                        {"to", peer},
+                        {"state", finalState},
+                        {"live", true},
+                        {"downtime_ms", result.downtimeMs},
+                        {"memory_ms", result.totalMs},
+                        {"total_ms", totalMs},
+                        {"memory_bytes", result.memorySent},
+                        {"disk_bytes", result.diskBytes},
+                        {"disk_ms", result.diskMs}};
+}
+
+}  // namespace paddock

@@ -1,0 +1,185 @@
+// Live migration between two real paddockd: a guest that keeps writing numbered records to its
+// disk while its disk is mirrored and its memory sent arrives with every record, its writer
+// still running; a target that dies or a cancel leaves the guest running on the source and
+// nothing on the target.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <regex>
+
+#include "common/files.h"
+#include "integration/harness.h"
+#include "integration/migration_pair.h"
+#include "integration/net_helpers.h"
+
+namespace paddock::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Record i (8 digits) goes to byte 8·(4096 + i) of /dev/vda, then its number to /tmp/count.
+constexpr const char* kWriter =
+    "( i=0; while [ ! -e /tmp/stop ]; do i=$((i+1)); printf '%08d' $i | dd of=/dev/vda bs=8 "
+    "seek=$((4096+i)) conv=notrunc 2>/dev/null; echo $i > /tmp/count; sleep 0.02; done ) "
+    ">/dev/null 2>&1 & true";  // guestRun appends "; echo ...", and "&;" is a syntax error
+// Stops the writer and reads every record back from the disk (not the page cache).
+constexpr const char* kChecker =
+    "touch /tmp/stop; sleep 1; sync; echo 3 > /proc/sys/vm/drop_caches; n=$(cat /tmp/count); "
+    "bad=0; i=1; while [ $i -le $n ]; do v=$(dd if=/dev/vda bs=8 skip=$((4096+i)) count=1 "
+    "2>/dev/null); [ \"$v\" = \"$(printf '%08d' $i)\" ] || bad=$((bad+1)); i=$((i+1)); done; "
+    "echo \"CHEC\"\"KED n=$n bad=$bad\"";
+
+int guestCount(TestDaemon& d, const std::string& vm) {
+  std::string out;
+  if (guestRun(d, vm, "echo \"CO\"\"UNT=$(cat /tmp/count)\"", &out) != 0) return -1;
+  std::smatch m;
+  if (!std::regex_search(out, m, std::regex("COUNT=(\\d+)"))) return -1;
+  return std::stoi(m[1]);
+}
+
+pid_t qemuPid(TestDaemon& d, const std::string& vm) {
+  auto text = readFile(d.stateDir() + "/run/" + vm + "/qemu.pid");
+  return text ? static_cast<pid_t>(std::atol(text->c_str())) : 0;
+}
+
+class LiveMigration : public MigrationPair {
+ protected:
+  // Starts a live migration through the API and waits until it sends memory.
+  std::string startMigration(const std::string& vm, int bandwidthMib) {
+    auto op = a_->api().call("POST", "/v1/vms/" + vm + "/actions/migrate",
+                             {{"to", "b"}, {"live", true}, {"bandwidth_mib", bandwidthMib}});
+    EXPECT_TRUE(op.ok()) << (op.ok() ? "" : op.error().message);
+    std::string path = "/v1/operations/" + std::to_string(op.ok() ? op->value("id", 0) : 0);
+    EXPECT_TRUE(waitFor(
+        [&] {
+          auto o = a_->api().call("GET", path);
+          return o.ok() && o->value("message", "").find("memory:") != std::string::npos;
+        },
+        60s))
+        << "the migration did not reach its memory phase";
+    return path;
+  }
+  std::string waitOperation(const std::string& path) {
+    std::string status;
+    waitFor(
+        [&] {
+          auto o = a_->api().call("GET", path);
+          status = o.ok() ? o->value("status", "") : "";
+          return status != "running" && status != "pending" && !status.empty();
+        },
+        90s);
+    return status;
+  }
+  // The guest runs on the source as before; the target has nothing of it.
+  void expectOnlyOnTheSource(const std::string& vm, int countBefore) {
+    EXPECT_EQ(a_->vm(vm)["state"], "running");
+    EXPECT_GT(guestCount(*a_, vm), countBefore) << "the writer goes on on the source";
+    ASSERT_TRUE(waitFor([&] { return noIncoming(*b_); }, 30s));
+    EXPECT_EQ(b_->cli({"vm", "show", vm}).code, 3);
+    EXPECT_FALSE(fs::exists(b_->stateDir() + "/run/" + vm)) << "the arriving QEMU's run dir";
+  }
+};
+
+TEST_F(LiveMigration, ARunningGuestArrivesWithEveryWriteMadeDuringTheCopyAndBack) {
+  TestDaemon& a = *a_;
+  TestDaemon& b = *b_;
+  a.createVm("l1", {{"memory_mib", 256}, {"disks", {{{"name", "root"}, {"size_mib", 512}}}}});
+  qemuIoWrite(diskOf(a, "l1"), "write -P 0x6b 64M 96M");  // data for the mirror to copy
+  a.startVm("l1");
+  ASSERT_EQ(guestRun(a, "l1", kWriter), 0);
+  ASSERT_TRUE(waitFor([&] { return guestCount(a, "l1") > 5; }, 30s));
+
+  // Refused, nothing changed: bad options, post-copy, cold for a running VM.
+  auto garbage = a.cli({"vm", "migrate", "l1", "--to", "b", "--live", "--max-downtime", "soon"});
+  EXPECT_EQ(garbage.code, 1) << garbage.err;
+  EXPECT_NE(garbage.err.find("--max-downtime"), std::string::npos) << garbage.err;
+  auto post = a.api().call("POST", "/v1/vms/l1/actions/migrate",
+                           {{"to", "b"}, {"live", true}, {"post_copy", true}});
+  ASSERT_FALSE(post.ok());
+  EXPECT_EQ(post.error().field, "post_copy");
+  auto cold = a.cli({"vm", "migrate", "l1", "--to", "b"});
+  EXPECT_EQ(cold.code, 4) << cold.err;
+  EXPECT_EQ(a.vm("l1")["state"], "running");
+
+  pid_t sourcePid = qemuPid(a, "l1");
+  ASSERT_GT(sourcePid, 0);
+  int before = guestCount(a, "l1");
+  auto moved = a.cli({"--json", "vm", "migrate", "l1", "--to", "b", "--live"});
+  ASSERT_EQ(moved.code, 0) << moved.err;
+  EXPECT_EQ(moved.json()["state"], "running");
+  EXPECT_TRUE(moved.json()["live"].get<bool>());
+  EXPECT_GE(moved.json()["downtime_ms"].get<std::int64_t>(), 0);
+  EXPECT_GE(moved.json()["disk_bytes"].get<std::uint64_t>(), 512ull << 20);
+  std::cout << "live migration: " << moved.json().dump() << "\n";
+
+  EXPECT_EQ(a.cli({"vm", "show", "l1"}).code, 3) << "the source copy is gone";
+  EXPECT_TRUE(waitFor([&] { return !processAlive(sourcePid); }, 10s)) << "source QEMU ended";
+  EXPECT_FALSE(fs::exists(a.stateDir() + "/disks/l1"));
+  EXPECT_EQ(b.vm("l1")["state"], "running");
+  EXPECT_NE(b.vm("l1")["runtime"].value("reason", "").find("migrated live"), std::string::npos);
+  EXPECT_TRUE(noIncoming(b));
+  // The guest's memory came along (its counter and its writer), and it keeps writing there.
+  int there = guestCount(b, "l1");
+  EXPECT_GE(there, before);
+  EXPECT_TRUE(waitFor([&] { return guestCount(b, "l1") > there; }, 20s));
+
+  // And back again; then every record written on both hosts is on the disk.
+  auto added = b.cli({"host", "add", "a", "--address", "127.0.0.1:" + std::to_string(a.tcpPort()),
+                      "--token-file", a.tokenFile()});
+  ASSERT_EQ(added.code, 0) << added.err;
+  auto back = b.cli({"vm", "migrate", "l1", "--to", "a", "--live", "--max-downtime", "100ms"});
+  ASSERT_EQ(back.code, 0) << back.err;
+  EXPECT_EQ(a.vm("l1")["state"], "running");
+  EXPECT_EQ(b.cli({"vm", "show", "l1"}).code, 3);
+  std::string out;
+  ASSERT_EQ(guestRun(a, "l1", kChecker, &out), 0) << out;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(out, m, std::regex("CHECKED n=(\\d+) bad=(\\d+)"))) << out;
+  EXPECT_GT(std::stoi(m[1]), there);
+  EXPECT_EQ(m[2], "0") << "records lost on the way";
+  ASSERT_EQ(
+      guestRun(a, "l1", "dd if=/dev/vda bs=1M skip=100 count=1 2>/dev/null | head -c 6", &out), 0);
+  EXPECT_NE(out.find("kkkkkk"), std::string::npos)
+      << "the data written before the start (0x6b at 64..160 MiB) is there too: " << out;
+  auto events = a.cli({"--json", "events", "--no-follow"});
+  EXPECT_NE(events.out.find("vm.migrated"), std::string::npos);
+}
+
+TEST_F(LiveMigration, ADeadTargetOrACancelLeavesTheGuestRunningOnTheSourceAndTheTargetClean) {
+  TestDaemon& a = *a_;
+  TestDaemon& b = *b_;
+  a.createVm("l2", {{"memory_mib", 256}});
+  a.startVm("l2");
+  ASSERT_EQ(guestRun(a, "l2", kWriter), 0);
+  ASSERT_TRUE(waitFor([&] { return guestCount(a, "l2") > 0; }, 30s));
+
+  // The target's arriving QEMU killed mid-memory (8 MiB/s keeps it there for seconds).
+  std::string op = startMigration("l2", 8);
+  pid_t arriving = qemuPid(b, "l2");
+  ASSERT_GT(arriving, 0);
+  ASSERT_EQ(::kill(arriving, SIGKILL), 0);
+  EXPECT_EQ(waitOperation(op), "failed");
+  expectOnlyOnTheSource("l2", 0);
+
+  // Cancelled mid-memory.
+  int count = guestCount(a, "l2");
+  op = startMigration("l2", 8);
+  ASSERT_TRUE(a.api().call("DELETE", op).ok());
+  EXPECT_EQ(waitOperation(op), "cancelled");
+  expectOnlyOnTheSource("l2", count);
+
+  // The target's paddockd killed mid-memory: the source notices (no heartbeat) and keeps the
+  // guest; the target's restart ends the QEMU it left.
+  count = guestCount(a, "l2");
+  op = startMigration("l2", 4);
+  arriving = qemuPid(b, "l2");
+  b.kill9();
+  EXPECT_EQ(waitOperation(op), "failed");
+  b.start();
+  expectOnlyOnTheSource("l2", count);
+  EXPECT_TRUE(waitFor([&] { return !processAlive(arriving); }, 10s));
+}
+
+}  // namespace
+}  // namespace paddock::test
