@@ -402,6 +402,46 @@ def define_vm(daemon, name, memory_mib=256, disk_mib=64, vcpus=1):
 
 # --------------------------------------------------------------------------- bare QEMU
 
+class Qmp:
+    """A QMP connection to a QEMU we drive by hand."""
+
+    def __init__(self, path, timeout=60):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self.s.connect(path)
+                break
+            except OSError:
+                self.s.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005)
+        self.f = self.s.makefile("rwb")
+        self.f.readline()  # greeting
+        self.cmd("qmp_capabilities")
+
+    def cmd(self, name, args=None):
+        msg = {"execute": name}
+        if args:
+            msg["arguments"] = args
+        self.f.write(json.dumps(msg).encode() + b"\n")
+        self.f.flush()
+        while True:
+            line = self.f.readline()
+            if not line:
+                raise RuntimeError(f"QMP closed during {name}")
+            reply = json.loads(line)
+            if "return" in reply:
+                return reply["return"]
+            if "error" in reply:
+                raise RuntimeError(f"QMP {name}: {reply['error']}")
+
+    def close(self):
+        self.s.close()
+
+
+
 def capture_argv(daemon, name):
     """Starts NAME through paddock (not timed), reads QEMU's exact argv, stops it again."""
     daemon.cli("vm", "start", name, "--wait-ready")

@@ -15,7 +15,6 @@ smaller than the guest.
 
 import json
 import os
-import socket
 import sys
 import time
 
@@ -23,46 +22,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as bl  # noqa: E402
 
 
-class Qmp:
-    def __init__(self, path, timeout=60):
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                self.s.connect(path)
-                break
-            except OSError:
-                self.s.close()
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.005)
-        self.f = self.s.makefile("rwb")
-        self.f.readline()  # greeting
-        self.cmd("qmp_capabilities")
-
-    def cmd(self, name, args=None):
-        msg = {"execute": name}
-        if args:
-            msg["arguments"] = args
-        self.f.write(json.dumps(msg).encode() + b"\n")
-        self.f.flush()
-        while True:
-            line = self.f.readline()
-            if not line:
-                raise RuntimeError(f"QMP closed during {name}")
-            reply = json.loads(line)
-            if "return" in reply:
-                return reply["return"]
-            if "error" in reply:
-                raise RuntimeError(f"QMP {name}: {reply['error']}")
-
-    def close(self):
-        self.s.close()
-
-
 def hand_suspend(qemu, state_file):
     t0 = time.monotonic()
-    q = Qmp(qemu.paths["qmp"])
+    q = bl.Qmp(qemu.paths["qmp"])
     q.cmd("stop")
     q.cmd("migrate", {"uri": f"exec:cat > '{state_file}'"})
     while q.cmd("query-migrate").get("status") not in ("completed", "failed"):
@@ -82,7 +44,7 @@ def hand_resume(cleanup, argv, paths, state_file):
     t0 = time.monotonic()
     qemu = bl.BareQemu(cleanup, argv + ["-incoming", f"exec:cat '{state_file}'"], paths)
     qemu.launch()
-    q = Qmp(paths["qmp"])
+    q = bl.Qmp(paths["qmp"])
     while q.cmd("query-status")["status"] == "inmigrate":
         time.sleep(0.1)
     q.cmd("cont")
