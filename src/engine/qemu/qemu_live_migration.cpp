@@ -15,8 +15,9 @@ namespace paddock {
 
 namespace {
 
-constexpr auto kPoll = std::chrono::milliseconds(100);
+constexpr auto kPoll = std::chrono::milliseconds(10);
 constexpr auto kFinishPoll = std::chrono::milliseconds(5);
+constexpr auto kMirrorCheck = std::chrono::milliseconds(500);
 constexpr auto kUnwindTimeout = std::chrono::seconds(20);
 // QEMU's default is 32 MiB/s; "as fast as the link goes" is this (libvirt uses the same idea).
 constexpr std::uint64_t kUnlimitedBandwidth = std::uint64_t{1} << 40;
@@ -153,6 +154,7 @@ Result<LiveMigrationResult> QemuProcess::migrateLive(
       !s)
     return unwind(s.error());
   migrating = true;
+  auto lastMirrorCheck = std::chrono::steady_clock::now();
   for (;;) {
     auto m = qmp_->queryMigrate();
     if (!m) return unwind(m.error());
@@ -166,8 +168,13 @@ Result<LiveMigrationResult> QemuProcess::migrateLive(
       return unwind(makeError(Errc::unavailable,
                               fmt::format("the migration stream {}: {}", m->status,
                                           m->error.empty() ? "no reason given" : m->error)));
-    bool ready = false;
-    if (auto s = mirrors(ready); !s) return unwind(s.error());
+    // The mirrors are looked at now and then only: each QMP command waits for QEMU's main
+    // loop, which the final stages of the migration need.
+    if (auto now = std::chrono::steady_clock::now(); now - lastMirrorCheck > kMirrorCheck) {
+      bool ready = false;
+      if (auto s = mirrors(ready); !s) return unwind(s.error());
+      lastMirrorCheck = now;
+    }
     p.memoryTotal = m->total;
     p.memoryRemaining = m->remaining;
     p.memorySent = m->transferred;

@@ -72,6 +72,12 @@ Result<nlohmann::json> MigrationService::migrateLive(const std::string& name,
   LiveMigrationResult result;
   std::string finalState;
   auto began = std::chrono::steady_clock::now();
+  auto since = [&began] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 began)
+        .count();
+  };
+  std::int64_t preparedMs = 0, sentMs = 0, committedMs = 0;
 
   Status handed = vms_.handOverLive(name, [&](const VmRecord& rec, VmProcess& proc) -> Status {
     const VmSpec& spec = rec.spec;
@@ -88,6 +94,7 @@ Result<nlohmann::json> MigrationService::migrateLive(const std::string& name,
                            {"snapshots", nlohmann::json::array()}},
                           std::chrono::minutes(2));
     if (!prepared) return prepared.error();
+    preparedMs = since();
     std::string base = "/v1/migrations/incoming/" + prepared->value("id", "");
     auto abandon = [&](Error e) -> Error {
       (void)PeerService::call(c, peer, "DELETE", base, nullptr, std::chrono::seconds(30));
@@ -135,12 +142,14 @@ Result<nlohmann::json> MigrationService::migrateLive(const std::string& name,
       return abandon(migrated.error());
     }
     result = *migrated;
+    sentMs = since();
     finalState = result.wasRunning ? "running" : "paused";
     // From here the guest is paused with all its state on the target; it must run in exactly
     // one place.
     if (op) op->progress(97, fmt::format("{} takes VM {} over", peer, name));
     auto committed = PeerService::call(c, peer, "POST", base + "/commit",
                                        {{"run", result.wasRunning}}, std::chrono::minutes(2));
+    committedMs = since();
     if (committed) return {};
     // Did the target take it although its answer got lost?
     auto there =
@@ -164,9 +173,12 @@ Result<nlohmann::json> MigrationService::migrateLive(const std::string& name,
                     {{"to", peer}, {"live", true}, {"error", handed.error().message}});
     return handed.error();
   }
-  auto totalMs = std::chrono::duration_cast<std::chrono::milliseconds>(
-                     std::chrono::steady_clock::now() - began)
-                     .count();
+  auto totalMs = since();
+  spdlog::info(
+      "VM {}: live migration to {} took {} ms (target ready at {}, disks mirrored in {}, "
+      "memory sent in {}, sent at {}, committed at {}; downtime {} ms)",
+      name, peer, totalMs, preparedMs, result.diskMs, result.totalMs, sentMs, committedMs,
+      result.downtimeMs);
   events_.publish("vm.migrated", "vm/" + name,
                   {{"to", peer}, {"live", true}, {"downtime_ms", result.downtimeMs}});
   return nlohmann::json{{"vm", name},
