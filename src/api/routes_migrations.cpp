@@ -75,6 +75,32 @@ void addMigrationRoutes(Router& router, ApiContext& ctx) {
                     });
                 respondJson(ex, 202, toJson(op));
               }});
+  router.add({"POST", "/v1/host/actions/evacuate",
+              "Live-migrate every running and paused VM to a peer host, one at a time "
+              "(operation): {\"to\": PEER, \"max_downtime_ms\", \"bandwidth_mib\", "
+              "\"auto_converge\"}",
+              [&ctx](const http::Request& req, const Params&, http::Exchange& ex) {
+                auto body = parseBody(req);
+                if (!body) return respondError(ex, body.error());
+                if (auto s = onlyFields(
+                        *body, {"to", "max_downtime_ms", "bandwidth_mib", "auto_converge"});
+                    !s)
+                  return respondError(ex, s.error());
+                auto to = stringField(*body, "to", true);
+                if (!to) return respondError(ex, to.error());
+                nlohmann::json asLive = *body;
+                asLive["live"] = true;
+                auto options = migrationOptions(asLive);
+                if (!options) return respondError(ex, options.error());
+                if (auto l = ctx.migrations.evacuationList(*to, *options); !l)
+                  return respondError(ex, l.error());
+                auto op =
+                    ctx.operations.start("host.evacuate", "host",
+                                         [&ctx, peer = *to, o = *options](OperationContext& oc) {
+                                           return ctx.migrations.evacuate(peer, o, &oc);
+                                         });
+                respondJson(ex, 202, toJson(op));
+              }});
   router.add({"POST", "/v1/migrations/incoming",
               "Peer API: announce a VM arriving from another host (checked before any copy)",
               [&ctx](const http::Request& req, const Params&, http::Exchange& ex) {

@@ -53,6 +53,11 @@ class CliContext {
 nlohmann::json runOperation(CliContext& ctx, const std::string& label, const std::string& path,
                             const nlohmann::json& body, bool noWait);
 
+// The live-migration tuning flags (--max-downtime, --bandwidth, --auto-converge) into an API
+// body; a bad value fails the command naming the flag.
+void addLiveTuning(CliContext& ctx, nlohmann::json& body, const std::string& maxDowntime,
+                   const std::string& bandwidth, bool autoConverge);
+
 void addVmCommands(CLI::App& app, CliContext& ctx);
 void addHostCommands(CLI::App& app, CliContext& ctx);
 void addImageCommands(CLI::App& app, CliContext& ctx);

@@ -1,4 +1,4 @@
-// paddock host info | add | list | show | remove
+// paddock host info | add | list | show | evacuate | remove
 #include <fmt/format.h>
 
 #include "cli/cli_context.h"
@@ -77,6 +77,41 @@ void addHostCommands(CLI::App& app, CliContext& ctx) {
     auto name = std::make_shared<std::string>();
     c->add_option("name", *name)->required();
     c->callback([=, &ctx] { printJson(ctx.must(ctx.client().call("GET", "/v1/peers/" + *name))); });
+  }
+  {
+    auto* c = host->add_subcommand(
+        "evacuate", "Maintenance: live-migrate every running and paused VM of this host to a peer");
+    auto name = std::make_shared<std::string>();
+    auto to = std::make_shared<std::string>();
+    auto downtime = std::make_shared<std::string>();
+    auto bandwidth = std::make_shared<std::string>();
+    auto autoConverge = std::make_shared<bool>(false);
+    auto noWait = std::make_shared<bool>(false);
+    c->add_option("name", *name, "this host: its hostname (as host list shows it) or 'local'")
+        ->required();
+    c->add_option("--to", *to, "the peer host that takes the VMs")->required();
+    c->add_option("--max-downtime", *downtime, "longest pause allowed per VM (e.g. 300ms)");
+    c->add_option("--bandwidth", *bandwidth, "cap per second (e.g. 100M; default none)");
+    c->add_flag("--auto-converge", *autoConverge, "slow down guests that dirty memory too fast");
+    c->add_flag("--no-wait", *noWait, "print the operation id and return");
+    c->callback([=, &ctx] {
+      auto self = ctx.must(ctx.client().call("GET", "/v1/host"));
+      std::string here = self.value("hostname", "");
+      if (*name != "local" && *name != here)
+        ctx.fail(makeError(Errc::invalid_argument,
+                           fmt::format("'{}' is not this host ('{}'): run host evacuate against "
+                                       "the host to empty (paddock --host ADDRESS ...)",
+                                       *name, here)));
+      nlohmann::json body = {{"to", *to}};
+      addLiveTuning(ctx, body, *downtime, *bandwidth, *autoConverge);
+      auto r = runOperation(ctx, "evacuate " + here, "/v1/host/actions/evacuate", body, *noWait);
+      if (ctx.json) return printJson(r);
+      if (*noWait) return fmt::print("operation {}\n", r.value("id", 0));
+      for (const auto& m : r["moved"])
+        fmt::print("VM {} is on {} ({}; downtime {} ms)\n", m.value("vm", ""), *to,
+                   m.value("state", ""), m.value("downtime_ms", 0));
+      fmt::print("{} VM(s) moved to {}\n", r["moved"].size(), *to);
+    });
   }
   {
     auto* c = host->add_subcommand("remove", "Forget a peer host");

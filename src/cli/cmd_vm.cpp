@@ -149,6 +149,21 @@ void printResult(CliContext& ctx, const nlohmann::json& j, const std::string& te
 
 }  // namespace
 
+void addLiveTuning(CliContext& ctx, nlohmann::json& body, const std::string& maxDowntime,
+                   const std::string& bandwidth, bool autoConverge) {
+  if (!maxDowntime.empty()) {
+    auto t = parseDuration(maxDowntime);
+    if (!t) ctx.fail(makeError(Errc::invalid_argument, "--max-downtime: " + t.error().message));
+    body["max_downtime_ms"] = t->count();
+  }
+  if (!bandwidth.empty()) {
+    auto mib = parseSizeMib(bandwidth);
+    if (!mib) ctx.fail(makeError(Errc::invalid_argument, "--bandwidth: " + mib.error().message));
+    body["bandwidth_mib"] = *mib;
+  }
+  if (autoConverge) body["auto_converge"] = true;
+}
+
 void addVmCommands(CLI::App& app, CliContext& ctx) {
   auto* vm = app.add_subcommand("vm", "Manage virtual machines")->require_subcommand(1);
 
@@ -419,18 +434,7 @@ void addVmCommands(CLI::App& app, CliContext& ctx) {
     c->add_flag("--no-wait", *noWait, "print the operation id and return");
     c->callback([=, &ctx] {
       nlohmann::json body = {{"to", *to}, {"live", *live}};
-      if (!downtime->empty()) {
-        auto t = parseDuration(*downtime);
-        if (!t) ctx.fail(makeError(Errc::invalid_argument, "--max-downtime: " + t.error().message));
-        body["max_downtime_ms"] = t->count();
-      }
-      if (!bandwidth->empty()) {
-        auto mib = parseSizeMib(*bandwidth);
-        if (!mib)
-          ctx.fail(makeError(Errc::invalid_argument, "--bandwidth: " + mib.error().message));
-        body["bandwidth_mib"] = *mib;
-      }
-      if (*autoConverge) body["auto_converge"] = true;
+      addLiveTuning(ctx, body, *downtime, *bandwidth, *autoConverge);
       if (*postCopy) body["post_copy"] = true;
       auto r =
           runOperation(ctx, "migrate " + *name, vmPath(*name, "/actions/migrate"), body, *noWait);

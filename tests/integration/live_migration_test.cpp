@@ -181,5 +181,69 @@ TEST_F(LiveMigration, ADeadTargetOrACancelLeavesTheGuestRunningOnTheSourceAndThe
   EXPECT_TRUE(waitFor([&] { return !processAlive(arriving); }, 10s));
 }
 
+// Maintenance: every running and paused VM leaves, a stopped one stays; then one guest goes back
+// and forth ten times with its writer running and no record lost.
+TEST_F(LiveMigration, AnEvacuatedHostSendsEveryLiveVmAwayAndAGuestSurvivesTenRoundTrips) {
+  TestDaemon& a = *a_;
+  TestDaemon& b = *b_;
+  for (const char* vm : {"e1", "e2", "e3", "e4"}) a.createVm(vm, {{"memory_mib", 128}});
+  for (const char* vm : {"e1", "e2", "e3"}) a.startVm(vm);
+  ASSERT_EQ(a.cli({"vm", "pause", "e3"}).code, 0);
+  ASSERT_EQ(guestRun(a, "e1", kWriter), 0);
+  ASSERT_TRUE(waitFor([&] { return guestCount(a, "e1") > 0; }, 30s));
+
+  // Refused, nothing moved: another host's name, an unknown peer, a bad option.
+  auto other = a.cli({"host", "evacuate", "not-this-host", "--to", "b"});
+  EXPECT_EQ(other.code, 1) << other.err;
+  EXPECT_NE(other.err.find("is not this host"), std::string::npos) << other.err;
+  EXPECT_EQ(a.cli({"host", "evacuate", "local", "--to", "nowhere"}).code, 3);
+  auto bad = a.api().call("POST", "/v1/host/actions/evacuate", {{"to", "b"}, {"live", true}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().field, "live");
+  auto zero = a.api().call("POST", "/v1/host/actions/evacuate",
+                           {{"to", "b"}, {"max_downtime_ms", 0}});
+  ASSERT_FALSE(zero.ok());
+  EXPECT_EQ(zero.error().field, "max_downtime_ms");
+  EXPECT_EQ(b.cli({"vm", "show", "e1"}).code, 3);
+
+  auto evacuated = a.cli({"--json", "host", "evacuate", "local", "--to", "b"});
+  ASSERT_EQ(evacuated.code, 0) << evacuated.err;
+  EXPECT_EQ(evacuated.json()["moved"].size(), 3u) << evacuated.out;
+  EXPECT_EQ(b.vm("e1")["state"], "running");
+  EXPECT_EQ(b.vm("e2")["state"], "running");
+  EXPECT_EQ(b.vm("e3")["state"], "paused") << "a paused VM arrives paused";
+  for (const char* vm : {"e1", "e2", "e3"}) EXPECT_EQ(a.cli({"vm", "show", vm}).code, 3) << vm;
+  EXPECT_EQ(a.vm("e4")["state"], "stopped") << "a stopped VM stays";
+  EXPECT_EQ(b.cli({"vm", "show", "e4"}).code, 3);
+  EXPECT_TRUE(noIncoming(b));
+
+  auto added = b.cli({"host", "add", "a", "--address",
+                      "127.0.0.1:" + std::to_string(a.tcpPort()), "--token-file", a.tokenFile()});
+  ASSERT_EQ(added.code, 0) << added.err;
+  TestDaemon* from = &b;
+  TestDaemon* to = &a;
+  int last = guestCount(b, "e1");
+  for (int trip = 0; trip < 10; ++trip) {
+    for (int leg = 0; leg < 2; ++leg) {
+      auto moved = from->cli({"vm", "migrate", "e1", "--to", to == &a ? "a" : "b", "--live"});
+      ASSERT_EQ(moved.code, 0) << "round trip " << trip << ": " << moved.err;
+      std::swap(from, to);
+    }
+    ASSERT_EQ(b.vm("e1")["state"], "running");
+    int now = guestCount(b, "e1");
+    EXPECT_GE(now, last) << "round trip " << trip << ": the guest's memory came back";
+    last = now;
+  }
+  EXPECT_TRUE(waitFor([&] { return guestCount(b, "e1") > last; }, 20s)) << "it still writes";
+  std::string out;
+  ASSERT_EQ(guestRun(b, "e1", kChecker, &out), 0) << out;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(out, m, std::regex("CHECKED n=(\\d+) bad=(\\d+)"))) << out;
+  EXPECT_EQ(m[2], "0") << "records lost in 20 migrations";
+  EXPECT_TRUE(noIncoming(a));
+  EXPECT_TRUE(noIncoming(b));
+  EXPECT_FALSE(fs::exists(a.stateDir() + "/run/e1"));
+}
+
 }  // namespace
 }  // namespace paddock::test

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -42,9 +43,18 @@ class MigrationService {
   Status check(const std::string& vm, const std::string& peer, const MigrationOptions& options);
   // Moves VM `vm` to `peer`; returns {"vm", "to", "state", "bytes_sent", "bytes_total"}, live:
   // {"vm", "to", "state", "live", "downtime_ms", "memory_ms", "total_ms", "memory_bytes",
-  // "disk_bytes"}.
+  // "disk_bytes", "disk_ms"}.
   Result<nlohmann::json> migrate(const std::string& vm, const std::string& peer,
                                  const MigrationOptions& options, OperationContext* op);
+  // The running and paused VMs an evacuation to `peer` would move, each checked as migrate()
+  // would; the first that cannot go live makes it refuse (field and message name the VM).
+  Result<std::vector<std::string>> evacuationList(const std::string& peer,
+                                                  const MigrationOptions& options);
+  // Live-migrates those VMs to `peer` one at a time (see evacuate.cpp); a VM that fails stays
+  // here running and the rest still go. Returns {"to", "moved": [migrate()'s results]}; an
+  // error naming what stayed if any did.
+  Result<nlohmann::json> evacuate(const std::string& peer, MigrationOptions options,
+                                  OperationContext* op);
 
  private:
   Result<nlohmann::json> migrateCold(const std::string& vm, const std::string& peer,
