@@ -126,9 +126,12 @@ TestDaemon::~TestDaemon() {
 int TestDaemon::tcpPort() const {
   auto log = readFile(stateDir_ + ".log");
   if (!log) return 0;
-  const std::string key = "listening on 127.0.0.1:";
-  auto at = log->rfind(key);
-  return at == std::string::npos ? 0 : std::atoi(log->c_str() + at + key.size());
+  // "listening on HOST:PORT (bearer token ...)"
+  auto at = log->rfind("listening on ");
+  if (at == std::string::npos) return 0;
+  auto space = log->find(' ', at + 13);
+  auto colon = log->rfind(':', space);
+  return colon == std::string::npos || colon < at ? 0 : std::atoi(log->c_str() + colon + 1);
 }
 
 void TestDaemon::start() {

@@ -53,7 +53,7 @@ class TestDaemon {
   // Runs a command in the daemon's network namespace (or here, without one).
   CommandOutput inNetns(const std::vector<std::string>& argv);
   std::string socket() const { return stateDir_ + "/paddockd.sock"; }
-  // With "--listen ADDR:0": the TCP port this run bound (from its log), or 0.
+  // With "--listen HOST:0": the TCP port this run bound (from its log), or 0.
   int tcpPort() const;
   std::string tokenFile() const { return stateDir_ + "/token"; }
   PaddockClient& api();

@@ -1,0 +1,98 @@
+// Live migration between two paddockd that are two hosts as far as the network goes: each in
+// a network namespace of its own, linked by a veth pair (their "management network"), each with
+// its own switch "lan". The guest keeps its address and answers on the target's switch.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "integration/harness.h"
+#include "integration/migration_pair.h"
+#include "integration/net_helpers.h"
+
+namespace paddock::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* kGuestIp = "10.71.0.11";
+
+// Whether `from` (a VM on `d`) gets an answer from `ip`.
+bool pings(TestDaemon& d, const std::string& from, const std::string& ip) {
+  return guestRun(d, from, "ping -c 1 -W 2 " + ip) == 0;
+}
+
+class NetnsLiveMigration : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "network namespaces, bridges and TAPs need root";
+    for (auto* d : {&a_, &b_}) {
+      DaemonOptions o;
+      o.ownNetns = true;
+      o.resolvConf = kTestResolvConf;
+      o.extraArgs = {"--listen", "0.0.0.0:0"};
+      *d = std::make_unique<TestDaemon>(o);
+    }
+    // The hosts' link: 10.98.0.1 (a) <-> 10.98.0.2 (b).
+    auto link = a_->inNetns({"ip", "link", "add", "mgmt0", "type", "veth", "peer", "name", "mgmt1",
+                             "netns", b_->netns()});
+    ASSERT_EQ(link.exitCode, 0) << link.err;
+    ASSERT_EQ(a_->inNetns({"ip", "addr", "add", "10.98.0.1/24", "dev", "mgmt0"}).exitCode, 0);
+    ASSERT_EQ(b_->inNetns({"ip", "addr", "add", "10.98.0.2/24", "dev", "mgmt1"}).exitCode, 0);
+    ASSERT_EQ(a_->inNetns({"ip", "link", "set", "mgmt0", "up"}).exitCode, 0);
+    ASSERT_EQ(b_->inNetns({"ip", "link", "set", "mgmt1", "up"}).exitCode, 0);
+    auto added =
+        a_->cli({"host", "add", "b", "--address", "10.98.0.2:" + std::to_string(b_->tcpPort()),
+                 "--token-file", b_->tokenFile()});
+    ASSERT_EQ(added.code, 0) << added.err;
+  }
+  std::unique_ptr<TestDaemon> a_, b_;
+};
+
+TEST_F(NetnsLiveMigration, TheGuestKeepsItsAddressAndAnswersOnTheTargetsSwitch) {
+  TestDaemon& a = *a_;
+  TestDaemon& b = *b_;
+  // The same L2 segment as far as the guests are concerned: a switch of the same name and
+  // subnet on each host (the target's checks refuse a VM whose networks it lacks). n2 on b is
+  // the neighbour that asks for n1's address.
+  for (auto* d : {&a, &b})
+    ASSERT_EQ(d->cli({"network", "create", "lan", "--subnet", "10.71.0.0/24"}).code, 0);
+  ASSERT_EQ(a.cli({"vm", "create", "n1", "--memory", "128M", "--nic",
+                   std::string("network=lan,ip=") + kGuestIp})
+                .code,
+            0);
+  ASSERT_EQ(
+      b.cli({"vm", "create", "n2", "--memory", "128M", "--nic", "network=lan,ip=10.71.0.12"}).code,
+      0);
+  a.startVm("n1");
+  b.startVm("n2");
+  std::string mac = a.vm("n1")["nics"][0]["mac"];
+  ASSERT_TRUE(waitFor([&] { return leaseIp(a, "lan", mac) == kGuestIp; }, 90s))
+      << a.cli({"vm", "console", "n1", "--log"}).out;
+  EXPECT_FALSE(pings(b, "n2", kGuestIp)) << "n1 is not on b's switch yet";
+  auto linksBefore = paddockLinks(a);
+
+  auto moved = a.cli({"--json", "vm", "migrate", "n1", "--to", "b", "--live"});
+  ASSERT_EQ(moved.code, 0) << moved.err;
+  EXPECT_EQ(b.vm("n1")["state"], "running");
+  EXPECT_EQ(b.vm("n1")["nics"][0]["mac"], mac) << "the NIC keeps its MAC";
+  // The guest did not ask for an address again: the one it had answers on b's switch, and the
+  // guest's own view agrees.
+  EXPECT_TRUE(waitFor([&] { return pings(b, "n2", kGuestIp); }, 30s))
+      << b.cli({"vm", "console", "n1", "--log"}).out;
+  std::string out;
+  EXPECT_EQ(guestRun(b, "n1", "ip -4 addr show eth0 && ping -c 1 -W 2 10.71.0.12", &out), 0) << out;
+  EXPECT_NE(out.find(std::string("inet ") + kGuestIp), std::string::npos) << out;
+  // The source's TAP is gone with its QEMU.
+  auto linksAfter = paddockLinks(a);
+  EXPECT_LT(linksAfter.size(), linksBefore.size()) << "the source's TAP was removed";
+  EXPECT_EQ(std::count_if(linksAfter.begin(), linksAfter.end(),
+                          [](const std::string& l) { return l[6] == 't'; }),
+            0)
+      << "no TAP left on the source";
+  EXPECT_TRUE(noIncoming(b));
+}
+
+}  // namespace
+}  // namespace paddock::test
