@@ -25,18 +25,14 @@ Result<MigrationOptions> migrationOptions(const nlohmann::json& body) {
   MigrationOptions o;
   PADDOCK_TRY_ASSIGN(o.live, boolField(body, "live", false));
   PADDOCK_TRY_ASSIGN(o.autoConverge, boolField(body, "auto_converge", false));
-  PADDOCK_TRY_ASSIGN(auto postCopy, boolField(body, "post_copy", false));
+  PADDOCK_TRY_ASSIGN(o.postCopy, boolField(body, "post_copy", false));
   PADDOCK_TRY_ASSIGN(auto downtime, intField(body, "max_downtime_ms", 300));
   PADDOCK_TRY_ASSIGN(auto bandwidth, intField(body, "bandwidth_mib", 0));
-  if (postCopy)
-    return makeError(Errc::invalid_argument,
-                     "post_copy: post-copy migration is not built yet (a failure after the "
-                     "switch would lose the guest); use auto_converge",
-                     "post_copy");
   if (!o.live && (body.contains("max_downtime_ms") || body.contains("bandwidth_mib") ||
-                  body.contains("auto_converge")))
+                  body.contains("auto_converge") || body.contains("post_copy")))
     return makeError(Errc::invalid_argument,
-                     "max_downtime_ms, bandwidth_mib and auto_converge apply to live migration",
+                     "max_downtime_ms, bandwidth_mib, auto_converge and post_copy apply to live "
+                     "migration",
                      "live");
   if (downtime < 1 || downtime > 60000)
     return makeError(Errc::invalid_argument, "max_downtime_ms must be 1..60000", "max_downtime_ms");
@@ -53,7 +49,7 @@ Result<MigrationOptions> migrationOptions(const nlohmann::json& body) {
 void addMigrationRoutes(Router& router, ApiContext& ctx) {
   router.add({"POST", "/v1/vms/{name}/actions/migrate",
               "Move a VM to a peer host (operation): {\"to\": PEER, \"live\": BOOL, "
-              "\"max_downtime_ms\", \"bandwidth_mib\", \"auto_converge\"}",
+              "\"max_downtime_ms\", \"bandwidth_mib\", \"auto_converge\", \"post_copy\"}",
               [&ctx](const http::Request& req, const Params& p, http::Exchange& ex) {
                 auto body = parseBody(req);
                 if (!body) return respondError(ex, body.error());

@@ -430,7 +430,9 @@ void addVmCommands(CLI::App& app, CliContext& ctx) {
     c->add_option("--bandwidth", *bandwidth, "live: cap per second (e.g. 100M, 1G; default none)");
     c->add_flag("--auto-converge", *autoConverge,
                 "live: slow down a guest that dirties memory faster than it can be sent");
-    c->add_flag("--post-copy", *postCopy, "live: switch before memory is copied (not built yet)");
+    c->add_flag("--post-copy", *postCopy,
+                "live: switch after one pass over memory, fetch the rest on demand (a failure "
+                "after the switch loses the guest)");
     c->add_flag("--no-wait", *noWait, "print the operation id and return");
     c->callback([=, &ctx] {
       nlohmann::json body = {{"to", *to}, {"live", *live}};

@@ -85,6 +85,8 @@ class VmProcess {
   virtual Status exportDisks(const std::string& host, int port,
                              const std::vector<std::string>& disks) = 0;
   virtual Status stopDiskExports() = 0;
+  // Target side, before the stream starts: lets the source switch to post-copy.
+  virtual Status acceptPostCopy() = 0;
   // Live migration, source side (see live_migration.h). `progress` is called a few times a
   // second; returning false cancels. On success the process is still there, paused with its
   // state sent: the caller either ends it (the target took over) or resumes it (the target

@@ -23,10 +23,16 @@ struct LiveMigrationParams {
   std::uint64_t maxDowntimeMs = 300;
   std::uint64_t bandwidthBytes = 0;  // per second; 0: as fast as the link goes
   bool autoConverge = false;         // throttle the vCPUs of a guest that dirties memory faster
+  // Switch to the target after the first memory pass and send the rest on demand (the target
+  // must acceptPostCopy()). A failure after the switch cannot be undone: neither side then has
+  // the whole guest.
+  bool postCopy = false;
 };
 
 struct LiveMigrationProgress {
-  enum class Phase { disks, memory, switchover } phase = Phase::disks;
+  // postcopy: the guest runs on the target (reported once, before anything else can fail);
+  // from then on a cancel is ignored.
+  enum class Phase { disks, memory, switchover, postcopy } phase = Phase::disks;
   std::uint64_t diskDone = 0, diskTotal = 0;  // bytes the mirrors copied / have to copy
   std::uint64_t memoryTotal = 0, memoryRemaining = 0, memorySent = 0;
   std::uint64_t dirtyBytesPerSecond = 0;
@@ -42,6 +48,7 @@ struct LiveMigrationResult {
   std::uint64_t diskBytes = 0;  // what the mirrors copied
   std::int64_t diskMs = 0;      // from the mirrors' start until all were in sync
   bool wasRunning = true;       // false: the guest was paused and stays so on the target
+  bool postCopy = false;        // it switched over before memory was all sent
 };
 
 }  // namespace paddock

@@ -212,6 +212,8 @@ TEST(QmpClient, LiveMigrationCommandsSendWhatQemuExpects) {
       json::object());
   server.expectReturn("block-job-cancel", {{"device", "mig-root"}, {"force", false}},
                       json::object());
+  server.expectReturn("migrate-start-postcopy", json(), json::object());
+  server.expectReturn("migrate-continue", {{"state", "pre-switchover"}}, json::object());
   auto client = connectClient(server);
   ASSERT_TRUE(client);
   EXPECT_TRUE(client->nbdServerStart("127.0.0.1", 40001).ok());
@@ -222,6 +224,8 @@ TEST(QmpClient, LiveMigrationCommandsSendWhatQemuExpects) {
       client->migrateSetParameters({{"downtime-limit", 300}, {"max-bandwidth", 1 << 20}}).ok());
   EXPECT_TRUE(client->migrateSetCapability("auto-converge", true).ok());
   EXPECT_TRUE(client->blockJobCancel("mig-root", false).ok());
+  EXPECT_TRUE(client->migrateStartPostcopy().ok());
+  EXPECT_TRUE(client->migrateContinue().ok());
   EXPECT_THAT(server.verify(), IsEmpty());
 }
 

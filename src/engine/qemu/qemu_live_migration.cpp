@@ -52,6 +52,10 @@ Status QemuProcess::stopDiskExports() {
   return qmp_->nbdServerStop();
 }
 
+Status QemuProcess::acceptPostCopy() {
+  return qmp_->migrateSetCapability("postcopy-ram", true);
+}
+
 Result<LiveMigrationResult> QemuProcess::migrateLive(
     const LiveMigrationParams& params,
     const std::function<bool(const LiveMigrationProgress&)>& progress) {
@@ -146,17 +150,59 @@ Result<LiveMigrationResult> QemuProcess::migrateLive(
   p.phase = LiveMigrationProgress::Phase::memory;
   nlohmann::json tuning = {
       {"downtime-limit", params.maxDowntimeMs},
-      {"max-bandwidth", params.bandwidthBytes ? params.bandwidthBytes : kUnlimitedBandwidth}};
+      {"max-bandwidth", params.bandwidthBytes ? params.bandwidthBytes : kUnlimitedBandwidth},
+      // The cap holds after a post-copy switch too (QEMU has a separate one, by default none).
+      {"max-postcopy-bandwidth", params.bandwidthBytes}};
   if (auto s = qmp_->migrateSetParameters(tuning); !s) return unwind(s.error());
   if (auto s = qmp_->migrateSetCapability("auto-converge", params.autoConverge); !s)
     return unwind(s.error());
+  if (params.postCopy) {
+    // The switch waits paused in "pre-switchover" so the mirrors finish before the target runs.
+    for (const char* cap : {"postcopy-ram", "pause-before-switchover"})
+      if (auto s = qmp_->migrateSetCapability(cap, true); !s) return unwind(s.error());
+  }
+
+  // Paused with memory sent (or about to switch over): the mirrors write what is left and let
+  // go of the target.
+  auto finishMirrors = [&]() -> Status {
+    for (const auto& j : jobs) PADDOCK_TRY(qmp_->blockJobCancel(j, false));
+    auto deadline = std::chrono::steady_clock::now() + kUnwindTimeout;
+    while (!jobs.empty()) {
+      auto all = qmp_->queryJobs();
+      if (!all) return all.error();
+      std::vector<std::string> left;
+      for (const auto& j : *all) {
+        if (std::find(jobs.begin(), jobs.end(), j.id) == jobs.end()) continue;
+        if (j.status != "concluded") {
+          left.push_back(j.id);
+          continue;
+        }
+        (void)qmp_->jobDismiss(j.id);
+        if (!j.error.empty())
+          return makeError(Errc::unavailable,
+                           fmt::format("disk {}'s last writes did not reach the target: {}",
+                                       j.id.substr(4), j.error));
+      }
+      jobs = left;
+      if (jobs.empty()) break;
+      if (std::chrono::steady_clock::now() > deadline)
+        return makeError(Errc::timeout, "the disks' last writes did not finish in time");
+      std::this_thread::sleep_for(kFinishPoll);
+    }
+    for (const auto& n : nodes) (void)qmp_->blockdevDel(n);
+    nodes.clear();
+    return {};
+  };
+
   if (auto s = qmp_->migrate(fmt::format("tcp:{}:{}", uriHost(params.host), params.migrationPort));
       !s)
     return unwind(s.error());
   migrating = true;
+  bool postcopyRequested = false, switched = false;
   auto lastMirrorCheck = std::chrono::steady_clock::now();
   for (;;) {
     auto m = qmp_->queryMigrate();
+    if (!m && switched) return m.error();
     if (!m) return unwind(m.error());
     if (m->status == "completed") {
       result.downtimeMs = m->downtimeMs;
@@ -164,16 +210,40 @@ Result<LiveMigrationResult> QemuProcess::migrateLive(
       result.memorySent = m->transferred;
       break;
     }
-    if (m->status == "failed" || m->status == "cancelled")
+    bool broken = m->status == "failed" || m->status == "cancelled" ||
+                  m->status == "postcopy-paused" || m->status == "postcopy-recover";
+    if (broken && switched) {
+      // The guest ran on the target: resuming it here would fork it. It stays paused here.
+      (void)qmp_->migrateCancel();
+      return makeError(Errc::unavailable,
+                       fmt::format("post-copy broke after the switch ({}: {}): the guest's "
+                                   "memory is split between the hosts",
+                                   m->status, m->error.empty() ? "no reason given" : m->error));
+    }
+    if (broken)
       return unwind(makeError(Errc::unavailable,
                               fmt::format("the migration stream {}: {}", m->status,
                                           m->error.empty() ? "no reason given" : m->error)));
-    // The mirrors are looked at now and then only: each QMP command waits for QEMU's main
-    // loop, which the final stages of the migration need.
-    if (auto now = std::chrono::steady_clock::now(); now - lastMirrorCheck > kMirrorCheck) {
+    if (m->status == "pre-switchover") {
+      // Only with post-copy requested: paused, nothing of the device state sent yet.
+      p.phase = LiveMigrationProgress::Phase::switchover;
+      if (auto s = finishMirrors(); !s) return unwind(s.error());
+      if (auto s = qmp_->migrateContinue(); !s) return unwind(s.error());
+      if (postcopyRequested) {
+        switched = true;
+        result.postCopy = true;
+        p.phase = LiveMigrationProgress::Phase::postcopy;
+        (void)progress(p);
+      }
+      continue;
+    }
+    if (!switched && jobs.size() &&
+        std::chrono::steady_clock::now() - lastMirrorCheck > kMirrorCheck) {
+      // The mirrors are looked at now and then only: each QMP command waits for QEMU's main
+      // loop, which the final stages of the migration need.
       bool ready = false;
       if (auto s = mirrors(ready); !s) return unwind(s.error());
-      lastMirrorCheck = now;
+      lastMirrorCheck = std::chrono::steady_clock::now();
     }
     p.memoryTotal = m->total;
     p.memoryRemaining = m->remaining;
@@ -181,39 +251,16 @@ Result<LiveMigrationResult> QemuProcess::migrateLive(
     p.dirtyBytesPerSecond = m->dirtyBytesPerSecond;
     p.expectedDowntimeMs = m->expectedDowntimeMs;
     p.passes = m->passes;
-    if (!progress(p)) return unwind(cancelled());
+    if (!progress(p) && !switched) return unwind(cancelled());
+    // Post-copy once the first pass over all of memory is done (the second dirty sync began).
+    if (params.postCopy && !postcopyRequested && m->status == "active" && m->passes >= 2) {
+      if (auto s = qmp_->migrateStartPostcopy(); !s) return unwind(s.error());
+      postcopyRequested = true;
+    }
     std::this_thread::sleep_for(m->remaining < (64u << 20) ? kFinishPoll : kPoll);
   }
-
-  // Paused here with memory sent: the mirrors write what is left and let go of the target.
-  p.phase = LiveMigrationProgress::Phase::switchover;
-  for (const auto& j : jobs)
-    if (auto s = qmp_->blockJobCancel(j, false); !s) return unwind(s.error());
-  auto deadline = std::chrono::steady_clock::now() + kUnwindTimeout;
-  while (!jobs.empty()) {
-    auto all = qmp_->queryJobs();
-    if (!all) return unwind(all.error());
-    std::vector<std::string> left;
-    for (const auto& j : *all) {
-      if (std::find(jobs.begin(), jobs.end(), j.id) == jobs.end()) continue;
-      if (j.status != "concluded") {
-        left.push_back(j.id);
-        continue;
-      }
-      (void)qmp_->jobDismiss(j.id);
-      if (!j.error.empty())
-        return unwind(makeError(Errc::unavailable, fmt::format("disk {}'s last writes did not "
-                                                               "reach the target: {}",
-                                                               j.id.substr(4), j.error)));
-    }
-    jobs = left;
-    if (jobs.empty()) break;
-    if (std::chrono::steady_clock::now() > deadline)
-      return unwind(makeError(Errc::timeout, "the disks' last writes did not finish in time"));
-    std::this_thread::sleep_for(kFinishPoll);
-  }
-  for (const auto& n : nodes) (void)qmp_->blockdevDel(n);
-  nodes.clear();
+  if (switched) return result;
+  if (auto s = finishMirrors(); !s) return unwind(s.error());
   return result;
 }
 

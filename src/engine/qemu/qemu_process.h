@@ -49,6 +49,7 @@ class QemuProcess : public VmProcess {
   Status exportDisks(const std::string& host, int port,
                      const std::vector<std::string>& disks) override;
   Status stopDiskExports() override;
+  Status acceptPostCopy() override;
   Result<LiveMigrationResult> migrateLive(
       const LiveMigrationParams& params,
       const std::function<bool(const LiveMigrationProgress&)>& progress) override;

@@ -438,6 +438,14 @@ Status QmpClient::migrateSetCapability(const std::string& capability, bool on) {
              json{{"capabilities", json::array({{{"capability", capability}, {"state", on}}})}});
 }
 
+Status QmpClient::migrateStartPostcopy() {
+  return run("migrate-start-postcopy");
+}
+
+Status QmpClient::migrateContinue() {
+  return run("migrate-continue", json{{"state", "pre-switchover"}});
+}
+
 Status QmpClient::nbdServerStart(const std::string& host, int port) {
   return run(
       "nbd-server-start",

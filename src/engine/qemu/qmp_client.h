@@ -128,6 +128,10 @@ class QmpClient {
   // Migration tuning, applied to the next migrate: {"downtime-limit": MS, "max-bandwidth": B/s}.
   Status migrateSetParameters(const nlohmann::json& parameters);
   Status migrateSetCapability(const std::string& capability, bool on);
+  // Post-copy: switch a running pre-copy migration over; with pause-before-switchover set, the
+  // migration waits in "pre-switchover" (the guest paused) until migrate-continue.
+  Status migrateStartPostcopy();
+  Status migrateContinue();
   // The NBD server of a live migration's target, and its writable exports (one per disk).
   Status nbdServerStart(const std::string& host, int port);
   Status nbdServerStop();

@@ -119,6 +119,16 @@ Result<nlohmann::json> IncomingMigrations::prepareLive(const nlohmann::json& req
   if (!proc) return fail(proc.error());
   in->process = std::move(*proc);
   if (auto s = in->process->exportDisks(listenHost, *nbdPort, ids); !s) return fail(s.error());
+  const auto& postCopy = request.value("post_copy", nlohmann::json(false));
+  if (!postCopy.is_boolean())
+    return fail(makeError(Errc::invalid_argument, "post_copy must be a boolean", "post_copy"));
+  if (postCopy.get<bool>()) {
+    if (auto s = in->process->acceptPostCopy(); !s)
+      return fail(
+          makeError(Errc::unprocessable,
+                    "post_copy: this host cannot take a post-copy migration: " + s.error().message,
+                    "post_copy"));
+  }
   in->lastMs = nowMs();
   {
     std::lock_guard lock(mutex_);

@@ -37,6 +37,12 @@ std::string addressHost(const std::string& address) {
 void report(OperationContext* op, const LiveMigrationProgress& p) {
   if (!op) return;
   using Phase = LiveMigrationProgress::Phase;
+  if (p.phase == Phase::postcopy) {
+    op->progress(90, fmt::format("post-copy: the guest runs on the target, {:.1f} MiB of memory "
+                                 "left to fetch",
+                                 inMib(p.memoryRemaining)));
+    return;
+  }
   if (p.phase == Phase::disks) {
     int percent = p.diskTotal ? static_cast<int>(40 * p.diskDone / p.diskTotal) : 0;
     op->progress(percent, fmt::format("mirroring disks: {:.1f} of {:.1f} MiB", inMib(p.diskDone),
@@ -91,6 +97,7 @@ Result<nlohmann::json> MigrationService::migrateLive(const std::string& name,
                            {"accel", rec.runtime.accel},
                            {"cpu_model", cpuModel()},
                            {"listen_host", peerHost},
+                           {"post_copy", options.postCopy},
                            {"snapshots", nlohmann::json::array()}},
                           std::chrono::minutes(2));
     if (!prepared) return prepared.error();
@@ -108,20 +115,25 @@ Result<nlohmann::json> MigrationService::migrateLive(const std::string& name,
     params.maxDowntimeMs = options.maxDowntimeMs;
     params.bandwidthBytes = options.bandwidthMib << 20;
     params.autoConverge = options.autoConverge;
+    params.postCopy = options.postCopy;
 
     std::optional<Error> targetLost;
     auto lastBeat = std::chrono::steady_clock::now();
     auto lastReport = lastBeat - kReportEvery;
     auto lastPhase = LiveMigrationProgress::Phase::disks;
+    bool switched = false;  // post-copy: the guest runs on the target; no way back
     auto migrated = proc.migrateLive(params, [&](const LiveMigrationProgress& p) {
-      if (op && op->cancelled()) return false;
+      switched = switched || p.phase == LiveMigrationProgress::Phase::postcopy;
+      if (!switched && op && op->cancelled()) return false;
+      // Also after a post-copy switch, so the target does not give up on the migration; its
+      // loss can no longer be undone then, and the stream itself shows it.
       if (std::chrono::steady_clock::now() - lastBeat > kHeartbeat) {
         auto beat = PeerService::call(c, peer, "GET", base, nullptr, std::chrono::seconds(10));
-        if (!beat) {
+        if (!beat && !switched) {
           targetLost = beat.error();
           return false;
         }
-        if (beat->value("qemu", "").rfind("gone", 0) == 0) {
+        if (beat && !switched && beat->value("qemu", "").rfind("gone", 0) == 0) {
           targetLost = makeError(Errc::unavailable,
                                  fmt::format("peer {}: the arriving VM's QEMU is gone", peer));
           return false;
@@ -136,6 +148,17 @@ Result<nlohmann::json> MigrationService::migrateLive(const std::string& name,
       }
       return true;
     });
+    if (!migrated && switched) {
+      // Neither side has the whole guest; this one stays paused for the operator. A target
+      // whose QEMU is gone is cleaned up now, one that still runs it is left for its paddockd
+      // to end (a minute without word from here).
+      auto there = PeerService::call(c, peer, "GET", base, nullptr, std::chrono::seconds(10));
+      if (there && there->value("qemu", "").rfind("gone", 0) == 0) (void)abandon(migrated.error());
+      return makeError(migrated.error().code,
+                       fmt::format("{}; VM '{}' stays here paused and is not whole on {} either: "
+                                   "its state since the switch is lost (restart it here)",
+                                   migrated.error().message, name, peer));
+    }
     if (!migrated) {
       if (targetLost) return abandon(*targetLost);
       if (op && op->cancelled()) return abandon(makeError(Errc::conflict, "migration cancelled"));
@@ -185,6 +208,7 @@ Result<nlohmann::json> MigrationService::migrateLive(const std::string& name,
                         {"to", peer},
                         {"state", finalState},
                         {"live", true},
+                        {"post_copy", result.postCopy},
                         {"downtime_ms", result.downtimeMs},
                         {"memory_ms", result.totalMs},
                         {"total_ms", totalMs},

@@ -144,6 +144,12 @@ Status MigrationService::check(const std::string& vm, const std::string& peer,
                                    "and a live migration copies only the current state; delete "
                                    "them or migrate it stopped",
                                    vm, snaps->size()));
+    if (options.postCopy && state != VmState::running)
+      return makeError(Errc::conflict,
+                       fmt::format("VM '{}' is {}: post-copy switches a running guest over "
+                                   "(migrate a paused one without it)",
+                                   vm, vmStateName(state)),
+                       "post_copy");
     if (options.maxDowntimeMs < 1 || options.maxDowntimeMs > 60'000)
       return makeError(Errc::invalid_argument, "max_downtime_ms must be 1..60000",
                        "max_downtime_ms");

@@ -27,6 +27,7 @@ struct MigrationOptions {
   std::uint64_t maxDowntimeMs = 300;
   std::uint64_t bandwidthMib = 0;  // MiB/s; 0: no cap
   bool autoConverge = false;
+  bool postCopy = false;  // switch after the first memory pass (running VMs only)
 };
 
 class MigrationService {
