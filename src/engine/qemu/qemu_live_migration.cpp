@@ -198,7 +198,7 @@ Result<LiveMigrationResult> QemuProcess::migrateLive(
       !s)
     return unwind(s.error());
   migrating = true;
-  bool postcopyRequested = false, switched = false;
+  bool postcopyRequested = false, continued = false, switched = false;
   auto lastMirrorCheck = std::chrono::steady_clock::now();
   for (;;) {
     auto m = qmp_->queryMigrate();
@@ -224,8 +224,15 @@ Result<LiveMigrationResult> QemuProcess::migrateLive(
       return unwind(makeError(Errc::unavailable,
                               fmt::format("the migration stream {}: {}", m->status,
                                           m->error.empty() ? "no reason given" : m->error)));
+    if (m->status == "pre-switchover" && continued) {
+      // migrate-continue is taken up by the migration thread a moment later; a second one
+      // could fail once it has, and a failure here must not unwind a switched guest.
+      std::this_thread::sleep_for(kFinishPoll);
+      continue;
+    }
     if (m->status == "pre-switchover") {
       // Only with post-copy requested: paused, nothing of the device state sent yet.
+      continued = true;
       p.phase = LiveMigrationProgress::Phase::switchover;
       if (auto s = finishMirrors(); !s) return unwind(s.error());
       if (auto s = qmp_->migrateContinue(); !s) return unwind(s.error());
