@@ -51,7 +51,7 @@ class IncomingMigrations {
                std::string_view data);
   // Live: {"vm": SPEC, "live": true, "state": "running"|"paused", "from", "accel": "kvm"|"tcg",
   // "cpu_model": the source's (must match under KVM), "listen_host": where the source reaches
-  // this host} → {"id", "migration_port", "nbd_port"}.
+  // this host, "post_copy": BOOL} → {"id", "migration_port", "nbd_port"}.
   // {"sha256": [HEX per file, same order]} → the registered VM; live: {"run": BOOL}.
   Result<VmRecord> commit(const std::string& id, const nlohmann::json& request);
   // {"id", "vm", "live", "qemu"}: the source's heartbeat during a live migration.
