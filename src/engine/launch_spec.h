@@ -50,6 +50,8 @@ struct LaunchSpec {
 struct RunPaths {
   std::string dir;
   std::string qmp() const { return dir + "/qmp.sock"; }
+  // A second monitor that only the collector reads (qmp_stats_monitor.h).
+  std::string statsQmp() const { return dir + "/stats.sock"; }
   std::string console() const { return dir + "/console.sock"; }
   std::string consoleLog() const { return dir + "/console.log"; }
   std::string pidfile() const { return dir + "/qemu.pid"; }

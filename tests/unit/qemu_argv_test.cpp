@@ -48,6 +48,8 @@ TEST(QemuArgv, TcgGuestWithOneDiskMatchesTheExpectedCommandLine) {
       "/state/run/web1/qemu.pid",
       "-qmp",
       "unix:/state/run/web1/qmp.sock,server=on,wait=off",
+      "-qmp",
+      "unix:/state/run/web1/stats.sock,server=on,wait=off",
       "-chardev",
       "socket,id=console0,path=/state/run/web1/console.sock,server=on,wait=off",
       "-serial",

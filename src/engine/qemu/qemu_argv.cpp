@@ -47,6 +47,8 @@ std::vector<std::string> buildQemuArgv(const LaunchSpec& spec) {
       run.pidfile(),
       "-qmp",
       fmt::format("unix:{},server=on,wait=off", qemuOptEscape(run.qmp())),
+      "-qmp",
+      fmt::format("unix:{},server=on,wait=off", qemuOptEscape(run.statsQmp())),
       "-chardev",
       fmt::format("socket,id=console0,path={},server=on,wait=off", qemuOptEscape(run.console())),
       "-serial",

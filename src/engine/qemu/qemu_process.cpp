@@ -18,6 +18,7 @@
 #include "common/subprocess.h"
 #include "engine/qemu/nic_device.h"
 #include "engine/qemu/qemu_argv.h"
+#include "engine/qemu/qmp_raw_reply.h"
 
 namespace paddock {
 
@@ -75,7 +76,8 @@ Result<std::unique_ptr<QemuProcess>> QemuProcess::launch(const LaunchSpec& spec,
                                                          VmProcessCallbacks callbacks) {
   RunPaths paths{spec.runDir};
   PADDOCK_TRY(makeDirs(paths.dir, 0700));
-  for (const auto& stale : {paths.qmp(), paths.console(), paths.pidfile()}) unlink(stale.c_str());
+  for (const auto& stale : {paths.qmp(), paths.statsQmp(), paths.console(), paths.pidfile()})
+    unlink(stale.c_str());
   auto pid = spawnDetached(buildQemuArgv(spec), paths.qemuLog());
   if (!pid) return pid.error();
   int pidfd = pidfdOpen(*pid);
@@ -248,6 +250,22 @@ Result<std::vector<std::int64_t>> QemuProcess::vcpuThreads() {
 }
 
 Deferred<std::vector<DiskCounters>> QemuProcess::requestDiskCounters() {
+  // The collector's own monitor, read by the collector's thread when it takes the answer. A
+  // QEMU started by a paddockd before it existed has none: the shared transport answers.
+  if (!statsAbsent_) {
+    auto asked = stats_.ask("query-blockstats");
+    if (asked.ok()) {
+      auto deadline = qmp::StatsMonitor::Clock::now() + kStatsTimeout;
+      return [this, deadline]() -> Result<std::vector<DiskCounters>> {
+        auto line = stats_.take(deadline);
+        if (!line) return line.error();
+        return qmp::parseBlockstatsReply(*line);
+      };
+    }
+    if (asked.error().code != Errc::not_found)
+      return [e = asked.error()]() -> Result<std::vector<DiskCounters>> { return e; };
+    statsAbsent_ = true;
+  }
   return qmp_->requestBlockstats();
 }
 

@@ -11,6 +11,7 @@
 #include "engine/engine.h"
 #include "engine/qemu/qmp_block_jobs.h"
 #include "engine/qemu/qmp_client.h"
+#include "engine/qemu/qmp_stats_monitor.h"
 
 namespace paddock {
 
@@ -58,6 +59,7 @@ class QemuProcess : public VmProcess {
  private:
   static constexpr const char* kBalloonPath = "/machine/peripheral/balloon0";
   static constexpr int kGuestStatsSeconds = 2;
+  static constexpr std::chrono::milliseconds kStatsTimeout{5000};
   QemuProcess(std::string name, RunPaths paths, pid_t pid, int pidfd, bool isChild,
               VmProcessCallbacks callbacks);
   Status connect();
@@ -76,6 +78,9 @@ class QemuProcess : public VmProcess {
   int stopFd_;  // eventfd: wakes the exit watcher when we detach
   VmProcessCallbacks callbacks_;
   std::unique_ptr<qmp::QmpClient> qmp_;
+  // Only the collector's thread asks for disk counters (VmProcess::requestDiskCounters).
+  qmp::StatsMonitor stats_{paths_.statsQmp()};
+  bool statsAbsent_ = false;
   std::unique_ptr<QmpBlockJobs> blockJobs_;
   std::unique_ptr<ConsoleMux> console_;
   std::thread watcher_;

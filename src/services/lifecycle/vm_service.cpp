@@ -1006,7 +1006,8 @@ void VmService::adoptAll() {
     if (!known.count(n)) {
       (void)removeAll(paths.dir);
     } else {
-      for (const auto& f : {paths.qmp(), paths.console(), paths.pidfile()}) unlink(f.c_str());
+      for (const auto& f : {paths.qmp(), paths.statsQmp(), paths.console(), paths.pidfile()})
+        unlink(f.c_str());
     }
   }
 }
