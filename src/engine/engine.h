@@ -59,7 +59,8 @@ class VmProcess {
   // Host thread ids of the vCPUs, by vCPU index (asked once: they live as long as the process).
   virtual Result<std::vector<std::int64_t>> vcpuThreads() = 0;
   // Every disk's counters (one QMP query), asked now and answered when the result is called
-  // (while the caller still holds the process).
+  // (while the caller still holds the process), on the calling thread. One caller at a time
+  // (the collector), and each request's result is called before the next request.
   virtual Deferred<std::vector<DiskCounters>> requestDiskCounters() = 0;
   // The balloon's and the guest's view of memory, likewise (one QMP query; the balloon's size is
   // asked only the first time, then kept current from QEMU's events).
