@@ -463,7 +463,8 @@ def rewrite_argv(argv, state_dir, name, private_dir):
     run_dir = os.path.join(state_dir, "run", name)
     disk_dir = os.path.join(state_dir, "disks", name)
     os.makedirs(private_dir, mode=0o700, exist_ok=True)
-    for f in os.listdir(disk_dir):
+    # A VM on shared storage has no disk folder here: its argv keeps pointing at the shared files.
+    for f in os.listdir(disk_dir) if os.path.isdir(disk_dir) else []:
         shutil.copy2(os.path.join(disk_dir, f), os.path.join(private_dir, f))
     out = []
     for a in argv:

@@ -15,9 +15,12 @@ migrates back and forth:
      the source. Timed from the target's launch to the source being gone.
 With --dirty N both guests first start a loop that rewrites N MiB of guest memory every second
 (dd from the disk's page cache into a tmpfs file, so the pages hold data, not zeros) and keeps
-it running through the migrations. A and B alternate, --trials each. Ratio A/B of total time (goal: <= 1.2) and QEMU's downtime
-(goal: <= 30 ms for an idle guest). Storage: the mirror phase's throughput vs `cp --sparse` of
-the same disk file (a plain copy), in MiB of the disk's virtual size per second.
+it running through the migrations. With --shared both paddockd have `--shared-storage pool=DIR`
+(one directory) and the VM is created `--storage pool`: memory only, no mirror; B then launches
+its target on the same disk file and skips the NBD and mirror steps. A and B alternate, --trials
+each. Ratio A/B of total time (goal: <= 1.2) and QEMU's downtime (goal: <= 30 ms for an idle
+guest). Storage: the mirror phase's throughput vs `cp --sparse` of the same disk file (a plain
+copy), in MiB of the disk's virtual size per second.
 """
 
 import json
@@ -56,28 +59,32 @@ def wait_job_state(q, job, states):
         time.sleep(POLL)
 
 
-def hand_migrate(cleanup, src, dst_argv, dst_paths, disk_mib, downtime_ms):
-    """Migrates BareQemu `src` into a new QEMU.
+def hand_migrate(cleanup, src, dst_argv, dst_paths, disk_mib, downtime_ms, shared=False):
+    """Migrates BareQemu `src` into a new QEMU (`shared`: on the same disk file, memory only).
 
     Returns (seconds, downtime ms, disk s, memory ms, memory bytes sent, dst)."""
-    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2",
-                    os.path.join(dst_paths["dir"], "root.qcow2"), f"{disk_mib}M"], check=True)
+    if not shared:
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2",
+                        os.path.join(dst_paths["dir"], "root.qcow2"), f"{disk_mib}M"], check=True)
     mport, nport = free_port(), free_port()
     t0 = time.monotonic()
     dst = bl.BareQemu(cleanup, dst_argv + ["-S", "-incoming", f"tcp:127.0.0.1:{mport}"], dst_paths)
     dst.launch()
     qd = bl.Qmp(dst_paths["qmp"])
     qs = bl.Qmp(src.paths["qmp"])
-    qd.cmd("nbd-server-start", {"addr": {"type": "inet",
-                                         "data": {"host": "127.0.0.1", "port": str(nport)}}})
-    qd.cmd("block-export-add", {"type": "nbd", "id": "e-root", "node-name": "drive-root",
-                                "name": "root", "writable": True})
     t_disk = time.monotonic()
-    qs.cmd("blockdev-add", {"driver": "nbd", "node-name": "nbd-root", "export": "root",
-                            "server": {"type": "inet", "host": "127.0.0.1", "port": str(nport)}})
-    qs.cmd("blockdev-mirror", {"job-id": "m-root", "device": "drive-root", "target": "nbd-root",
-                               "sync": "full", "auto-dismiss": False})
-    wait_job_state(qs, "m-root", ("ready", "concluded"))
+    if not shared:
+        qd.cmd("nbd-server-start", {"addr": {"type": "inet",
+                                             "data": {"host": "127.0.0.1", "port": str(nport)}}})
+        qd.cmd("block-export-add", {"type": "nbd", "id": "e-root", "node-name": "drive-root",
+                                    "name": "root", "writable": True})
+        t_disk = time.monotonic()
+        qs.cmd("blockdev-add", {"driver": "nbd", "node-name": "nbd-root", "export": "root",
+                                "server": {"type": "inet", "host": "127.0.0.1",
+                                           "port": str(nport)}})
+        qs.cmd("blockdev-mirror", {"job-id": "m-root", "device": "drive-root",
+                                   "target": "nbd-root", "sync": "full", "auto-dismiss": False})
+        wait_job_state(qs, "m-root", ("ready", "concluded"))
     disk_s = time.monotonic() - t_disk
     qs.cmd("migrate-set-parameters", {"downtime-limit": downtime_ms, "max-bandwidth": 1 << 40})
     qs.cmd("migrate", {"uri": f"tcp:127.0.0.1:{mport}"})
@@ -88,13 +95,18 @@ def hand_migrate(cleanup, src, dst_argv, dst_paths, disk_mib, downtime_ms):
         if m["status"] in ("failed", "cancelled"):
             raise RuntimeError(f"hand migration {m['status']}: {m.get('error-desc')}")
         time.sleep(POLL)
-    qs.cmd("block-job-cancel", {"device": "m-root", "force": False})
-    j = wait_job_state(qs, "m-root", ("concluded",))
-    if j and j.get("error"):
-        raise RuntimeError(f"mirror failed: {j['error']}")
-    qs.cmd("job-dismiss", {"id": "m-root"})
-    qs.cmd("blockdev-del", {"node-name": "nbd-root"})
-    qd.cmd("nbd-server-stop")
+    if not shared:
+        qs.cmd("block-job-cancel", {"device": "m-root", "force": False})
+        j = wait_job_state(qs, "m-root", ("concluded",))
+        if j and j.get("error"):
+            raise RuntimeError(f"mirror failed: {j['error']}")
+        qs.cmd("job-dismiss", {"id": "m-root"})
+        qs.cmd("blockdev-del", {"node-name": "nbd-root"})
+        qd.cmd("nbd-server-stop")
+    else:
+        # The target may still be loading the stream's end; cont waits for nothing.
+        while qd.cmd("query-status")["status"] == "inmigrate":
+            time.sleep(POLL)
     qd.cmd("cont")
     try:
         qs.cmd("quit")
@@ -116,6 +128,8 @@ def main():
     p.add_argument("--downtime", type=int, default=300, help="max downtime, ms [%(default)s]")
     p.add_argument("--dirty", type=int, default=0,
                    help="MiB of guest memory rewritten per second, 0 = idle [%(default)s]")
+    p.add_argument("--shared", action="store_true",
+                   help="disks on a shared storage both hosts see: memory only")
     args = p.parse_args()
     paddockd, paddock, image_dir = bl.binaries(args)
     bl.install_signal_handlers()
@@ -124,12 +138,16 @@ def main():
          "b_total": [], "b_downtime": [], "b_disk": [], "b_memory": [], "b_sent": [], "copy": []}
     try:
         tmp = cleanup.tmpdir("paddock-bench-livemig.")
+        pool = os.path.join(tmp, "pool")
+        os.makedirs(pool)
         hosts = {}
         for h in ("a", "b"):
             port = free_port()
+            extra = ["--listen", f"127.0.0.1:{port}"]
+            if args.shared:
+                extra += ["--shared-storage", f"pool={pool}"]
             hosts[h] = (bl.Daemon(cleanup, paddockd, paddock, image_dir,
-                                  os.path.join(tmp, f"state-{h}"),
-                                  extra_args=["--listen", f"127.0.0.1:{port}"]).start(), port)
+                                  os.path.join(tmp, f"state-{h}"), extra_args=extra).start(), port)
         for h, other in (("a", "b"), ("b", "a")):
             d, _ = hosts[h]
             peer, port = hosts[other]
@@ -138,8 +156,13 @@ def main():
         a = hosts["a"][0]
 
         def make_vm(name):
-            bl.define_vm(a, name, memory_mib=args.memory, disk_mib=args.disk)
-            disk = os.path.join(a.state_dir, "disks", name, "root.qcow2")
+            if args.shared:
+                a.cli("vm", "create", name, "--memory", f"{args.memory}M", "--disk",
+                      f"root={args.disk}M", "--storage", "pool")
+                disk = os.path.join(pool, name, "root.qcow2")
+            else:
+                bl.define_vm(a, name, memory_mib=args.memory, disk_mib=args.disk)
+                disk = os.path.join(a.state_dir, "disks", name, "root.qcow2")
             subprocess.run(["qemu-io", "-f", "qcow2", "-c", f"write -P 0x6b 0 {args.data}M",
                             disk], check=True, capture_output=True)
             return disk
@@ -190,7 +213,7 @@ def main():
             where, there = there, where
             side = 1 - side
             dt, downtime, disk_s, memory_ms, sent, src = hand_migrate(
-                cleanup, src, *dirs[side], args.disk, args.downtime)
+                cleanup, src, *dirs[side], args.disk, args.downtime, args.shared)
             r["b_total"].append(dt)
             r["b_downtime"].append(downtime)
             r["b_disk"].append(disk_s)
@@ -203,7 +226,8 @@ def main():
         m = bl.machine_facts()
         print(f"live migration — {m['nproc']} CPUs, {m['cpu']}, {m['qemu']}; "
               f"{'dirtying %d MiB/s' % args.dirty if args.dirty else 'idle'} guest "
-              f"{args.memory} MiB, disk {args.disk} MiB ({args.data} MiB data), max downtime "
+              f"{args.memory} MiB, disk {args.disk} MiB ({args.data} MiB data"
+              f"{', shared storage: memory only' if args.shared else ''}), max downtime "
               f"{args.downtime} ms, 127.0.0.1; {bl.loadavg_text()} at the end")
         print()
 
@@ -214,8 +238,6 @@ def main():
         ta, tb = bl.summary(r["a_total"]), bl.summary(r["b_total"])
         ratio = ta["median"] / tb["median"]
         da = bl.summary(r["a_downtime"])
-        disk_rate_a = args.disk / bl.summary(r["a_disk"])["median"]
-        disk_rate_b = args.disk / bl.summary(r["b_disk"])["median"]
         copy_rate = args.disk / bl.summary(r["copy"])["median"]
         rows = [
             [f"total (s, median of {args.trials})", cell(r["a_total"]), cell(r["b_total"]),
@@ -228,12 +250,18 @@ def main():
              f"{bl.summary(r['a_memory'])['median'] / bl.summary(r['b_memory'])['median']:.2f}"],
             ["memory sent (MiB)", cell(r["a_sent"], "{:.0f}"), cell(r["b_sent"], "{:.0f}"),
              f"{bl.summary(r['a_sent'])['median'] / bl.summary(r['b_sent'])['median']:.2f}"],
-            ["disk mirror (s)", cell(r["a_disk"]), cell(r["b_disk"]),
-             f"{bl.summary(r['a_disk'])['median'] / bl.summary(r['b_disk'])['median']:.2f}"],
-            ["disk mirror (MiB/s of the disk)", f"{disk_rate_a:.0f}", f"{disk_rate_b:.0f}", "-"],
-            ["plain cp --sparse of the disk file (MiB/s)", f"{copy_rate:.0f}", "-",
-             f"mirror/cp {disk_rate_a / copy_rate:.2f}"],
         ]
+        if not args.shared:
+            disk_rate_a = args.disk / bl.summary(r["a_disk"])["median"]
+            disk_rate_b = args.disk / bl.summary(r["b_disk"])["median"]
+            rows += [
+                ["disk mirror (s)", cell(r["a_disk"]), cell(r["b_disk"]),
+                 f"{bl.summary(r['a_disk'])['median'] / bl.summary(r['b_disk'])['median']:.2f}"],
+                ["disk mirror (MiB/s of the disk)", f"{disk_rate_a:.0f}", f"{disk_rate_b:.0f}",
+                 "-"],
+                ["plain cp --sparse of the disk file (MiB/s)", f"{copy_rate:.0f}", "-",
+                 f"mirror/cp {disk_rate_a / copy_rate:.2f}"],
+            ]
         print(bl.fmt_table(["metric", "A: paddock --live", "B: QEMU by hand over QMP",
                             "RATIO A/B"], rows))
         print()

@@ -105,10 +105,8 @@ void addVmActionRoutes(Router& router, ApiContext& ctx) {
                 respondOperation(ex, op);
               }});
   using Action = Result<VmRecord> (VmService::*)(const std::string&);
-  const std::pair<const char*, Action> quick[] = {{"stop", &VmService::stop},
-                                                  {"reboot", &VmService::reboot},
-                                                  {"pause", &VmService::pause},
-                                                  {"resume", &VmService::resume}};
+  const std::pair<const char*, Action> quick[] = {
+      {"stop", &VmService::stop}, {"reboot", &VmService::reboot}, {"pause", &VmService::pause}};
   for (const auto& [verb, action] : quick) {
     router.add(
         {"POST", fmt::format("/v1/vms/{{name}}/actions/{}", verb), fmt::format("{} a VM", verb),
@@ -119,6 +117,18 @@ void addVmActionRoutes(Router& router, ApiContext& ctx) {
            respondResult(ex, (ctx.vms.*action)(p.at("name")));
          }});
   }
+  router.add({"POST", "/v1/vms/{name}/actions/resume",
+              "resume a VM (force: also one whose state a live migration sent away)",
+              [&ctx](const http::Request& req, const Params& p, http::Exchange& ex) {
+                auto body = parseBody(req);
+                if (!body) return respondError(ex, body.error());
+                if (auto s = onlyFields(*body, {"force"}); !s) return respondError(ex, s.error());
+                const auto& force = body->value("force", nlohmann::json(false));
+                if (!force.is_boolean())
+                  return respondError(
+                      ex, makeError(Errc::invalid_argument, "force must be a boolean", "force"));
+                respondResult(ex, ctx.vms.resume(p.at("name"), force.get<bool>()));
+              }});
 }
 
 }  // namespace paddock::api

@@ -25,6 +25,9 @@ void addHostCommands(CLI::App& app, CliContext& ctx) {
     row("Accelerator:", h.value("accelerator", ""));
     row("Why:", h.value("accelerator_reason", ""));
     row("State dir:", h.value("state_dir", ""));
+    if (auto shared = h.find("shared_storages"); shared != h.end() && shared->is_object())
+      for (auto it = shared->begin(); it != shared->end(); ++it)
+        row("Shared storage:", fmt::format("{} = {}", it.key(), it.value().get<std::string>()));
     row("Paddock:", h.value("paddock_version", ""));
   });
 

@@ -130,6 +130,8 @@ void printVm(const nlohmann::json& vm) {
     row("Template:", vm.value("template", "") +
                          (vm.value("linked_clone", false) ? " (linked clone)" : " (full clone)"));
   if (!vm.value("customization", "").empty()) row("Customize:", vm.value("customization", ""));
+  if (vm.value("storage", "local") != "local")
+    row("Storage:", vm.value("storage", "") + " (shared)");
   row("Accel:",
       vm.value("accel", "auto") +
           (rt.value("accel", "").empty() ? "" : " (running on " + rt.value("accel", "") + ")"));
@@ -183,6 +185,7 @@ void addVmCommands(CLI::App& app, CliContext& ctx) {
     auto accel = std::make_shared<std::string>("auto");
     auto templateName = std::make_shared<std::string>();
     auto customization = std::make_shared<std::string>();
+    auto storage = std::make_shared<std::string>();
     auto linked = std::make_shared<bool>(false);
     auto full = std::make_shared<bool>(false);
     auto start = std::make_shared<bool>(false);
@@ -203,6 +206,10 @@ void addVmCommands(CLI::App& app, CliContext& ctx) {
     auto* customizationOpt = c->add_option(
         "--customization", *customization,
         "customize the guest with this spec (cloud-init seed; see paddock customization)");
+    auto* storageOpt = c->add_option(
+        "--storage", *storage,
+        "put the disks on this shared storage (paddockd --shared-storage NAME=DIR), so the VM "
+        "migrates live without copying them; default: local");
     c->add_flag("--linked", *linked,
                 "with --template: disks are overlays on the template's (the default; instant)");
     c->add_flag("--full", *full, "with --template: disks are independent copies");
@@ -227,6 +234,10 @@ void addVmCommands(CLI::App& app, CliContext& ctx) {
           ctx.fail(makeError(Errc::invalid_argument,
                              "--disk, --image, --kernel and --initrd cannot be used with "
                              "--template: the template's disks and boot are cloned"));
+        if (storageOpt->count())
+          ctx.fail(makeError(Errc::invalid_argument,
+                             "--storage: a VM from a template stays on local storage, where the "
+                             "template is"));
         if (*linked && *full)
           ctx.fail(makeError(Errc::invalid_argument, "--linked and --full exclude each other"));
         nlohmann::json overrides = nlohmann::json::object();
@@ -273,6 +284,7 @@ void addVmCommands(CLI::App& app, CliContext& ctx) {
                                {"accel", *accel},
                                {"customization", *customization},
                                {"nics", nics}};
+        if (storageOpt->count()) spec["storage"] = *storage;
         for (const auto& n : names) {
           spec["name"] = n;
           made.push_back(ctx.must(ctx.client().call("POST", "/v1/vms", spec)));
@@ -459,10 +471,16 @@ void addVmCommands(CLI::App& app, CliContext& ctx) {
            {"resume", "Continue a paused VM, or a suspended one from its saved state"}}) {
     auto* c = vm->add_subcommand(verb, help);
     auto name = std::make_shared<std::string>();
+    auto force = std::make_shared<bool>(false);
     c->add_option("name", *name)->required();
+    if (verb == "resume")
+      c->add_flag("--force", *force,
+                  "also a VM whose state a live migration sent to another host (after checking "
+                  "that the guest does not run there)");
     c->callback([=, &ctx, verb = verb] {
-      auto r = ctx.must(
-          ctx.client().call("POST", vmPath(*name, "/actions/" + verb), nlohmann::json::object()));
+      nlohmann::json body = nlohmann::json::object();
+      if (*force) body["force"] = true;
+      auto r = ctx.must(ctx.client().call("POST", vmPath(*name, "/actions/" + verb), body));
       printResult(ctx, r, fmt::format("VM {} is {}", *name, r.value("state", "")));
     });
   }

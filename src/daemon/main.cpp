@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <map>
 #include <thread>
 
 #include <fmt/format.h>
@@ -14,6 +16,7 @@
 
 #include "api/api_server.h"
 #include "common/files.h"
+#include "common/names.h"
 #include "engine/qemu/qemu_engine.h"
 #include "host/cgroups.h"
 #include "host/net_host.h"
@@ -43,6 +46,7 @@ struct Options {
   std::optional<Accel> accel;
   std::string logLevel = "info";
   std::chrono::milliseconds statsInterval = kDefaultSampleInterval;
+  std::map<std::string, std::string> sharedStorages;
 };
 
 [[noreturn]] void usage(const std::string& error) {
@@ -50,7 +54,9 @@ struct Options {
   std::fprintf(stderr,
                "usage: paddockd --state-dir DIR [--listen ADDR:PORT] [--image-dir DIR]\n"
                "                [--accel auto|kvm|tcg] [--log-level debug|info|warn]\n"
-               "                [--stats-interval 10s]   (1s at least)\n");
+               "                [--stats-interval 10s]   (1s at least)\n"
+               "                [--shared-storage NAME=DIR]...   (a directory other hosts see "
+               "too)\n");
   std::exit(2);
 }
 
@@ -79,6 +85,21 @@ Options parseArgs(int argc, char** argv) {
       if (!d) usage(d.error().message);
       if (*d < kMinSampleInterval.count()) usage("--stats-interval must be at least 1s");
       o.statsInterval = std::chrono::milliseconds(*d);
+    } else if (a == "--shared-storage") {
+      std::string v = value();
+      auto eq = v.find('=');
+      std::string name = v.substr(0, eq), dir = eq == std::string::npos ? "" : v.substr(eq + 1);
+      if (auto s = validateName(name, "storage name"); !s || name == "local")
+        usage("--shared-storage NAME=DIR: " +
+              (s ? "'local' is this host's own disks" : s.error().message));
+      while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+      if (dir.empty() || dir.front() != '/')
+        usage("--shared-storage NAME=DIR: DIR must be an absolute path");
+      struct stat st {};
+      if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+        usage("--shared-storage " + name + ": " + dir + " is not a directory");
+      if (!o.sharedStorages.emplace(name, dir).second)
+        usage("--shared-storage " + name + " is given twice");
     } else if (a == "--log-level") {
       o.logLevel = value();
     } else if (a == "--help" || a == "-h") {
@@ -164,6 +185,7 @@ int main(int argc, char** argv) {
   VmServiceConfig cfg;
   cfg.stateDir = opt.stateDir;
   cfg.host = readHostLimits();
+  cfg.sharedStorages = opt.sharedStorages;
   auto netHost = host::makeIprouteNetHost();
   NetworkService networks(opt.stateDir, **store, *netHost, events);
   // One cgroup root per daemon, named like its network objects so two daemons never collide.
@@ -218,6 +240,8 @@ int main(int argc, char** argv) {
   }
   if (auto s = server.start(); !s) return fail(s.error().message);
   events.publish("daemon.started", "host", {{"pid", getpid()}});
+  // Peers can take a few seconds to answer; the API serves meanwhile.
+  std::thread settle([&migrations] { migrations.settleSentAway(); });
   spdlog::info("paddockd {} ready on unix:{} (state {})", PADDOCK_VERSION, sock, opt.stateDir);
 
   int sig = 0;
@@ -233,6 +257,7 @@ int main(int argc, char** argv) {
   vms.detachAll();
   resources.shutdown();
   probe.join();
+  settle.join();
   unlink(sock.c_str());
   spdlog::info("paddockd stopped{}", drained ? "" : " (abandoning unfinished operations)");
   spdlog::shutdown();

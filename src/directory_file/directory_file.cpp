@@ -196,7 +196,8 @@ Result<Layer> Parser::parseLayer(const Entry& e, const std::string& section, boo
       layer.fields["nics"] = std::move(*nics);
       layer.lines.insert(nicLines.begin(), nicLines.end());
     } else if (f.key == "image" || f.key == "kernel" || f.key == "initrd" || f.key == "cmdline" ||
-               f.key == "description" || f.key == "template" || f.key == "customization") {
+               f.key == "description" || f.key == "template" || f.key == "customization" ||
+               f.key == "storage") {
       auto s = str("a string");
       if (!s) return s.error();
       layer.fields[f.key] = *s;
@@ -407,6 +408,7 @@ Result<DesiredVm> Parser::buildVm(const Layer& vm, const std::string& directory)
   if (f.contains("cmdline")) spec.cmdline = f["cmdline"].get<std::string>();
   if (f.contains("description")) spec.description = f["description"].get<std::string>();
   if (f.contains("customization")) spec.customization = f["customization"].get<std::string>();
+  if (f.contains("storage") && f["storage"] != "local") spec.storage = f["storage"];
   if (f.contains("template")) {
     spec.templateName = f["template"].get<std::string>();
     spec.linkedClone = f.value("linked_clone", true);

@@ -159,15 +159,20 @@ Status setField(VmSpec& spec, const std::string& key, const json& v, bool creati
     auto r = resourceSpecFromJson(v);
     if (!r) return r.error();
     spec.resources = *r;
-  } else if (key == "template" || key == "linked_clone") {
+  } else if (key == "template" || key == "linked_clone" || key == "storage") {
+    if (!creating && key == "storage")
+      return fieldError(key, "'storage' is set when a VM is created and cannot be changed");
     if (!creating)
       return fieldError(key, fmt::format("'{}' is set when a VM is deployed from a template and "
                                          "cannot be changed",
                                          key));
-    if (key == "template") {
+    if (key == "template" || key == "storage") {
       auto s = getString(v, key);
       if (!s) return s.error();
-      spec.templateName = *s;
+      if (key == "template")
+        spec.templateName = *s;
+      else
+        spec.storage = *s == "local" ? "" : *s;
     } else {
       if (!v.is_boolean()) return fieldError(key, "field 'linked_clone' must be a boolean");
       spec.linkedClone = v.get<bool>();
@@ -241,6 +246,9 @@ Status validateVmSpec(const VmSpec& spec, const HostLimits* host) {
   if (!spec.customization.empty())
     if (auto s = validateName(spec.customization, "customization name"); !s)
       return fieldError("customization", s.error().message);
+  if (!spec.storage.empty())
+    if (auto s = validateName(spec.storage, "storage name"); !s)
+      return fieldError("storage", s.error().message);
   if (spec.linkedClone && spec.templateName.empty())
     return fieldError("linked_clone", "only a VM deployed from a template is a linked clone");
   if (spec.description.size() > 1024)
@@ -290,7 +298,8 @@ json toJson(const VmSpec& spec) {
           {"resources", toJson(spec.resources)},
           {"template", spec.templateName},
           {"linked_clone", spec.linkedClone},
-          {"customization", spec.customization}};
+          {"customization", spec.customization},
+          {"storage", spec.storage.empty() ? "local" : spec.storage}};
 }
 
 Result<VmSpec> vmSpecFromJson(const json& j) {

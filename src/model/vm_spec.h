@@ -57,6 +57,10 @@ struct VmSpec {
   bool linkedClone = false;
   // The guest customization spec whose cloud-init seed the VM gets at each start; empty: none.
   std::string customization;
+  // Where the VM's disks live: empty for this host's own disk directory, else the name of a
+  // shared storage (paddockd --shared-storage NAME=DIR) that other hosts see too. Set when the
+  // VM is created, never changed later.
+  std::string storage;
 
   bool operator==(const VmSpec&) const = default;
 };

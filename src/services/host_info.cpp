@@ -81,6 +81,7 @@ nlohmann::json HostInfoService::info() {
           {"accelerator", accel.accel},
           {"accelerator_reason", accel.reason},
           {"state_dir", stateDir_},
+          {"shared_storages", vms_.config().sharedStorages},
           {"paddock_version", PADDOCK_VERSION}};
 }
 

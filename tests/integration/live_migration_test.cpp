@@ -9,6 +9,7 @@
 #include <regex>
 
 #include "common/files.h"
+#include "integration/guest_records.h"
 #include "integration/harness.h"
 #include "integration/migration_pair.h"
 #include "integration/net_helpers.h"
@@ -18,52 +19,10 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Record i (8 digits) goes to byte 8·(4096 + i) of /dev/vda, then its number to /tmp/count.
-constexpr const char* kWriter =
-    "( i=0; while [ ! -e /tmp/stop ]; do i=$((i+1)); printf '%08d' $i | dd of=/dev/vda bs=8 "
-    "seek=$((4096+i)) conv=notrunc 2>/dev/null; echo $i > /tmp/count; sleep 0.02; done ) "
-    ">/dev/null 2>&1 & true";  // guestRun appends "; echo ...", and "&;" is a syntax error
-// Stops the writer and reads every record back from the disk (not the page cache).
-constexpr const char* kChecker =
-    "touch /tmp/stop; sleep 1; sync; echo 3 > /proc/sys/vm/drop_caches; n=$(cat /tmp/count); "
-    "bad=0; i=1; while [ $i -le $n ]; do v=$(dd if=/dev/vda bs=8 skip=$((4096+i)) count=1 "
-    "2>/dev/null); [ \"$v\" = \"$(printf '%08d' $i)\" ] || bad=$((bad+1)); i=$((i+1)); done; "
-    "echo \"CHEC\"\"KED n=$n bad=$bad\"";
-
-int guestCount(TestDaemon& d, const std::string& vm) {
-  std::string out;
-  if (guestRun(d, vm, "echo \"CO\"\"UNT=$(cat /tmp/count)\"", &out) != 0) return -1;
-  std::smatch m;
-  if (!std::regex_search(out, m, std::regex("COUNT=(\\d+)"))) return -1;
-  return std::stoi(m[1]);
-}
-
 // 32 MiB of non-zero pages (the disk's 0x6b at 64 MiB) rewritten in a loop, in the background.
 constexpr const char* kDirtier =
     "( while :; do dd if=/dev/vda of=/tmp/dirty bs=1M skip=64 count=32 conv=notrunc 2>/dev/null; "
     "done ) >/dev/null 2>&1 & true";
-
-struct Records {
-  int written = -1;
-  int bad = -1;  // records on the disk that are not what the writer wrote
-};
-
-// Stops the writer and checks every record it wrote (kChecker); a failure if it cannot tell.
-Records checkRecords(TestDaemon& d, const std::string& vm) {
-  std::string out;
-  std::smatch m;
-  if (guestRun(d, vm, kChecker, &out) != 0 ||
-      !std::regex_search(out, m, std::regex("CHECKED n=(\\d+) bad=(\\d+)"))) {
-    ADD_FAILURE() << "no record check from " << vm << ": " << out;
-    return {};
-  }
-  return {std::stoi(m[1]), std::stoi(m[2])};
-}
-
-pid_t qemuPid(TestDaemon& d, const std::string& vm) {
-  auto text = readFile(d.stateDir() + "/run/" + vm + "/qemu.pid");
-  return text ? static_cast<pid_t>(std::atol(text->c_str())) : 0;
-}
 
 class LiveMigration : public MigrationPair {
  protected:
@@ -330,6 +289,79 @@ TEST_F(LiveMigration, AnEvacuatedHostSendsEveryLiveVmAwayAndAGuestSurvivesTenRou
   EXPECT_TRUE(noIncoming(a));
   EXPECT_TRUE(noIncoming(b));
   EXPECT_FALSE(fs::exists(a.stateDir() + "/run/e1"));
+}
+
+// QMP by hand on a VM's monitor while no paddockd holds it: migrate its whole state to nowhere
+// ("exec:cat >/dev/null"), so QEMU ends in "postmigrate" as after a live migration whose
+// paddockd died before it could end the source's QEMU. Prints QEMU's status at the end.
+constexpr const char* kSendAway = R"(
+import json, socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile("rw")
+def reply():
+    while True:
+        m = json.loads(f.readline())
+        if "event" not in m: return m
+def cmd(c, a=None):
+    f.write(json.dumps({"execute": c, "arguments": a or {}}) + "\n"); f.flush(); return reply()
+reply(); cmd("qmp_capabilities"); cmd("migrate", {"uri": "exec:cat >/dev/null"})
+for _ in range(600):
+    if cmd("query-migrate")["return"].get("status") in ("completed", "failed"): break
+    time.sleep(0.05)
+print("STATUS=" + cmd("query-status")["return"]["status"])
+)";
+
+// The source's paddockd dies after the target took the VM over and before it ended its own QEMU:
+// restarted, it must not offer a guest that runs elsewhere to be resumed a second time here.
+TEST_F(LiveMigration, AQemuThatSentItsStateAwayIsNeverResumedTwiceAndEndsWhenAPeerRunsIt) {
+  TestDaemon& a = *a_;
+  TestDaemon& b = *b_;
+  for (const char* vm : {"g1", "g2"}) {
+    a.createVm(vm, {{"memory_mib", 128}});
+    a.startVm(vm);
+  }
+  pid_t g1 = qemuPid(a, "g1");
+  a.stop();  // the VMs keep running
+  for (const char* vm : {"g1", "g2"}) {
+    auto sent = runCommand({"python3", "-c", kSendAway, a.stateDir() + "/run/" + vm + "/qmp.sock"});
+    ASSERT_TRUE(sent.ok() && sent->exitCode == 0) << (sent.ok() ? sent->err : "");
+    ASSERT_NE(sent->out.find("STATUS=postmigrate"), std::string::npos) << sent->out;
+  }
+  a.start();
+  for (const char* vm : {"g1", "g2"}) {
+    EXPECT_EQ(a.vm(vm)["state"], "paused");
+    EXPECT_NE(a.vm(vm)["runtime"].value("reason", "").find("sent to another host"),
+              std::string::npos);
+  }
+  auto refused = a.cli({"vm", "resume", "g1"});
+  EXPECT_EQ(refused.code, 4) << refused.err;
+  EXPECT_NE(refused.err.find("--force"), std::string::npos) << refused.err;
+  EXPECT_EQ(a.vm("g1")["state"], "paused");
+
+  // The operator checked: the guest runs nowhere else, so it continues here.
+  auto forced = a.cli({"vm", "resume", "g2", "--force"});
+  ASSERT_EQ(forced.code, 0) << forced.err;
+  EXPECT_EQ(a.vm("g2")["state"], "running");
+  std::string out;
+  EXPECT_EQ(guestRun(a, "g2", "echo alive", &out), 0) << out;
+
+  // g1 runs on b (the same definition): at its next start a ends its copy; g2 stays.
+  nlohmann::json spec = a.vm("g1");
+  for (const char* runtimeOnly : {"state", "runtime", "created_at", "updated_at", "nic_stats"})
+    spec.erase(runtimeOnly);
+  auto made = b.api().call("POST", "/v1/vms", spec);
+  ASSERT_TRUE(made.ok()) << made.error().message;
+  b.startVm("g1");
+  a.stop();
+  a.start();
+  EXPECT_TRUE(waitFor(
+      [&] {
+        return a.cli({"vm", "show", "g1"}).code == 3;
+      },
+      30s))
+      << "a still has g1 while b runs it";
+  EXPECT_TRUE(waitFor([&] { return !processAlive(g1); }, 10s)) << "its QEMU here ended";
+  EXPECT_EQ(a.vm("g2")["state"], "running");
+  EXPECT_EQ(b.vm("g1")["state"], "running");
 }
 
 }  // namespace

@@ -379,7 +379,8 @@ Status QemuProcess::waitIncoming(std::chrono::milliseconds timeout) {
     if (status->status != "inmigrate") return {};
     if (std::chrono::steady_clock::now() > deadline)
       return makeError(Errc::timeout, "loading the saved state did not finish in time");
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    // Short: a live migration's guest waits paused for this (its switch-over).
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 }
 

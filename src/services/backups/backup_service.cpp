@@ -388,6 +388,7 @@ Result<VmRecord> BackupService::restore(const RestoreRequest& req, OperationCont
   spec.name = as;
   spec.templateName.clear();  // the restored disks are whole, independent copies
   spec.linkedClone = false;
+  spec.storage.clear();  // restored onto this host's own disk directory
   if (as != m.vm) {
     // Another VM than the one backed up: its own MACs, and no address the original may hold.
     for (auto& nic : spec.nics) {

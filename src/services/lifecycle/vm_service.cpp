@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -63,7 +64,27 @@ std::string VmService::runDir(const std::string& name) const {
 }
 
 std::string VmService::diskDir(const std::string& name) const {
-  return config_.stateDir + "/disks/" + name;
+  auto rec = store_.getVm(name);
+  if (!rec) return config_.stateDir + "/disks/" + name;
+  return diskDirFor(rec->spec);
+}
+
+std::string VmService::diskDirFor(const VmSpec& spec) const {
+  auto shared = config_.sharedStorages.find(spec.storage);
+  if (spec.storage.empty() || shared == config_.sharedStorages.end())
+    return config_.stateDir + "/disks/" + spec.name;
+  return shared->second + "/" + spec.name;
+}
+
+Result<std::string> VmService::sharedStorageDir(const std::string& name) const {
+  auto it = config_.sharedStorages.find(name);
+  if (it == config_.sharedStorages.end())
+    return makeError(Errc::invalid_argument,
+                     fmt::format("storage: this host has no shared storage '{}' (paddockd "
+                                 "--shared-storage {}=DIR)",
+                                 name, name),
+                     "storage");
+  return it->second;
 }
 
 Result<VmService::EntryPtr> VmService::entry(const std::string& name) {
@@ -125,9 +146,20 @@ Status VmService::checkImage(const VmSpec& spec) {
 }
 
 Status VmService::createDisks(const VmSpec& spec) {
-  PADDOCK_TRY(makeDirs(diskDir(spec.name), 0750));
+  std::string dir = diskDirFor(spec);
+  if (!spec.storage.empty()) {
+    // Another host may keep a VM of this name there: its disks are never taken over.
+    if (::mkdir(dir.c_str(), 0750) != 0)
+      return makeError(errno == EEXIST ? Errc::conflict : Errc::unavailable,
+                       fmt::format("storage '{}': cannot make {}: {}", spec.storage, dir,
+                                   errno == EEXIST ? "it exists (a VM of this name on another "
+                                                     "host that shares the storage?)"
+                                                   : std::strerror(errno)),
+                       "storage");
+  }
+  PADDOCK_TRY(makeDirs(dir, 0750));
   for (const auto& d : spec.disks) {
-    std::string path = diskDir(spec.name) + "/" + d.name + ".qcow2";
+    std::string path = dir + "/" + d.name + ".qcow2";
     if (pathExists(path)) continue;
     PADDOCK_TRY(createQcow2(path, d.sizeMib));
   }
@@ -155,6 +187,14 @@ Result<VmSpec> VmService::vetLocked(const VmSpec& requested) {
   VmSpec spec = requested;
   PADDOCK_TRY(validateVmSpec(spec, &config_.host));
   PADDOCK_TRY(checkImage(spec));
+  if (!spec.storage.empty()) {
+    PADDOCK_TRY(sharedStorageDir(spec.storage));
+    if (!spec.templateName.empty())
+      return makeError(Errc::invalid_argument,
+                       "storage: a VM deployed from a template stays on this host's own disk "
+                       "directory (its template is there); create it empty on shared storage",
+                       "storage");
+  }
   if (auto existing = store_.getVm(spec.name); existing)
     return makeError(Errc::conflict, fmt::format("VM '{}' already exists", spec.name), "name");
   auto others = othersThan(spec.name);
@@ -185,18 +225,32 @@ Result<VmRecord> VmService::createImpl(const VmSpec& requested, const std::strin
   rec.runtime.state = initial;
   rec.runtime.reason = reason;
   // Disks first: a VM is only in the store once everything it needs exists.
-  if (!preparedDisks.empty()) {
+  std::string dir = diskDirFor(spec);
+  // A VM arriving live on shared storage finds its disks where they belong, and they stay
+  // whatever happens here: the source still runs on them.
+  bool inPlace = !spec.storage.empty() && preparedDisks == dir;
+  if (inPlace) {
+    if (!pathExists(dir))
+      return makeError(Errc::unprocessable,
+                       fmt::format("storage '{}': the disks of VM '{}' are not in {}", spec.storage,
+                                   spec.name, dir),
+                       "storage");
+  } else if (!preparedDisks.empty()) {
+    if (!spec.storage.empty())
+      return makeError(Errc::invalid_argument,
+                       "storage: a VM on shared storage is created empty or arrives live; "
+                       "copying prepared disks onto shared storage is not built",
+                       "storage");
     PADDOCK_TRY(makeDirs(config_.stateDir + "/disks", 0750));
-    if (::rename(preparedDisks.c_str(), diskDir(spec.name).c_str()) != 0)
-      return makeError(Errc::conflict,
-                       fmt::format("cannot move the disks of VM '{}' into {}: {}", spec.name,
-                                   diskDir(spec.name), std::strerror(errno)));
+    if (::rename(preparedDisks.c_str(), dir.c_str()) != 0)
+      return makeError(Errc::conflict, fmt::format("cannot move the disks of VM '{}' into {}: {}",
+                                                   spec.name, dir, std::strerror(errno)));
   } else if (auto s = createDisks(spec); !s) {
-    (void)removeAll(diskDir(spec.name));
+    if (s.error().code != Errc::conflict) (void)removeAll(dir);
     return s.error();
   }
   if (auto s = store_.createVm(rec); !s) {
-    if (s.error().code != Errc::conflict) (void)removeAll(diskDir(spec.name));
+    if (s.error().code != Errc::conflict && !inPlace) (void)removeAll(dir);
     return s.error();
   }
   if (!spec.nics.empty()) nics_.nicsChanged();
@@ -495,7 +549,7 @@ Status VmService::remove(const std::string& name, bool force) {
   return {};
 }
 
-Status VmService::eraseLocked(const std::string& name) {
+Status VmService::eraseLocked(const std::string& name, bool keepDisks) {
   auto rec = store_.getVm(name);
   PADDOCK_TRY(store_.deleteVm(name));
   if (rec && !rec->spec.nics.empty()) {
@@ -506,7 +560,7 @@ Status VmService::eraseLocked(const std::string& name) {
   if (auto snaps = store_.listObjects(snapshotKind(name)))
     for (const auto& s : *snaps) (void)store_.deleteObject(snapshotKind(name), s.value("name", ""));
   (void)store_.deleteObject(kSnapshotCurrentKind, name);
-  (void)removeAll(diskDir(name));
+  if (!keepDisks) (void)removeAll(rec ? diskDirFor(rec->spec) : diskDir(name));
   (void)removeAll(runDir(name));
   return {};
 }
@@ -905,15 +959,28 @@ Result<VmRecord> VmService::suspend(const std::string& name, OperationContext* o
   return record(name);
 }
 
-Result<VmRecord> VmService::resume(const std::string& name) {
+Result<VmRecord> VmService::resume(const std::string& name, bool force) {
   auto e = entry(name);
   if (!e) return e.error();
   bool suspended;
+  std::shared_ptr<VmProcess> p;
   {
     std::lock_guard slock((*e)->state);
     suspended = (*e)->runtime.state == VmState::suspended;
+    p = (*e)->process;
   }
   if (suspended) return start(name);  // start() continues from the saved state
+  // A QEMU that sent its whole state to another host (a live migration whose end this paddockd
+  // did not see): the guest may run there now, and continuing it here too would fork it.
+  if (auto status = p ? p->queryStatus() : Result<std::string>("none");
+      !force && status && *status == "postmigrate")
+    return makeError(Errc::conflict,
+                     fmt::format("VM '{}' sent its running state to another host by a live "
+                                 "migration that did not finish here: the guest may run there. "
+                                 "Check the target; if it has the VM, stop or delete it here; "
+                                 "if not, resume it with --force",
+                                 name),
+                     "force");
   return quickAction(
       name, VmState::paused, "resume", [](VmProcess& p) { return p.resume(); }, VmState::running);
 }
@@ -973,10 +1040,13 @@ void VmService::adoptAll() {
     (*e)->process = std::shared_ptr<VmProcess>(std::move(*proc));
     (*e)->runtime.pid = (*e)->process->pid();
     auto status = (*e)->process->queryStatus();
-    VmState now = status && *status == "paused" ? VmState::paused : VmState::running;
+    // "postmigrate": a live migration sent the guest away and paddockd died before it ended
+    // this QEMU (see MigrationService::settleSentAway).
+    bool sentAway = status && *status == "postmigrate";
+    VmState now = status && (*status == "paused" || sentAway) ? VmState::paused : VmState::running;
     if (rec.runtime.state == VmState::stopping && rec.runtime.reason != "suspending")
       now = VmState::stopping;
-    setState(name, **e, now, now == VmState::paused ? "paused" : "");
+    setState(name, **e, now, sentAway ? kSentAwayReason : now == VmState::paused ? "paused" : "");
     events_.publish("vm.adopted", vmObject(name), {{"pid", (*e)->runtime.pid}});
     live.insert(name);
     spdlog::info("adopted VM {} (pid {})", name, (*e)->runtime.pid);

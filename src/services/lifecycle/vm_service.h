@@ -26,10 +26,18 @@
 
 namespace paddock {
 
+// The reason of a VM adopted paused whose QEMU had sent its whole state to another host: a live
+// migration that paddockd did not live to finish. resume() refuses it without force.
+inline constexpr const char* kSentAwayReason =
+    "its state was sent to another host by a live migration that did not finish here";
+
 struct VmServiceConfig {
   std::string stateDir;
   HostLimits host;
   std::chrono::milliseconds defaultShutdownTimeout{60'000};
+  // Shared storages by name (paddockd --shared-storage NAME=DIR): directories other hosts see
+  // too, where a VM's disks can live so that it migrates live without copying them.
+  std::map<std::string, std::string> sharedStorages;
 };
 
 class VmService {
@@ -64,6 +72,11 @@ class VmService {
   Status handOver(const std::string& name, const std::function<Status(const VmRecord&)>& fn);
   // The same for live migration: `fn` gets the running or paused VM's process; when it
   // succeeds (the target runs the guest now) the QEMU here is ended and the VM deleted.
+  // VMs adopted with kSentAwayReason, still paused so.
+  std::vector<std::string> sentAway();
+  // Ends such a VM here once `peer` has been seen running it: QEMU ended, the VM deleted (disks
+  // on shared storage kept: they are the peer's).
+  Status dropSentAway(const std::string& name, const std::string& peer);
   Status handOverLive(const std::string& name,
                       const std::function<Status(const VmRecord&, VmProcess&)>& fn);
   // Live migration's target side. startIncoming starts QEMU for `spec` (not registered here;
@@ -99,7 +112,8 @@ class VmService {
   Result<VmRecord> reboot(const std::string& name);
   Result<VmRecord> pause(const std::string& name);
   // A paused VM continues; a suspended one is started from its saved state (and the file goes).
-  Result<VmRecord> resume(const std::string& name);
+  // `force`: also a VM whose QEMU sent its state away by a live migration (see kSentAwayReason).
+  Result<VmRecord> resume(const std::string& name, bool force = false);
   // Saves the running state to statePath() and ends QEMU (its memory is freed): the VM is
   // suspended until resume() or start(), across daemon restarts.
   Result<VmRecord> suspend(const std::string& name, OperationContext* op = nullptr);
@@ -121,7 +135,12 @@ class VmService {
 
   const VmServiceConfig& config() const { return config_; }
   std::string runDir(const std::string& name) const;
+  // Where VM `name`'s disks are: STATE/disks/NAME, or DIR/NAME on its shared storage.
   std::string diskDir(const std::string& name) const;
+  std::string diskDirFor(const VmSpec& spec) const;
+  // The directory of shared storage `name` here; invalid_argument (field "storage") if this host
+  // has none of that name.
+  Result<std::string> sharedStorageDir(const std::string& name) const;
 
  private:
   struct VmEntry {
@@ -151,7 +170,9 @@ class VmService {
   Result<VmSpec> vetLocked(const VmSpec& spec);
   // Deletes the record, its NICs' attachments, snapshot records, disks and run dir. Caller
   // holds the entry's action lock and the VM has no process.
-  Status eraseLocked(const std::string& name);
+  // `keepDisks`: the disks are on shared storage and belong to the host the VM moved to (or is
+  // still on).
+  Status eraseLocked(const std::string& name, bool keepDisks = false);
   Status reconcileDisks(const VmSpec& before, const VmSpec& after);
   // Hot-plugs/unplugs the difference between the NIC lists on a live VM; on failure undoes what
   // it did and returns the error. Caller holds e.action only.

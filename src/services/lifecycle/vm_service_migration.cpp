@@ -30,16 +30,52 @@ Status VmService::handOverLive(const std::string& name,
                        fmt::format("VM '{}' is {}: only a running or paused VM migrates live", name,
                                    vmStateName(rec->runtime.state)));
     PADDOCK_TRY(fn(*rec, *p));
-    // The guest runs on the target now; this QEMU holds only a stale copy.
+    // The guest runs on the target now; this QEMU holds only a stale copy. Disks on shared
+    // storage are the target's now.
     if (auto s = stopLocked(name, *e); !s)
       spdlog::warn("VM {}: ending the QEMU it left here: {}", name, s.error().message);
-    PADDOCK_TRY(eraseLocked(name));
+    PADDOCK_TRY(eraseLocked(name, /*keepDisks=*/!rec->spec.storage.empty()));
   }
   {
     std::lock_guard lock(entriesMutex_);
     entries_.erase(name);
   }
   events_.publish("vm.deleted", "vm/" + name, {{"reason", "migrated live to another host"}});
+  return {};
+}
+
+std::vector<std::string> VmService::sentAway() {
+  std::vector<std::string> out;
+  auto all = store_.listVms();
+  if (!all) return out;
+  for (const auto& rec : *all)
+    if (auto r = record(rec.spec.name);
+        r && r->runtime.state == VmState::paused && r->runtime.reason == kSentAwayReason)
+      out.push_back(rec.spec.name);
+  return out;
+}
+
+Status VmService::dropSentAway(const std::string& name, const std::string& peer) {
+  auto e = entry(name);
+  if (!e) return e.error();
+  {
+    std::lock_guard action((*e)->action);
+    auto rec = record(name);
+    if (!rec) return rec.error();
+    if (rec->runtime.state != VmState::paused || rec->runtime.reason != kSentAwayReason)
+      return makeError(Errc::conflict, fmt::format("VM '{}' is no longer paused after a live "
+                                                   "migration",
+                                                   name));
+    if (auto s = stopLocked(name, *e); !s)
+      spdlog::warn("VM {}: ending the QEMU it left here: {}", name, s.error().message);
+    PADDOCK_TRY(eraseLocked(name, /*keepDisks=*/!rec->spec.storage.empty()));
+  }
+  {
+    std::lock_guard lock(entriesMutex_);
+    entries_.erase(name);
+  }
+  events_.publish("vm.deleted", "vm/" + name,
+                  {{"reason", "migrated live to " + peer + " (found there after a restart)"}});
   return {};
 }
 
@@ -134,7 +170,7 @@ Result<VmRecord> VmService::adoptIncoming(const VmSpec& spec, const std::string&
     slock.unlock();
     if (pid > 0 && processMatches(pid, "qemu-system-x86_64")) ::kill(pid, SIGKILL);
     resources_.release(spec.name);
-    (void)eraseLocked(spec.name);
+    (void)eraseLocked(spec.name, /*keepDisks=*/!spec.storage.empty());
     action.unlock();
     {
       std::lock_guard lock(entriesMutex_);

@@ -5,6 +5,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include <fmt/format.h>
 
 #include "common/clock.h"
@@ -16,6 +19,8 @@
 namespace paddock {
 
 namespace {
+
+constexpr std::chrono::seconds kLoadTimeout{30};
 
 // A TCP port free on `host` now (bound to port 0 and let go; QEMU binds it right after).
 Result<int> freePort(const std::string& host) {
@@ -46,7 +51,51 @@ Result<int> freePort(const std::string& host) {
   return port;
 }
 
+bool isCheckFileName(const std::string& name) {
+  constexpr std::string_view prefix = ".paddock-check-";
+  if (name.size() < prefix.size() + 16 || name.size() > prefix.size() + 64 ||
+      name.compare(0, prefix.size(), prefix) != 0)
+    return false;
+  return std::all_of(name.begin() + static_cast<long>(prefix.size()), name.end(),
+                     [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
+}
+
 }  // namespace
+
+Result<std::string> IncomingMigrations::checkSharedStorage(const nlohmann::json& request,
+                                                           const VmSpec& spec) {
+  const auto& shared = request.value("shared_storage", nlohmann::json());
+  if (!shared.is_object() || shared.value("name", "") != spec.storage)
+    return makeError(Errc::invalid_argument,
+                     fmt::format("shared_storage: the VM is on storage '{}', and the request "
+                                 "does not name it",
+                                 spec.storage),
+                     "shared_storage");
+  auto dir = vms_.sharedStorageDir(spec.storage);
+  if (!dir) return dir.error();
+  std::string file = shared.value("check_file", "");
+  std::string token = shared.value("check_token", "");
+  if (!isCheckFileName(file) || token.size() < 16)
+    return makeError(Errc::invalid_argument,
+                     "shared_storage: check_file (.paddock-check-HEX) and check_token are needed",
+                     "shared_storage");
+  auto seen = readFile(*dir + "/" + file);
+  if (!seen || *seen != token)
+    return makeError(Errc::unprocessable,
+                     fmt::format("storage '{}' is {} here, which is not the directory the source "
+                                 "sees (its check file {} is {}): both hosts must see the same "
+                                 "files",
+                                 spec.storage, *dir, file, seen ? "different" : "not there"),
+                     "storage");
+  std::string folder = vms_.diskDirFor(spec);
+  for (const auto& d : spec.disks)
+    if (!pathExists(folder + "/" + d.name + ".qcow2"))
+      return makeError(Errc::unprocessable,
+                       fmt::format("storage '{}': disk {} of VM '{}' is not in {}", spec.storage,
+                                   d.name, spec.name, folder),
+                       "storage");
+  return folder;
+}
 
 Result<nlohmann::json> IncomingMigrations::prepareLive(const nlohmann::json& request,
                                                        IncomingPtr in) {
@@ -87,6 +136,16 @@ Result<nlohmann::json> IncomingMigrations::prepareLive(const nlohmann::json& req
   if (*nbdPort == *migrationPort)
     return makeError(Errc::unavailable, "no two free ports to listen on", "listen_host");
 
+  if (!spec.storage.empty()) {
+    auto folder = checkSharedStorage(request, spec);
+    if (!folder) return folder.error();
+    in->diskFolder = *folder;
+  } else if (request.contains("shared_storage")) {
+    return makeError(Errc::invalid_argument,
+                     "shared_storage: the VM's disks are not on a shared storage",
+                     "shared_storage");
+  }
+
   in->dir = stateDir_ + "/incoming/" + in->id;
   PADDOCK_TRY(makeDirs(in->dir + "/disks", 0750));
   auto fail = [&](Error e) -> Error {
@@ -94,9 +153,12 @@ Result<nlohmann::json> IncomingMigrations::prepareLive(const nlohmann::json& req
     return e;
   };
   // Empty disks of the same sizes; a linked clone's again on this host's copy of its template,
-  // and only its own layer is mirrored.
+  // and only its own layer is mirrored. On shared storage the QEMU opens the VM's own disks:
+  // memory is all that travels.
   std::vector<std::string> ids;
+  if (in->diskFolder.empty()) in->diskFolder = in->dir + "/disks";
   for (const auto& d : spec.disks) {
+    if (!spec.storage.empty()) break;
     std::string path = in->dir + "/disks/" + d.name + ".qcow2";
     Status made;
     if (spec.linkedClone) {
@@ -115,10 +177,11 @@ Result<nlohmann::json> IncomingMigrations::prepareLive(const nlohmann::json& req
     if (!made) return fail(made.error());
     ids.push_back(d.name);
   }
-  auto proc = vms_.startIncoming(spec, in->dir + "/disks", in->accel, listenHost, *migrationPort);
+  auto proc = vms_.startIncoming(spec, in->diskFolder, in->accel, listenHost, *migrationPort);
   if (!proc) return fail(proc.error());
   in->process = std::move(*proc);
-  if (auto s = in->process->exportDisks(listenHost, *nbdPort, ids); !s) return fail(s.error());
+  if (spec.storage.empty())  // commitLive stops the exports under the same condition
+    if (auto s = in->process->exportDisks(listenHost, *nbdPort, ids); !s) return fail(s.error());
   const auto& postCopy = request.value("post_copy", nlohmann::json(false));
   if (!postCopy.is_boolean())
     return fail(makeError(Errc::invalid_argument, "post_copy must be a boolean", "post_copy"));
@@ -146,12 +209,19 @@ Result<VmRecord> IncomingMigrations::commitLive(IncomingPtr in, const nlohmann::
     discard(*in);
     return makeError(Errc::invalid_argument, "run must be a boolean", "run");
   }
-  if (auto s = in->process->stopDiskExports(); !s) {
+  // The source saw its stream complete; this QEMU may still be loading the last of it (with
+  // shared storage the commit follows at once: no mirrors to finish in between).
+  if (auto s = in->process->waitIncoming(kLoadTimeout); !s) {
     discard(*in);
-    return s.error();
+    return makeError(s.error().code, "the VM's state did not load here: " + s.error().message);
   }
+  if (in->spec.storage.empty())
+    if (auto s = in->process->stopDiskExports(); !s) {
+      discard(*in);
+      return s.error();
+    }
   std::string reason = in->from.empty() ? "migrated live" : "migrated live from " + in->from;
-  auto rec = vms_.adoptIncoming(in->spec, in->dir + "/disks", in->accel, std::move(in->process),
+  auto rec = vms_.adoptIncoming(in->spec, in->diskFolder, in->accel, std::move(in->process),
                                 run.get<bool>(), reason);
   (void)removeAll(in->dir);
   if (!rec) {

@@ -83,6 +83,9 @@ class IncomingMigrations {
     std::string accel;
     VmProcessPtr process;
     int migrationPort = 0, nbdPort = 0;
+    // Where the QEMU has the disks: the incoming dir's copies, or the VM's own folder on a
+    // shared storage (nothing is copied then).
+    std::string diskFolder;
   };
   using IncomingPtr = std::shared_ptr<Incoming>;
 
@@ -91,6 +94,9 @@ class IncomingMigrations {
   Result<IncomingPtr> take(const std::string& id);
   void dropIdle();
   Result<nlohmann::json> prepareLive(const nlohmann::json& request, IncomingPtr in);
+  // Shared storage: the folder of the VM's disks, once this host is shown to see the same
+  // files as the source (the check file the source wrote there for this migration).
+  Result<std::string> checkSharedStorage(const nlohmann::json& request, const VmSpec& spec);
   Result<VmRecord> commitLive(IncomingPtr in, const nlohmann::json& request);
   // Removes what `in` made (its QEMU too). Caller holds in->writing.
   void discard(Incoming& in);

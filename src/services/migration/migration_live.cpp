@@ -10,7 +10,9 @@
 
 #include <chrono>
 #include <optional>
+#include <random>
 
+#include "common/files.h"
 #include "services/host_info.h"
 #include "services/migration/migration_service.h"
 
@@ -33,6 +35,38 @@ std::string addressHost(const std::string& address) {
     host = host.substr(1, host.size() - 2);
   return host;
 }
+
+// A file only this migration writes on the VM's shared storage, so the target can show it sees
+// the same files; removed once the target has answered.
+class CheckFile {
+ public:
+  static Result<CheckFile> write(const std::string& dir) {
+    std::random_device rd;
+    CheckFile f;
+    f.name_ = fmt::format(".paddock-check-{:08x}{:08x}", rd(), rd());
+    f.token_ = fmt::format("{:08x}{:08x}{:08x}{:08x}", rd(), rd(), rd(), rd());
+    f.path_ = dir + "/" + f.name_;
+    PADDOCK_TRY(writeFileAtomic(f.path_, f.token_, 0600));
+    return f;
+  }
+  CheckFile() = default;
+  CheckFile(CheckFile&& o) noexcept { *this = std::move(o); }
+  CheckFile& operator=(CheckFile&& o) noexcept {
+    std::swap(name_, o.name_);
+    std::swap(token_, o.token_);
+    std::swap(path_, o.path_);
+    return *this;
+  }
+  ~CheckFile() {
+    if (!path_.empty()) unlink(path_.c_str());
+  }
+  nlohmann::json request(const std::string& storage) const {
+    return {{"name", storage}, {"check_file", name_}, {"check_token", token_}};
+  }
+
+ private:
+  std::string name_, token_, path_;
+};
 
 void report(OperationContext* op, const LiveMigrationProgress& p) {
   if (!op) return;
@@ -84,22 +118,34 @@ Result<nlohmann::json> MigrationService::migrateLive(const std::string& name,
         .count();
   };
   std::int64_t preparedMs = 0, sentMs = 0, committedMs = 0;
+  bool sharedStorage = false;
 
   Status handed = vms_.handOverLive(name, [&](const VmRecord& rec, VmProcess& proc) -> Status {
     const VmSpec& spec = rec.spec;
     if (op) op->progress(0, fmt::format("checking that {} can take VM {}", peer, name));
-    auto prepared =
-        PeerService::call(c, peer, "POST", "/v1/migrations/incoming",
-                          {{"vm", toJson(spec)},
-                           {"live", true},
-                           {"state", rec.runtime.state == VmState::paused ? "paused" : "running"},
-                           {"from", host},
-                           {"accel", rec.runtime.accel},
-                           {"cpu_model", cpuModel()},
-                           {"listen_host", peerHost},
-                           {"post_copy", options.postCopy},
-                           {"snapshots", nlohmann::json::array()}},
-                          std::chrono::minutes(2));
+    nlohmann::json request = {
+        {"vm", toJson(spec)},
+        {"live", true},
+        {"state", rec.runtime.state == VmState::paused ? "paused" : "running"},
+        {"from", host},
+        {"accel", rec.runtime.accel},
+        {"cpu_model", cpuModel()},
+        {"listen_host", peerHost},
+        {"post_copy", options.postCopy},
+        {"snapshots", nlohmann::json::array()}};
+    std::optional<CheckFile> check;
+    sharedStorage = !spec.storage.empty();
+    if (sharedStorage) {
+      auto dir = vms_.sharedStorageDir(spec.storage);
+      if (!dir) return dir.error();
+      auto written = CheckFile::write(*dir);
+      if (!written) return written.error();
+      check = std::move(*written);
+      request["shared_storage"] = check->request(spec.storage);
+    }
+    auto prepared = PeerService::call(c, peer, "POST", "/v1/migrations/incoming", request,
+                                      std::chrono::minutes(2));
+    check.reset();
     if (!prepared) return prepared.error();
     preparedMs = since();
     std::string base = "/v1/migrations/incoming/" + prepared->value("id", "");
@@ -111,7 +157,9 @@ Result<nlohmann::json> MigrationService::migrateLive(const std::string& name,
     params.host = peerHost;
     params.migrationPort = prepared->value("migration_port", 0);
     params.nbdPort = prepared->value("nbd_port", 0);
-    for (const auto& d : spec.disks) params.disks.push_back({d.name, spec.linkedClone});
+    // On shared storage the target opens the same disk files: only memory travels.
+    if (spec.storage.empty())
+      for (const auto& d : spec.disks) params.disks.push_back({d.name, spec.linkedClone});
     params.maxDowntimeMs = options.maxDowntimeMs;
     params.bandwidthBytes = options.bandwidthMib << 20;
     params.autoConverge = options.autoConverge;
@@ -186,10 +234,11 @@ Result<nlohmann::json> MigrationService::migrateLive(const std::string& name,
       if (result.wasRunning) (void)proc.resume();
       return committed.error();
     }
-    return makeError(Errc::unavailable,
-                     fmt::format("cannot tell whether {} took VM '{}' over ({}); it stays "
-                                 "paused here: check {} and then resume or delete it here",
-                                 peer, name, there.error().message, peer));
+    return makeError(
+        Errc::unavailable,
+        fmt::format("cannot tell whether {} took VM '{}' over ({}); it stays "
+                    "paused here: check {} and then delete it here, or resume it here with --force",
+                    peer, name, there.error().message, peer));
   });
   if (!handed) {
     events_.publish("vm.migration.failed", "vm/" + name,
@@ -214,6 +263,7 @@ Result<nlohmann::json> MigrationService::migrateLive(const std::string& name,
                         {"total_ms", totalMs},
                         {"memory_bytes", result.memorySent},
                         {"disk_bytes", result.diskBytes},
+                        {"shared_storage", sharedStorage},
                         {"disk_ms", result.diskMs}};
 }
 

@@ -137,6 +137,11 @@ Status MigrationService::check(const std::string& vm, const std::string& peer,
                      fmt::format("VM '{}' is {}: only a running or paused VM migrates live "
                                  "(migrate it without live)",
                                  vm, vmStateName(state)));
+  if (!options.live && !rec->spec.storage.empty())
+    return makeError(Errc::conflict,
+                     fmt::format("VM '{}' is on shared storage '{}': it migrates live (start it "
+                                 "first); moving a stopped VM on shared storage is not built",
+                                 vm, rec->spec.storage));
   if (options.live) {
     if (auto snaps = store_.listObjects(snapshotKind(vm)); snaps && !snaps->empty())
       return makeError(Errc::conflict,

@@ -56,6 +56,11 @@ class MigrationService {
   // error naming what stayed if any did.
   Result<nlohmann::json> evacuate(const std::string& peer, MigrationOptions options,
                                   OperationContext* op);
+  // At start: a VM adopted paused with its state sent away (kSentAwayReason; paddockd died
+  // between a live migration's end and ending its QEMU) is looked for on every peer. A peer
+  // that runs or holds paused a VM of that name and definition has it: it is ended here. Else
+  // it stays paused here, resume refused without --force. Returns the VMs ended.
+  std::vector<std::string> settleSentAway();
 
  private:
   Result<nlohmann::json> migrateCold(const std::string& vm, const std::string& peer,

@@ -138,6 +138,13 @@ nlohmann::json PeerService::describe(const PeerRecord& peer) {
   return out;
 }
 
+std::vector<std::string> PeerService::names() {
+  std::vector<std::string> out;
+  if (auto docs = store_.listObjects(kKind))
+    for (const auto& d : *docs) out.push_back(d.value("name", ""));
+  return out;
+}
+
 Result<std::vector<nlohmann::json>> PeerService::list() {
   auto docs = store_.listObjects(kKind);
   if (!docs) return docs.error();

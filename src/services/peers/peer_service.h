@@ -39,6 +39,7 @@ class PeerService {
                              const std::string& token);
   Status remove(const std::string& name);
   Result<PeerRecord> get(const std::string& name);
+  std::vector<std::string> names();
   // Every peer with what it says about itself now (asked in parallel, a few seconds at most):
   // reachable, accelerator, CPU model, free CPUs and memory; or why it cannot be reached.
   Result<std::vector<nlohmann::json>> list();

@@ -37,6 +37,7 @@ VmSpec templateDefinition(VmSpec spec) {
   std::erase_if(spec.labels, [](const auto& l) { return l.first.rfind("paddock.", 0) == 0; });
   spec.templateName.clear();
   spec.linkedClone = false;
+  spec.storage.clear();  // a template's disks are this host's; so are its clones'
   return spec;
 }
 

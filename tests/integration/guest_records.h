@@ -1,0 +1,61 @@
+// A guest that keeps writing numbered records to its own disk, and the check that every record
+// it wrote is there: how the migration tests show that no write was lost on the way.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <sys/types.h>
+
+#include <cstdlib>
+#include <regex>
+#include <string>
+
+#include "common/files.h"
+#include "integration/harness.h"
+#include "integration/net_helpers.h"
+
+namespace paddock::test {
+
+// Record i (8 digits) goes to byte 8·(4096 + i) of /dev/vda, then its number to /tmp/count.
+inline constexpr const char* kWriter =
+    "( i=0; while [ ! -e /tmp/stop ]; do i=$((i+1)); printf '%08d' $i | dd of=/dev/vda bs=8 "
+    "seek=$((4096+i)) conv=notrunc 2>/dev/null; echo $i > /tmp/count; sleep 0.02; done ) "
+    ">/dev/null 2>&1 & true";  // guestRun appends "; echo ...", and "&;" is a syntax error
+// Stops the writer and reads every record back from the disk (not the page cache).
+inline constexpr const char* kChecker =
+    "touch /tmp/stop; sleep 1; sync; echo 3 > /proc/sys/vm/drop_caches; n=$(cat /tmp/count); "
+    "bad=0; i=1; while [ $i -le $n ]; do v=$(dd if=/dev/vda bs=8 skip=$((4096+i)) count=1 "
+    "2>/dev/null); [ \"$v\" = \"$(printf '%08d' $i)\" ] || bad=$((bad+1)); i=$((i+1)); done; "
+    "echo \"CHEC\"\"KED n=$n bad=$bad\"";
+
+inline int guestCount(TestDaemon& d, const std::string& vm) {
+  std::string out;
+  if (guestRun(d, vm, "echo \"CO\"\"UNT=$(cat /tmp/count)\"", &out) != 0) return -1;
+  std::smatch m;
+  if (!std::regex_search(out, m, std::regex("COUNT=(\\d+)"))) return -1;
+  return std::stoi(m[1]);
+}
+
+struct Records {
+  int written = -1;
+  int bad = -1;  // records on the disk that are not what the writer wrote
+};
+
+// Stops the writer and checks every record it wrote (kChecker); a failure if it cannot tell.
+inline Records checkRecords(TestDaemon& d, const std::string& vm) {
+  std::string out;
+  std::smatch m;
+  if (guestRun(d, vm, kChecker, &out) != 0 ||
+      !std::regex_search(out, m, std::regex("CHECKED n=(\\d+) bad=(\\d+)"))) {
+    ADD_FAILURE() << "no record check from " << vm << ": " << out;
+    return {};
+  }
+  return {std::stoi(m[1]), std::stoi(m[2])};
+}
+
+inline pid_t qemuPid(TestDaemon& d, const std::string& vm) {
+  auto text = readFile(d.stateDir() + "/run/" + vm + "/qemu.pid");
+  return text ? static_cast<pid_t>(std::atol(text->c_str())) : 0;
+}
+
+}  // namespace paddock::test
