@@ -1,8 +1,9 @@
-// Live migration on shared storage: two paddockd that see the same directory as storage "pool"
-// move a running guest by its memory alone. The disk file stays where it is (the same inode),
-// every record the guest wrote during the move is on it, and neither host deletes it when the VM
-// leaves. A host whose "pool" is another directory, or that has none, is refused before anything
-// moves, and a VM of the same name on another host never takes the disks over.
+// Migration on shared storage: two paddockd that see the same directory as storage "pool" move
+// a running guest by its memory alone, and a suspended one by its definition. The disk file stays
+// where it is (the same inode), every record the guest wrote during the move is on it, and neither
+// host deletes it when the VM leaves. A host whose "pool" is another directory, or that has none,
+// is refused before anything moves, and a VM of the same name on another host never takes the disks
+// over.
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
@@ -69,7 +70,7 @@ class SharedStorage : public ::testing::Test {
   std::unique_ptr<TestDaemon> a_, b_, other_, none_;
 };
 
-TEST_F(SharedStorage, ARunningGuestMovesByItsMemoryAloneAndKeepsEveryWriteOnTheSameDisk) {
+TEST_F(SharedStorage, AGuestMovesLiveByItsMemoryAndSuspendedByItsDefinitionOnTheSameDisk) {
   TestDaemon& a = *a_;
   TestDaemon& b = *b_;
   std::string disk = root_ + "/pool/s1/root.qcow2";
@@ -123,11 +124,14 @@ TEST_F(SharedStorage, ARunningGuestMovesByItsMemoryAloneAndKeepsEveryWriteOnTheS
   EXPECT_EQ(b.vm("s1")["storage"], "pool");
   EXPECT_EQ(inodeOf(disk), inode) << "the same file, not a copy";
   EXPECT_TRUE(noCheckFiles(root_ + "/pool"));
+  auto owner = readFile(root_ + "/pool/s1/.paddock-owner");
+  EXPECT_TRUE(owner && owner->find(b.stateDir()) != std::string::npos)
+      << "the disks are marked as b's now (only b deletes them)";
   int there = guestCount(b, "s1");
   EXPECT_GE(there, before);
   EXPECT_TRUE(waitFor([&] { return guestCount(b, "s1") > there; }, 20s)) << "it goes on writing";
 
-  // A VM of that name elsewhere never takes the disks over; and the VM cannot move stopped.
+  // A VM of that name elsewhere never takes the disks over.
   auto taken = a.cli({"vm", "create", "s1", "--disk", "root=64M", "--storage", "pool"});
   EXPECT_EQ(taken.code, 4) << taken.err;
   EXPECT_EQ(inodeOf(disk), inode);
@@ -143,12 +147,20 @@ TEST_F(SharedStorage, ARunningGuestMovesByItsMemoryAloneAndKeepsEveryWriteOnTheS
   EXPECT_GT(records.written, there);
   EXPECT_EQ(records.bad, 0) << "records lost on the way";
 
-  ASSERT_EQ(a.cli({"vm", "stop", "s1"}).code, 0);
-  auto cold = a.cli({"vm", "migrate", "s1", "--to", "b"});
-  EXPECT_EQ(cold.code, 4) << cold.err;
-  EXPECT_NE(cold.err.find("shared storage"), std::string::npos) << cold.err;
+  // Suspended, it moves by its definition alone too: the saved state is on the storage.
+  ASSERT_EQ(a.cli({"vm", "suspend", "s1"}).code, 0);
+  auto cold = a.cli({"--json", "vm", "migrate", "s1", "--to", "b"});
+  ASSERT_EQ(cold.code, 0) << cold.err;
+  EXPECT_EQ(cold.json()["bytes_total"].get<std::uint64_t>(), 0u) << "nothing is copied";
+  EXPECT_EQ(a.cli({"vm", "show", "s1"}).code, 3);
+  EXPECT_EQ(b.vm("s1")["state"], "suspended");
+  EXPECT_EQ(inodeOf(disk), inode);
+  EXPECT_TRUE(noCheckFiles(root_ + "/pool"));
+  ASSERT_EQ(b.cli({"vm", "resume", "s1"}).code, 0);
+  std::string out;
+  EXPECT_EQ(guestRun(b, "s1", "echo alive", &out), 0) << out;
   // Deleting the VM deletes its disks, on the shared storage too.
-  ASSERT_EQ(a.cli({"vm", "delete", "s1"}).code, 0);
+  ASSERT_EQ(b.cli({"vm", "delete", "s1", "--force"}).code, 0);
   EXPECT_FALSE(fs::exists(root_ + "/pool/s1"));
 }
 

@@ -76,6 +76,12 @@ std::string VmService::diskDirFor(const VmSpec& spec) const {
   return shared->second + "/" + spec.name;
 }
 
+std::string VmService::ownerId() const {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return std::string(host) + ":" + config_.stateDir;
+}
+
 Result<std::string> VmService::sharedStorageDir(const std::string& name) const {
   auto it = config_.sharedStorages.find(name);
   if (it == config_.sharedStorages.end())
@@ -253,6 +259,11 @@ Result<VmRecord> VmService::createImpl(const VmSpec& requested, const std::strin
     if (s.error().code != Errc::conflict && !inPlace) (void)removeAll(dir);
     return s.error();
   }
+  // On shared storage the disks say which host's VM they are: the one that registered them
+  // last. Only that host deletes them (another may still hold a stale record of the VM).
+  if (!spec.storage.empty())
+    if (auto s = writeFileAtomic(dir + "/" + kOwnerFile, ownerId() + "\n", 0640); !s)
+      spdlog::warn("VM {}: cannot mark its disks as this host's: {}", spec.name, s.error().message);
   if (!spec.nics.empty()) nics_.nicsChanged();
   events_.publish("vm.created", vmObject(spec.name), toJson(spec));
   return rec;
@@ -560,7 +571,16 @@ Status VmService::eraseLocked(const std::string& name, bool keepDisks) {
   if (auto snaps = store_.listObjects(snapshotKind(name)))
     for (const auto& s : *snaps) (void)store_.deleteObject(snapshotKind(name), s.value("name", ""));
   (void)store_.deleteObject(kSnapshotCurrentKind, name);
-  if (!keepDisks) (void)removeAll(rec ? diskDirFor(rec->spec) : diskDir(name));
+  std::string disks = rec ? diskDirFor(rec->spec) : diskDir(name);
+  if (!keepDisks && rec && !rec->spec.storage.empty()) {
+    auto owner = readFile(disks + "/" + kOwnerFile);
+    if (owner && *owner != ownerId() + "\n") {
+      spdlog::warn("VM {}: its disks on storage '{}' belong to {} now; they are kept", name,
+                   rec->spec.storage, *owner);
+      keepDisks = true;
+    }
+  }
+  if (!keepDisks) (void)removeAll(disks);
   (void)removeAll(runDir(name));
   return {};
 }
@@ -577,7 +597,7 @@ Status VmService::handOver(const std::string& name,
       return makeError(Errc::conflict, fmt::format("VM '{}' is {}: stop or suspend it first", name,
                                                    vmStateName(rec->runtime.state)));
     PADDOCK_TRY(fn(*rec));
-    PADDOCK_TRY(eraseLocked(name));
+    PADDOCK_TRY(eraseLocked(name, /*keepDisks=*/!rec->spec.storage.empty()));
   }
   {
     std::lock_guard lock(entriesMutex_);

@@ -141,6 +141,10 @@ class VmService {
   // The directory of shared storage `name` here; invalid_argument (field "storage") if this host
   // has none of that name.
   Result<std::string> sharedStorageDir(const std::string& name) const;
+  // A VM's folder on shared storage holds this file naming the host whose VM it is (ownerId()).
+  static constexpr const char* kOwnerFile = ".paddock-owner";
+  // HOSTNAME:STATE_DIR, which tells this paddockd apart from every other.
+  std::string ownerId() const;
 
  private:
   struct VmEntry {

@@ -32,9 +32,16 @@ Status VmService::handOverLive(const std::string& name,
     PADDOCK_TRY(fn(*rec, *p));
     // The guest runs on the target now; this QEMU holds only a stale copy. Disks on shared
     // storage are the target's now.
+    auto began = std::chrono::steady_clock::now();
     if (auto s = stopLocked(name, *e); !s)
       spdlog::warn("VM {}: ending the QEMU it left here: {}", name, s.error().message);
+    auto stoppedAt = std::chrono::steady_clock::now();
     PADDOCK_TRY(eraseLocked(name, /*keepDisks=*/!rec->spec.storage.empty()));
+    spdlog::debug("VM {}: source QEMU ended in {} ms, VM erased in {} ms", name,
+                  std::chrono::duration_cast<std::chrono::milliseconds>(stoppedAt - began).count(),
+                  std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - stoppedAt)
+                      .count());
   }
   {
     std::lock_guard lock(entriesMutex_);
@@ -139,7 +146,14 @@ Result<VmRecord> VmService::adoptIncoming(const VmSpec& spec, const std::string&
                             : "the arriving VM's QEMU is gone: " + status.error().message);
   }
   pid_t pid = process->pid();
+  auto began = std::chrono::steady_clock::now();
+  auto ms = [&began] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 began)
+        .count();
+  };
   auto rec = createImpl(spec, diskFolder, VmState::stopped, reason);
+  auto registeredMs = ms();
   if (!rec) {
     discardIncoming(spec, std::move(process));
     return rec.error();
@@ -156,9 +170,12 @@ Result<VmRecord> VmService::adoptIncoming(const VmSpec& spec, const std::string&
   }
   auto adopted =
       engine_.adopt(spec.name, runDir(spec.name), callbacksFor(spec.name, *e, generation));
+  auto adoptedMs = ms();
   if (adopted && run) {
     if (auto s = (*adopted)->resume(); !s) adopted = Result<VmProcessPtr>(s.error());
   }
+  spdlog::debug("VM {}: arrived: registered at {} ms, QEMU adopted at {}, continued at {}",
+                spec.name, registeredMs, adoptedMs, ms());
   if (adopted) {
     if (auto s = resources_.apply(spec, **adopted); !s)
       spdlog::warn("VM {}: resource controls after migration: {}", spec.name, s.error().message);

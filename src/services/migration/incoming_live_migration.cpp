@@ -5,10 +5,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <cctype>
-
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "common/clock.h"
 #include "common/files.h"
@@ -51,51 +49,7 @@ Result<int> freePort(const std::string& host) {
   return port;
 }
 
-bool isCheckFileName(const std::string& name) {
-  constexpr std::string_view prefix = ".paddock-check-";
-  if (name.size() < prefix.size() + 16 || name.size() > prefix.size() + 64 ||
-      name.compare(0, prefix.size(), prefix) != 0)
-    return false;
-  return std::all_of(name.begin() + static_cast<long>(prefix.size()), name.end(),
-                     [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
-}
-
 }  // namespace
-
-Result<std::string> IncomingMigrations::checkSharedStorage(const nlohmann::json& request,
-                                                           const VmSpec& spec) {
-  const auto& shared = request.value("shared_storage", nlohmann::json());
-  if (!shared.is_object() || shared.value("name", "") != spec.storage)
-    return makeError(Errc::invalid_argument,
-                     fmt::format("shared_storage: the VM is on storage '{}', and the request "
-                                 "does not name it",
-                                 spec.storage),
-                     "shared_storage");
-  auto dir = vms_.sharedStorageDir(spec.storage);
-  if (!dir) return dir.error();
-  std::string file = shared.value("check_file", "");
-  std::string token = shared.value("check_token", "");
-  if (!isCheckFileName(file) || token.size() < 16)
-    return makeError(Errc::invalid_argument,
-                     "shared_storage: check_file (.paddock-check-HEX) and check_token are needed",
-                     "shared_storage");
-  auto seen = readFile(*dir + "/" + file);
-  if (!seen || *seen != token)
-    return makeError(Errc::unprocessable,
-                     fmt::format("storage '{}' is {} here, which is not the directory the source "
-                                 "sees (its check file {} is {}): both hosts must see the same "
-                                 "files",
-                                 spec.storage, *dir, file, seen ? "different" : "not there"),
-                     "storage");
-  std::string folder = vms_.diskDirFor(spec);
-  for (const auto& d : spec.disks)
-    if (!pathExists(folder + "/" + d.name + ".qcow2"))
-      return makeError(Errc::unprocessable,
-                       fmt::format("storage '{}': disk {} of VM '{}' is not in {}", spec.storage,
-                                   d.name, spec.name, folder),
-                       "storage");
-  return folder;
-}
 
 Result<nlohmann::json> IncomingMigrations::prepareLive(const nlohmann::json& request,
                                                        IncomingPtr in) {
@@ -204,6 +158,12 @@ Result<nlohmann::json> IncomingMigrations::prepareLive(const nlohmann::json& req
 }
 
 Result<VmRecord> IncomingMigrations::commitLive(IncomingPtr in, const nlohmann::json& request) {
+  auto began = std::chrono::steady_clock::now();
+  auto ms = [&began] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 began)
+        .count();
+  };
   const auto& run = request.value("run", nlohmann::json(!in->paused));
   if (!run.is_boolean()) {
     discard(*in);
@@ -221,6 +181,7 @@ Result<VmRecord> IncomingMigrations::commitLive(IncomingPtr in, const nlohmann::
       return s.error();
     }
   std::string reason = in->from.empty() ? "migrated live" : "migrated live from " + in->from;
+  auto loadedMs = ms();
   auto rec = vms_.adoptIncoming(in->spec, in->diskFolder, in->accel, std::move(in->process),
                                 run.get<bool>(), reason);
   (void)removeAll(in->dir);
@@ -229,6 +190,8 @@ Result<VmRecord> IncomingMigrations::commitLive(IncomingPtr in, const nlohmann::
                     {{"from", in->from}, {"reason", rec.error().message}});
     return rec.error();
   }
+  spdlog::debug("VM {}: taken over in {} ms (state loaded and exports stopped at {})",
+                in->spec.name, ms(), loadedMs);
   events_.publish("vm.migrated.in", "vm/" + in->spec.name,
                   {{"from", in->from}, {"state", vmStateName(rec->runtime.state)}, {"live", true}});
   return rec;

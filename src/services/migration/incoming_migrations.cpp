@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <random>
 
@@ -25,6 +27,15 @@ bool plainFileName(const std::string& name) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-')
       return false;
   return true;
+}
+
+bool isCheckFileName(const std::string& name) {
+  constexpr std::string_view prefix = ".paddock-check-";
+  if (name.size() < prefix.size() + 16 || name.size() > prefix.size() + 64 ||
+      name.compare(0, prefix.size(), prefix) != 0)
+    return false;
+  return std::all_of(name.begin() + static_cast<long>(prefix.size()), name.end(),
+                     [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
 }
 
 std::string randomId() {
@@ -227,8 +238,24 @@ Result<nlohmann::json> IncomingMigrations::prepare(const nlohmann::json& request
   }
   in->id = randomId();
   if (in->live) return prepareLive(request, in);
-  auto sizes = fileSizes(request.value("files", nlohmann::json()),
-                         expectedFiles(in->spec, in->state), "files");
+  auto expected = expectedFiles(in->spec, in->state);
+  if (!in->spec.storage.empty()) {
+    // On shared storage the files are there already: only the definition travels.
+    auto folder = checkSharedStorage(request, in->spec);
+    if (!folder) return folder.error();
+    if (in->state == VmState::suspended && !pathExists(*folder + "/suspend.state"))
+      return makeError(Errc::unprocessable,
+                       fmt::format("storage '{}': the saved state of VM '{}' is not in {}",
+                                   in->spec.storage, in->spec.name, *folder),
+                       "storage");
+    in->diskFolder = *folder;
+    expected.clear();
+  } else if (request.contains("shared_storage")) {
+    return makeError(Errc::invalid_argument,
+                     "shared_storage: the VM's disks are not on a shared storage",
+                     "shared_storage");
+  }
+  auto sizes = fileSizes(request.value("files", nlohmann::json()), expected, "files");
   if (!sizes) return sizes.error();
   const auto& snaps = request.value("snapshots", nlohmann::json::array());
   if (!snaps.is_array())
@@ -246,9 +273,8 @@ Result<nlohmann::json> IncomingMigrations::prepare(const nlohmann::json& request
   in->dir = stateDir_ + "/incoming/" + in->id;
   PADDOCK_TRY(makeDirs(in->dir + "/disks", 0750));
   std::uint64_t bytes = 0;
-  auto names = expectedFiles(in->spec, in->state);
-  for (size_t i = 0; i < names.size(); ++i) {
-    in->files.push_back({in->dir + "/disks/" + names[i], (*sizes)[i]});
+  for (size_t i = 0; i < expected.size(); ++i) {
+    in->files.push_back({in->dir + "/disks/" + expected[i], (*sizes)[i]});
     bytes += (*sizes)[i];
   }
   auto fail = [&](Error e) -> Error {
@@ -273,6 +299,41 @@ Result<nlohmann::json> IncomingMigrations::prepare(const nlohmann::json& request
   events_.publish("vm.migration.incoming", "vm/" + in->spec.name,
                   {{"from", in->from}, {"bytes", bytes}, {"id", in->id}});
   return nlohmann::json{{"id", in->id}, {"bytes", bytes}, {"files", in->files.size()}};
+}
+
+Result<std::string> IncomingMigrations::checkSharedStorage(const nlohmann::json& request,
+                                                           const VmSpec& spec) {
+  const auto& shared = request.value("shared_storage", nlohmann::json());
+  if (!shared.is_object() || shared.value("name", "") != spec.storage)
+    return makeError(Errc::invalid_argument,
+                     fmt::format("shared_storage: the VM is on storage '{}', and the request "
+                                 "does not name it",
+                                 spec.storage),
+                     "shared_storage");
+  auto dir = vms_.sharedStorageDir(spec.storage);
+  if (!dir) return dir.error();
+  std::string file = shared.value("check_file", "");
+  std::string token = shared.value("check_token", "");
+  if (!isCheckFileName(file) || token.size() < 16)
+    return makeError(Errc::invalid_argument,
+                     "shared_storage: check_file (.paddock-check-HEX) and check_token are needed",
+                     "shared_storage");
+  auto seen = readFile(*dir + "/" + file);
+  if (!seen || *seen != token)
+    return makeError(Errc::unprocessable,
+                     fmt::format("storage '{}' is {} here, which is not the directory the source "
+                                 "sees (its check file {} is {}): both hosts must see the same "
+                                 "files",
+                                 spec.storage, *dir, file, seen ? "different" : "not there"),
+                     "storage");
+  std::string folder = vms_.diskDirFor(spec);
+  for (const auto& d : spec.disks)
+    if (!pathExists(folder + "/" + d.name + ".qcow2"))
+      return makeError(Errc::unprocessable,
+                       fmt::format("storage '{}': disk {} of VM '{}' is not in {}", spec.storage,
+                                   d.name, spec.name, folder),
+                       "storage");
+  return folder;
 }
 
 Result<IncomingMigrations::IncomingPtr> IncomingMigrations::find(const std::string& id) {
@@ -366,7 +427,8 @@ Result<VmRecord> IncomingMigrations::commit(const std::string& id, const nlohman
   if (in->templ)
     if (auto s = templates_.install(*in->templ, in->dir + "/template"); !s) return fail(s.error());
   std::string reason = in->from.empty() ? "migrated" : "migrated from " + in->from;
-  auto rec = vms_.createWithDisks(in->spec, in->dir + "/disks", in->state, reason);
+  auto rec = vms_.createWithDisks(
+      in->spec, in->diskFolder.empty() ? in->dir + "/disks" : in->diskFolder, in->state, reason);
   if (!rec) return fail(rec.error());
   for (const auto& s : in->snapshots)
     (void)store_.createObject(snapshotKind(in->spec.name), s.value("name", ""), s);

@@ -2,17 +2,19 @@
 
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <sys/stat.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <vector>
 
-#include <sys/stat.h>
+#include <fmt/format.h>
+
 #include "common/files.h"
 #include "model/snapshot.h"
+#include "services/migration/check_file.h"
 
 namespace paddock {
 
@@ -137,11 +139,6 @@ Status MigrationService::check(const std::string& vm, const std::string& peer,
                      fmt::format("VM '{}' is {}: only a running or paused VM migrates live "
                                  "(migrate it without live)",
                                  vm, vmStateName(state)));
-  if (!options.live && !rec->spec.storage.empty())
-    return makeError(Errc::conflict,
-                     fmt::format("VM '{}' is on shared storage '{}': it migrates live (start it "
-                                 "first); moving a stopped VM on shared storage is not built",
-                                 vm, rec->spec.storage));
   if (options.live) {
     if (auto snaps = store_.listObjects(snapshotKind(vm)); snaps && !snaps->empty())
       return makeError(Errc::conflict,
@@ -205,10 +202,21 @@ Result<nlohmann::json> MigrationService::migrateCold(const std::string& name,
       sent.total += *size;
       return {};
     };
+    // On shared storage the target sees the files already (shown by a check file).
+    bool shared = !spec.storage.empty();
+    std::optional<CheckFile> check;
+    if (shared) {
+      auto dir = vms_.sharedStorageDir(spec.storage);
+      if (!dir) return dir.error();
+      auto written = CheckFile::write(*dir);
+      if (!written) return written.error();
+      check = std::move(*written);
+    }
     for (const auto& d : spec.disks)
-      PADDOCK_TRY(
-          addFile(d.name + ".qcow2", vms_.diskDir(name) + "/" + d.name + ".qcow2", vmFiles));
-    if (suspended) PADDOCK_TRY(addFile("suspend.state", vms_.statePath(name), vmFiles));
+      if (!shared)
+        PADDOCK_TRY(
+            addFile(d.name + ".qcow2", vms_.diskDir(name) + "/" + d.name + ".qcow2", vmFiles));
+    if (suspended && !shared) PADDOCK_TRY(addFile("suspend.state", vms_.statePath(name), vmFiles));
 
     nlohmann::json templ = nullptr;
     if (spec.linkedClone) {
@@ -231,14 +239,13 @@ Result<nlohmann::json> MigrationService::migrateCold(const std::string& name,
     if (auto cur = store_.getObject(kSnapshotCurrentKind, name)) current = *cur;
 
     if (op) op->progress(0, fmt::format("checking that {} can take VM {}", peer, name));
-    auto prepared = PeerService::call(c, peer, "POST", "/v1/migrations/incoming",
-                                      {{"vm", toJson(spec)},
-                                       {"state", movedState},
-                                       {"from", host},
-                                       {"files", vmFiles},
-                                       {"snapshots", snapshots},
-                                       {"snapshot_current", current},
-                                       {"template", templ}});
+    nlohmann::json request = {{"vm", toJson(spec)},     {"state", movedState},
+                              {"from", host},           {"files", vmFiles},
+                              {"snapshots", snapshots}, {"snapshot_current", current},
+                              {"template", templ}};
+    if (check) request["shared_storage"] = check->request(spec.storage);
+    auto prepared = PeerService::call(c, peer, "POST", "/v1/migrations/incoming", request);
+    check.reset();
     if (!prepared) return prepared.error();
     std::string base = "/v1/migrations/incoming/" + prepared->value("id", "");
     auto abandon = [&](Error e) -> Error {
