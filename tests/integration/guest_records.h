@@ -6,9 +6,11 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <regex>
 #include <string>
+#include <thread>
 
 #include "common/files.h"
 #include "integration/harness.h"
@@ -16,10 +18,12 @@
 
 namespace paddock::test {
 
-// Record i (8 digits) goes to byte 8·(4096 + i) of /dev/vda, then its number to /tmp/count.
+// Record i (8 digits) goes to byte 8·(4096 + i) of /dev/vda, then its number to /tmp/count,
+// renamed into place so that a reader never finds the file empty between truncation and write.
 inline constexpr const char* kWriter =
     "( i=0; while [ ! -e /tmp/stop ]; do i=$((i+1)); printf '%08d' $i | dd of=/dev/vda bs=8 "
-    "seek=$((4096+i)) conv=notrunc 2>/dev/null; echo $i > /tmp/count; sleep 0.02; done ) "
+    "seek=$((4096+i)) conv=notrunc 2>/dev/null; echo $i > /tmp/count.new; "
+    "mv /tmp/count.new /tmp/count; sleep 0.02; done ) "
     ">/dev/null 2>&1 & true";  // guestRun appends "; echo ...", and "&;" is a syntax error
 // Stops the writer and reads every record back from the disk (not the page cache).
 inline constexpr const char* kChecker =
@@ -28,12 +32,18 @@ inline constexpr const char* kChecker =
     "2>/dev/null); [ \"$v\" = \"$(printf '%08d' $i)\" ] || bad=$((bad+1)); i=$((i+1)); done; "
     "echo \"CHEC\"\"KED n=$n bad=$bad\"";
 
+// The writer's last record number, read over the console; -1 if three tries could not read it
+// (a console session that could not be opened, or garbled output).
 inline int guestCount(TestDaemon& d, const std::string& vm) {
-  std::string out;
-  if (guestRun(d, vm, "echo \"CO\"\"UNT=$(cat /tmp/count)\"", &out) != 0) return -1;
-  std::smatch m;
-  if (!std::regex_search(out, m, std::regex("COUNT=(\\d+)"))) return -1;
-  return std::stoi(m[1]);
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    std::string out;
+    std::smatch m;
+    if (guestRun(d, vm, "echo \"CO\"\"UNT=$(cat /tmp/count)\"", &out) == 0 &&
+        std::regex_search(out, m, std::regex("COUNT=(\\d+)")))
+      return std::stoi(m[1]);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return -1;
 }
 
 struct Records {
