@@ -130,6 +130,8 @@ def main():
                    help="MiB of guest memory rewritten per second, 0 = idle [%(default)s]")
     p.add_argument("--shared", action="store_true",
                    help="disks on a shared storage both hosts see: memory only")
+    p.add_argument("--log-level", default="info",
+                   help="paddockd's log level (debug shows the commit and teardown timings)")
     args = p.parse_args()
     paddockd, paddock, image_dir = bl.binaries(args)
     bl.install_signal_handlers()
@@ -147,7 +149,8 @@ def main():
             if args.shared:
                 extra += ["--shared-storage", f"pool={pool}"]
             hosts[h] = (bl.Daemon(cleanup, paddockd, paddock, image_dir,
-                                  os.path.join(tmp, f"state-{h}"), extra_args=extra).start(), port)
+                                  os.path.join(tmp, f"state-{h}"), log_level=args.log_level,
+                                  extra_args=extra).start(), port)
         for h, other in (("a", "b"), ("b", "a")):
             d, _ = hosts[h]
             peer, port = hosts[other]

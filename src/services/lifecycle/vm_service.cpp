@@ -46,7 +46,8 @@ VmService::VmService(VmServiceConfig config, Store& store, Engine& engine, Image
       accel_(accel),
       events_(events),
       nics_(nics),
-      resources_(resources) {}
+      resources_(resources),
+      trash_(config_.stateDir + "/trash") {}
 
 Result<std::vector<VmRecord>> VmService::othersThan(const std::string& name) {
   auto all = store_.listVms();
@@ -580,7 +581,7 @@ Status VmService::eraseLocked(const std::string& name, bool keepDisks) {
       keepDisks = true;
     }
   }
-  if (!keepDisks) (void)removeAll(disks);
+  if (!keepDisks) (void)trash_.discard(disks);
   (void)removeAll(runDir(name));
   return {};
 }

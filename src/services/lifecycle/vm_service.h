@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "common/trash.h"
 #include "engine/engine.h"
 #include "images/image_store.h"
 #include "services/event_bus.h"
@@ -197,6 +198,7 @@ class VmService {
   EventBus& events_;
   NicProvider& nics_;
   ResourceControl& resources_;
+  Trash trash_;  // deleted disk folders, removed after the caller has its answer
   std::mutex entriesMutex_;
   std::map<std::string, EntryPtr> entries_;
   // Held from checking a new or changed definition against the other VMs (names, MACs, IPs,
