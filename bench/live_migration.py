@@ -117,6 +117,11 @@ def hand_migrate(cleanup, src, dst_argv, dst_paths, disk_mib, downtime_ms, share
     src.proc.wait(timeout=30)
     dt = time.monotonic() - t0
     src.proc = None
+    if not shared:
+        # The source's copy goes now, as Paddock's does at the end of its migration (untimed
+        # there too: its trash empties in the background). Deleting it later, when the next
+        # trial recreates the file, would hand that trial's target the memory just freed.
+        os.unlink(os.path.join(src.paths["dir"], "root.qcow2"))
     return dt, m.get("downtime", -1), disk_s, m.get("total-time", -1), m["ram"]["transferred"], dst
 
 
