@@ -19,8 +19,12 @@ packages=(
   librsvg2-2 libcairo2 fonts-dejavu-core
   # runtime: virtual networks
   iproute2 dnsmasq-base nftables
+  # runtime: the "debian" guest image recipe (guest/debian/build.sh)
+  mmdebstrap
   # tests and benchmarks
   sqlite3 procps util-linux python3 python3-prometheus-client
+  # the xen-2004 benchmark suite's workloads, run natively (the debian image has them too)
+  p7zip-full dbench iperf3 postgresql
 )
 
 missing=()
@@ -35,5 +39,11 @@ echo "setup: installing ${missing[*]}"
 sudo_cmd=()
 [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
 export DEBIAN_FRONTEND=noninteractive
+# The benchmark runs its own PostgreSQL clusters: the package must not start one on the host.
+if [[ " ${missing[*]} " == *" postgresql "* ]]; then
+  "${sudo_cmd[@]}" mkdir -p /etc/postgresql-common/createcluster.d
+  echo "create_main_cluster = false" |
+    "${sudo_cmd[@]}" tee /etc/postgresql-common/createcluster.d/paddock.conf >/dev/null
+fi
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -61,6 +61,7 @@ void addLiveTuning(CliContext& ctx, nlohmann::json& body, const std::string& max
 void addVmCommands(CLI::App& app, CliContext& ctx);
 void addHostCommands(CLI::App& app, CliContext& ctx);
 void addImageCommands(CLI::App& app, CliContext& ctx);
+void addBenchCommand(CLI::App& app, CliContext& ctx);
 void addApplyCommand(CLI::App& app, CliContext& ctx);
 void addEventCommands(CLI::App& app, CliContext& ctx);
 void addNetworkCommands(CLI::App& app, CliContext& ctx);

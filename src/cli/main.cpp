@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   addCustomizationCommands(app, ctx);
   addSnapshotCommands(app, ctx);
   addBackupCommands(app, ctx);
+  addBenchCommand(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -24,6 +24,7 @@ nlohmann::json toJson(const ImageInfo& i) {
           {"up_to_date", i.upToDate},
           {"kernel", i.kernel},
           {"initrd", i.initrd},
+          {"root_disk", i.rootDisk},
           {"kernel_version", i.kernelVersion},
           {"recipe_hash", i.recipeHash},
           {"built_at", formatTimeMs(i.builtAtMs)}};
@@ -102,6 +103,7 @@ Result<ImageInfo> ImageStore::info(const std::string& name) {
     i.upToDate = builtHash->substr(0, 64) == *hash;
     i.kernel = dir + "/vmlinuz";
     i.initrd = dir + "/initrd.img";
+    if (pathExists(dir + "/root.qcow2")) i.rootDisk = dir + "/root.qcow2";
     if (auto kv = readFile(dir + "/kernel-version")) {
       i.kernelVersion = *kv;
       while (!i.kernelVersion.empty() && i.kernelVersion.back() == '\n') i.kernelVersion.pop_back();

@@ -19,6 +19,7 @@ struct ImageInfo {
   bool upToDate = false;  // built from the current recipe
   std::string kernel;     // paths, when built
   std::string initrd;
+  std::string rootDisk;  // a qcow2 root filesystem the VM's first disk starts as; "": none
   std::string kernelVersion;
   std::string recipeHash;
   int64_t builtAtMs = 0;

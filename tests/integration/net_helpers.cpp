@@ -40,12 +40,12 @@ void guestWriteDiskHead(TestDaemon& d, const std::string& vm, const std::string&
       << out;
 }
 
-int guestRun(TestDaemon& d, const std::string& vm, const std::string& command,
-             std::string* output) {
+int guestRun(TestDaemon& d, const std::string& vm, const std::string& command, std::string* output,
+             std::chrono::seconds timeout) {
   static int serial = 0;
   std::string mark = "DONE" + std::to_string(++serial);
   std::string seen;
-  auto deadline = std::chrono::steady_clock::now() + 40s;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
   // The previous caller's console session may still hold write access for a moment.
   std::shared_ptr<http::WebSocket> ws;
   while (!ws && std::chrono::steady_clock::now() < deadline) {

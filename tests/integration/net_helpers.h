@@ -2,6 +2,7 @@
 // guests through their consoles, and what the namespace holds.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,7 +15,8 @@ namespace paddock::test {
 
 // Runs `command` in the guest's shell and returns its exit status (-1: no answer in time).
 int guestRun(TestDaemon& d, const std::string& vm, const std::string& command,
-             std::string* output = nullptr);
+             std::string* output = nullptr,
+             std::chrono::seconds timeout = std::chrono::seconds(40));
 // Runs `command` in the guest and returns the seconds it took by the guest's clock; -1 if it
 // failed or the guest did not answer.
 double guestSeconds(TestDaemon& d, const std::string& vm, const std::string& command);

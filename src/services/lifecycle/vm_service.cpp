@@ -141,6 +141,12 @@ Status VmService::checkImage(const VmSpec& spec) {
                        fmt::format("image '{}' is not built yet (run: paddock image build {})",
                                    spec.image, spec.image),
                        "image");
+    if (!info->rootDisk.empty() && spec.disks.empty())
+      return makeError(Errc::invalid_argument,
+                       fmt::format("image '{}' boots from a root disk: give the VM one (e.g. "
+                                   "--disk root=4G; the first disk starts as the image's)",
+                                   spec.image),
+                       "disks");
   } else {
     if (!pathExists(spec.kernel))
       return makeError(Errc::invalid_argument, fmt::format("kernel {} does not exist", spec.kernel),
@@ -168,9 +174,42 @@ Status VmService::createDisks(const VmSpec& spec) {
   for (const auto& d : spec.disks) {
     std::string path = dir + "/" + d.name + ".qcow2";
     if (pathExists(path)) continue;
+    if (&d == &spec.disks.front()) {
+      auto from = imageRootDisk(spec);
+      if (!from) return from.error();
+      if (!from->empty()) {
+        PADDOCK_TRY(copyRootDisk(*from, path, d));
+        continue;
+      }
+    }
     PADDOCK_TRY(createQcow2(path, d.sizeMib));
   }
   return {};
+}
+
+Result<std::string> VmService::imageRootDisk(const VmSpec& spec) {
+  if (spec.image.empty()) return std::string();
+  auto info = images_.info(spec.image);
+  if (!info) return info.error();
+  return info->rootDisk;
+}
+
+// A full copy, not an overlay on the image: the disk stays whole when the VM migrates, is backed
+// up or outlives a rebuilt image.
+Status VmService::copyRootDisk(const std::string& image, const std::string& path,
+                               const DiskSpec& disk) {
+  auto size = qcow2VirtualSizeMib(image);
+  if (!size) return size.error();
+  if (disk.sizeMib < *size)
+    return makeError(Errc::invalid_argument,
+                     fmt::format("disk '{}' is {}M and the image's root filesystem needs {}M",
+                                 disk.name, disk.sizeMib, *size),
+                     "disks");
+  auto copied = copyQcow2(
+      image, path, path + ".log", [](double) {}, [] { return false; });
+  (void)::unlink((path + ".log").c_str());
+  PADDOCK_TRY(copied);
+  return growQcow2(path, disk.sizeMib);
 }
 
 Result<VmRecord> VmService::create(const VmSpec& spec) {
@@ -630,6 +669,9 @@ Result<LaunchSpec> VmService::launchSpec(const VmSpec& spec, const std::string& 
     l.initrd = spec.initrd;
   }
   l.append = fmt::format("console=ttyS0 paddock.hostname={} quiet", spec.name);
+  auto rootDisk = imageRootDisk(spec);
+  if (!rootDisk) return rootDisk.error();
+  if (!rootDisk->empty()) l.append += " root=/dev/vda rw";
   if (!spec.cmdline.empty()) l.append += " " + spec.cmdline;
   for (const auto& d : spec.disks) {
     std::string path =

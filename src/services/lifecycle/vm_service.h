@@ -169,6 +169,9 @@ class VmService {
   void setState(const std::string& name, VmEntry& e, VmState state, const std::string& reason);
   Result<VmRecord> record(const std::string& name);
   Status createDisks(const VmSpec& spec);
+  // The root filesystem the VM's image brings for its first disk; "" if none.
+  Result<std::string> imageRootDisk(const VmSpec& spec);
+  Status copyRootDisk(const std::string& image, const std::string& path, const DiskSpec& disk);
   Result<VmRecord> createImpl(const VmSpec& spec, const std::string& preparedDisks, VmState initial,
                               const std::string& reason);
   // The checks of createImpl (MACs filled in). Caller holds admission_.

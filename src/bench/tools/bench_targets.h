@@ -1,0 +1,42 @@
+// Where `paddock-bench` runs a workload: natively on this host (with the guest's CPU count and
+// memory), or in a Paddock VM of the debian image, driven through its serial console.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "client/paddock_client.h"
+#include "common/result.h"
+
+namespace paddock::bench {
+
+struct TargetShape {
+  int vcpus = 1;
+  int memoryMib = 1024;
+  int diskMib = 4096;
+  std::string profile = "quick";
+  std::string workloadsDir;  // the host's copy of guest/debian/workloads
+};
+
+class BenchTarget {
+ public:
+  virtual ~BenchTarget() = default;
+  virtual std::string name() const = 0;
+  // Boots or sets up what the workloads run in.
+  virtual Status prepare() = 0;
+  // The workload's stdout (its RESULT lines), or why it failed.
+  virtual Result<std::string> run(const std::string& workload, std::chrono::seconds timeout) = 0;
+  // What the report states about this target (accelerator, limits applied, ...).
+  virtual nlohmann::json describe() const = 0;
+  // Ends and deletes what prepare() made; safe to call twice.
+  virtual void cleanup() = 0;
+};
+
+std::unique_ptr<BenchTarget> nativeTarget(const TargetShape& shape);
+std::unique_ptr<BenchTarget> paddockTarget(const TargetShape& shape, PaddockClient& client,
+                                           const std::string& image);
+
+}  // namespace paddock::bench
