@@ -107,6 +107,32 @@ TEST(BenchSuite, TheQuickProfileMeasuresEveryWorkloadNativelyAndInAPaddockGuest)
   EXPECT_NE(cmp.out.find("+0.0 %"), std::string::npos) << cmp.out;
 }
 
+// The hand-started peer: the same image in a QEMU paddock-bench starts itself; the report then
+// has Paddock's ratio to it, and neither the VM nor the peer's QEMU outlives the run.
+TEST(BenchSuite, AHandStartedQemuPeerRunsTheSameImageBesidePaddock) {
+  TestDaemon d;
+  std::string dir = d.stateDir() + "/results";
+  auto out = bench(
+      d,
+      {"run", "--targets", "paddock,qemu-peer", "--workloads", "micro", "--trials", "1", "-o", dir},
+      20min);
+  ASSERT_EQ(out.exitCode, 0) << out.err.substr(out.err.size() > 3000 ? out.err.size() - 3000 : 0);
+  auto raw = rawJson(dir);
+  ASSERT_EQ(raw["runs"].size(), 2u);
+  for (const auto& r : raw["runs"]) EXPECT_TRUE(r["ok"].get<bool>()) << r.dump();
+  const auto& peer = raw["environment"]["target_qemu-peer"];
+  EXPECT_EQ(peer["accelerator"], raw["environment"]["accelerator"]);
+  EXPECT_GT(peer["boot_to_ready_s"].get<double>(), 0);
+  auto md = readFile(dir + "/results.md");
+  ASSERT_TRUE(md);
+  EXPECT_NE(md->find("| paddock ÷ qemu-peer |"), std::string::npos) << *md;
+  EXPECT_NE(md->find("| micro | fork_exec_us |"), std::string::npos) << *md;
+  EXPECT_EQ(d.cli({"--json", "vm", "list"}).json().size(), 0u);
+  auto left = runCommand({"pgrep", "-f", "qemu-system-x86_64 -name qemu-peer"});
+  ASSERT_TRUE(left);
+  EXPECT_NE(left->exitCode, 0) << "the peer QEMU outlived the run: " << left->out;
+}
+
 // A workload that fails on a target is a failed run in raw.json and the report, and the exit
 // status says so; nothing is counted as a zero.
 TEST(BenchSuite, AFailedWorkloadIsReportedAsFailedNotAsZero) {
@@ -157,6 +183,7 @@ TEST(BenchSuite, AFailedWorkloadIsReportedAsFailedNotAsZero) {
   // Bad input is refused before anything runs.
   for (std::vector<std::string> bad : {std::vector<std::string>{"run", "--targets", "native,bogus"},
                                        {"run", "--targets", "native,native"},
+                                       {"run", "--targets", ""},
                                        {"run", "--trials", "0"},
                                        {"run", "--profile", "huge"},
                                        {"run", "--workloads", "cpu,web3"},

@@ -38,5 +38,8 @@ class BenchTarget {
 std::unique_ptr<BenchTarget> nativeTarget(const TargetShape& shape);
 std::unique_ptr<BenchTarget> paddockTarget(const TargetShape& shape, PaddockClient& client,
                                            const std::string& image);
+// The same image in a QEMU this program starts by hand (paths and accelerator from paddockd).
+std::unique_ptr<BenchTarget> qemuPeerTarget(const TargetShape& shape, PaddockClient& client,
+                                            const std::string& image);
 
 }  // namespace paddock::bench

@@ -99,10 +99,8 @@ int runSuite(const RunOptions& o) {
   auto targets = splitList(o.targets);
   std::set<std::string> seen;
   for (const auto& t : targets) {
-    if (t == "qemu-peer")
-      fail("--targets: qemu-peer (a hand-started QEMU) is not built yet; use native,paddock", 2);
-    if (t != "native" && t != "paddock")
-      fail("--targets: unknown target '" + t + "' (native, paddock)", 2);
+    if (t != "native" && t != "paddock" && t != "qemu-peer")
+      fail("--targets: unknown target '" + t + "' (native, paddock, qemu-peer)", 2);
     if (!seen.insert(t).second) fail("--targets: '" + t + "' is listed twice", 2);
   }
   if (targets.empty()) fail("--targets: name at least one target", 2);
@@ -121,7 +119,7 @@ int runSuite(const RunOptions& o) {
                     o.workloadsDir};
   std::unique_ptr<PaddockClient> client;
   nlohmann::json host = nlohmann::json::object();
-  if (seen.count("paddock")) {
+  if (seen.count("paddock") || seen.count("qemu-peer")) {
     auto opts = resolveClientOptions(o.host, o.tokenFile);
     if (!opts) fail(opts.error().message, 5);
     auto c = PaddockClient::connect(*opts);
@@ -156,8 +154,10 @@ int runSuite(const RunOptions& o) {
     env["paddock_version"] = host.value("paddock_version", "");
   }
   for (const auto& t : targets) {
-    std::unique_ptr<BenchTarget> target =
-        t == "native" ? nativeTarget(shape) : paddockTarget(shape, *client, o.image);
+    std::unique_ptr<BenchTarget> target = t == "native" ? nativeTarget(shape)
+                                          : t == "paddock"
+                                              ? paddockTarget(shape, *client, o.image)
+                                              : qemuPeerTarget(shape, *client, o.image);
     std::fprintf(stderr, "paddock-bench: preparing %s\n", t.c_str());
     if (auto s = target->prepare(); !s) {
       target->cleanup();
@@ -279,7 +279,8 @@ int main(int argc, char** argv) {
   run->add_option("--suite", o.suite, "suite to run [xen-2004]");
   run->add_option("--profile", o.profile, "quick (minutes, CI) or full (real hardware)");
   run->add_option("--trials", o.trials, "trials per workload and target [5]");
-  run->add_option("--targets", o.targets, "comma-separated: native, paddock [native,paddock]");
+  run->add_option("--targets", o.targets,
+                  "comma-separated: native, paddock, qemu-peer [native,paddock]");
   run->add_option("--workloads", o.workloads, "comma-separated subset of the suite [all]");
   run->add_option("-o,--output", o.out, "result folder [results]");
   run->add_option("--host", o.host, "paddockd to use (as for paddock --host)");

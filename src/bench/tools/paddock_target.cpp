@@ -4,18 +4,33 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <regex>
 #include <thread>
 
 #include <fmt/format.h>
 
 #include "bench/tools/bench_targets.h"
+#include "bench/tools/console_session.h"
 
 namespace paddock::bench {
 
 namespace {
 
 using namespace std::chrono_literals;
+
+class WebSocketConsole : public ConsoleLink {
+ public:
+  explicit WebSocketConsole(http::WebSocket& ws) : ws_(ws) {}
+  bool send(std::string_view bytes) override { return ws_.sendBinary(bytes); }
+  std::optional<std::string> receive(std::chrono::steady_clock::time_point) override {
+    auto m = ws_.receive();
+    if (!m) return std::nullopt;
+    return std::move(*m);
+  }
+  void close() override { ws_.close(); }
+
+ private:
+  http::WebSocket& ws_;
+};
 
 class PaddockTarget : public BenchTarget {
  public:
@@ -51,19 +66,9 @@ class PaddockTarget : public BenchTarget {
   }
 
   Result<std::string> run(const std::string& workload, std::chrono::seconds timeout) override {
-    auto out = console(fmt::format("/usr/local/lib/paddock-bench/xen-2004.sh {} {} 2>/tmp/err",
-                                   workload, shape_.profile),
-                       timeout);
-    if (!out) return out.error();
-    if (out->first != 0) {
-      auto err = console("tail -1 /tmp/err", 30s);
-      std::string why = err ? err->second : "";
-      while (!why.empty() && (why.back() == '\n' || why.back() == '\r')) why.pop_back();
-      auto nl = why.rfind('\n');
-      if (nl != std::string::npos) why = why.substr(nl + 1);
-      return makeError(Errc::internal, fmt::format("exit {}: {}", out->first, why));
-    }
-    return out->second;
+    return runGuestWorkload(
+        [this](const std::string& c, std::chrono::seconds t) { return console(c, t); }, workload,
+        shape_.profile, timeout);
   }
 
   nlohmann::json describe() const override {
@@ -83,8 +88,7 @@ class PaddockTarget : public BenchTarget {
   }
 
  private:
-  // Runs `command` in the console's shell: (exit status, what it printed after the command's
-  // echo). The end is a marker line the echo cannot contain (its digits are printed by $((..))).
+  // Runs `command` in the console's shell: (exit status, what it printed).
   Result<std::pair<int, std::string>> console(const std::string& command,
                                               std::chrono::seconds timeout) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -104,39 +108,18 @@ class PaddockTarget : public BenchTarget {
         std::this_thread::sleep_for(200ms);
       }
     }
-    std::string mark = fmt::format("PBX{}", ++serial_);
+    // receive() blocks: closing the socket at the deadline ends it.
     std::atomic<bool> finished{false};
     std::thread watchdog([&] {
       while (!finished && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(100ms);
       ws->close();
     });
-    // `$((1))` prints 1 but echoes as itself, so only the command's end matches the marker.
-    ws->sendBinary(fmt::format("{}; echo {}$((1))=$?\n", command, mark));
-    std::regex done(mark + "1=(\\d+)");
-    std::string seen;
-    std::smatch m;
-    int status = -1;
-    while (auto msg = ws->receive()) {
-      seen += *msg;
-      if (std::regex_search(seen, m, done)) {
-        status = std::stoi(m[1]);
-        break;
-      }
-    }
+    WebSocketConsole link(*ws);
+    auto out = runInConsole(link, command, deadline, ++serial_);
     finished = true;
     watchdog.join();
-    ws->close();
-    if (status < 0)
-      return makeError(Errc::timeout,
-                       fmt::format("no answer from the VM's console within {} s", timeout.count()));
-    // Drop the echoed command line.
-    auto echo = seen.find(mark + "$((1))");
-    auto start = echo == std::string::npos ? 0 : seen.find('\n', echo);
-    std::string out = seen.substr(
-        start == std::string::npos ? 0 : start + 1,
-        static_cast<size_t>(m.position(0)) - (start == std::string::npos ? 0 : start + 1));
-    return std::make_pair(status, out);
+    return out;
   }
 
   TargetShape shape_;
