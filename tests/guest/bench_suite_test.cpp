@@ -3,6 +3,7 @@
 // reported as failed.
 #include <expat.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -174,6 +175,21 @@ TEST(BenchSuite, AFailedWorkloadIsReportedAsFailedNotAsZero) {
   }
   EXPECT_EQ(failed, 2);
   EXPECT_EQ(ok, 2);
+  // The native runs had the guest's memory as their limit where this host has a memory cgroup
+  // to write, and the group is gone afterwards.
+  std::string limit = raw["environment"]["target_native"]["memory_limit"];
+  bool cgroups = pathExists("/sys/fs/cgroup/cgroup.controllers") ||
+                 pathExists("/sys/fs/cgroup/memory/memory.limit_in_bytes");
+  if (cgroups && geteuid() == 0) {
+    EXPECT_EQ(limit.rfind("1024 MiB (/sys/fs/cgroup/", 0), 0u) << limit;
+  } else {
+    EXPECT_EQ(limit, "not applied: no writable memory cgroup");
+  }
+  auto leftover = limit.find('(') == std::string::npos
+                      ? std::string()
+                      : limit.substr(limit.find('(') + 1, limit.rfind('/') - limit.find('(') - 1);
+  EXPECT_TRUE(leftover.empty() || !pathExists(leftover)) << leftover;
+
   auto md = readFile(dir + "/results.md");
   ASSERT_TRUE(md);
   EXPECT_NE(md->find("| cpu | (cpu) | - (higher is better) | **FAILED 2 of 2** |"),

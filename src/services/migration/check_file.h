@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <optional>
 #include <random>
 #include <string>
 #include <utility>
@@ -29,6 +30,16 @@ class CheckFile {
     f.path_ = dir + "/" + f.name_;
     PADDOCK_TRY(writeFileAtomic(f.path_, f.token_, 0600));
     return f;
+  }
+  // For a VM on shared storage `storage` (its directory `dir`, or why there is none): the check
+  // file to name in the request; nothing for a VM on local storage.
+  static Result<std::optional<CheckFile>> forStorage(const std::string& storage,
+                                                     const Result<std::string>& dir) {
+    if (storage.empty()) return std::optional<CheckFile>();
+    if (!dir) return dir.error();
+    auto written = write(*dir);
+    if (!written) return written.error();
+    return std::optional<CheckFile>(std::move(*written));
   }
   CheckFile() = default;
   CheckFile(CheckFile&& o) noexcept { *this = std::move(o); }

@@ -100,16 +100,11 @@ Result<nlohmann::json> MigrationService::migrateLive(const std::string& name,
         {"listen_host", peerHost},
         {"post_copy", options.postCopy},
         {"snapshots", nlohmann::json::array()}};
-    std::optional<CheckFile> check;
     sharedStorage = !spec.storage.empty();
-    if (sharedStorage) {
-      auto dir = vms_.sharedStorageDir(spec.storage);
-      if (!dir) return dir.error();
-      auto written = CheckFile::write(*dir);
-      if (!written) return written.error();
-      check = std::move(*written);
-      request["shared_storage"] = check->request(spec.storage);
-    }
+    auto checkFile = CheckFile::forStorage(spec.storage, vms_.sharedStorageDir(spec.storage));
+    if (!checkFile) return checkFile.error();
+    std::optional<CheckFile> check = std::move(*checkFile);
+    if (check) request["shared_storage"] = check->request(spec.storage);
     auto prepared = PeerService::call(c, peer, "POST", "/v1/migrations/incoming", request,
                                       std::chrono::minutes(2));
     check.reset();

@@ -204,14 +204,9 @@ Result<nlohmann::json> MigrationService::migrateCold(const std::string& name,
     };
     // On shared storage the target sees the files already (shown by a check file).
     bool shared = !spec.storage.empty();
-    std::optional<CheckFile> check;
-    if (shared) {
-      auto dir = vms_.sharedStorageDir(spec.storage);
-      if (!dir) return dir.error();
-      auto written = CheckFile::write(*dir);
-      if (!written) return written.error();
-      check = std::move(*written);
-    }
+    auto checkFile = CheckFile::forStorage(spec.storage, vms_.sharedStorageDir(spec.storage));
+    if (!checkFile) return checkFile.error();
+    std::optional<CheckFile> check = std::move(*checkFile);
     for (const auto& d : spec.disks)
       if (!shared)
         PADDOCK_TRY(
