@@ -25,6 +25,8 @@ packages=(
   sqlite3 procps util-linux python3 python3-prometheus-client
   # the xen-2004 benchmark suite's workloads, run natively (the debian image has them too)
   p7zip-full dbench iperf3 postgresql
+  # its web-hosting test's server, run natively as a private instance (nginx -c DIR/nginx.conf)
+  nginx-light
 )
 
 missing=()
@@ -45,5 +47,19 @@ if [[ " ${missing[*]} " == *" postgresql "* ]]; then
   echo "create_main_cluster = false" |
     "${sudo_cmd[@]}" tee /etc/postgresql-common/createcluster.d/paddock.conf >/dev/null
 fi
+# Nor may nginx's package start its service (or keep it enabled): the benchmark starts its own.
+policy=""
+if [[ " ${missing[*]} " == *" nginx-light "* && ! -e /usr/sbin/policy-rc.d ]]; then
+  policy=/usr/sbin/policy-rc.d
+  printf '#!/bin/sh\n# paddock setup.sh: no service starts while it installs packages\nexit 101\n' |
+    "${sudo_cmd[@]}" tee "$policy" >/dev/null
+  "${sudo_cmd[@]}" chmod 0755 "$policy"
+fi
 "${sudo_cmd[@]}" apt-get update -qq
-"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+status=0
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || status=$?
+[ -z "$policy" ] || "${sudo_cmd[@]}" rm -f "$policy"
+if [[ " ${missing[*]} " == *" nginx-light "* ]] && command -v systemctl >/dev/null; then
+  "${sudo_cmd[@]}" systemctl disable --now nginx >/dev/null 2>&1 || true
+fi
+exit "$status"

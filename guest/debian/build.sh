@@ -63,7 +63,9 @@ printf 'set enable-bracketed-paste off\n' >"$root/root/.inputrc"  # plain text o
 # The benchmark suite's workloads, as the host runs them from guest/debian/workloads.
 install -d "$root/usr/local/lib/paddock-bench"
 install -m 0755 "$recipe_dir/workloads/xen-2004.sh" "$root/usr/local/lib/paddock-bench/"
-install -m 0644 "$recipe_dir/workloads/micro.c" "$root/usr/local/lib/paddock-bench/"
+install -m 0755 "$recipe_dir/workloads/web-serve.sh" "$root/usr/local/lib/paddock-bench/"
+install -m 0644 "$recipe_dir/workloads/micro.c" "$recipe_dir/workloads/web-dynamic.c" \
+    "$root/usr/local/lib/paddock-bench/"
 # cloud-init renders the seed's network-config (or DHCP on the first NIC) for systemd-networkd.
 mkdir -p "$root/etc/systemd/system/systemd-networkd-wait-online.service.d"
 install -m 0644 "$recipe_dir/wait-online.conf" \

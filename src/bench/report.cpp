@@ -72,10 +72,13 @@ std::vector<MetricRow> summarizeRuns(const std::vector<RunRecord>& runs,
         std::vector<double> values;
         for (const auto& r : runs) {
           if (r.workload != w || r.target != t) continue;
-          ++cell.runs;
           auto it = std::find_if(r.samples.begin(), r.samples.end(),
                                  [&](const Sample& s) { return s.metric == m.metric; });
-          if (!r.ok || it == r.samples.end())
+          // A run that worked without this figure measures other sizes (web on one server
+          // natively); a failed run failed for every figure of its workload.
+          if (r.ok && it == r.samples.end()) continue;
+          ++cell.runs;
+          if (!r.ok)
             ++cell.failed;
           else
             values.push_back(it->value);

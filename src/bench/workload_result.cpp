@@ -22,7 +22,12 @@ Result<std::vector<Sample>> parseResults(std::string_view output) {
       return makeError(Errc::invalid_argument, fmt::format("malformed result line: {}", line));
     char* end = nullptr;
     s.value = std::strtod(value.c_str(), &end);
-    if (end == value.c_str() || *end != '\0' || !std::isfinite(s.value) || s.value <= 0)
+    bool number = end != value.c_str() && *end == '\0' && std::isfinite(s.value);
+    // A share (of requests answered in time, say) can truly be 0; any other figure cannot.
+    if (s.unit == "%" && (!number || s.value < 0 || s.value > 100))
+      return makeError(Errc::invalid_argument,
+                       fmt::format("result {} is not a share of 0-100 %: {}", s.metric, value));
+    if (s.unit != "%" && (!number || s.value <= 0))
       return makeError(Errc::invalid_argument,
                        fmt::format("result {} is not a positive number: {}", s.metric, value));
     if (better != "higher" && better != "lower")

@@ -20,8 +20,8 @@ struct Sample {
 };
 
 // The RESULT lines in `output` (other lines, a console's echo and "\r" are ignored). An error
-// when there is none, or when one is malformed or its value is not a positive finite number: a
-// failure must never become a sample.
+// when there is none, or when one is malformed or its value is not a positive finite number (a
+// share, unit "%", may be 0-100): a failure must never become a sample.
 Result<std::vector<Sample>> parseResults(std::string_view output);
 
 struct RunRecord {

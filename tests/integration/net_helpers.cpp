@@ -3,16 +3,14 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <filesystem>
 #include <regex>
 #include <sstream>
-#include <thread>
 
 #include <fmt/format.h>
 
+#include "client/console_command.h"
 #include "common/files.h"
-#include "http/websocket.h"
 
 namespace paddock::test {
 
@@ -42,49 +40,9 @@ void guestWriteDiskHead(TestDaemon& d, const std::string& vm, const std::string&
 
 int guestRun(TestDaemon& d, const std::string& vm, const std::string& command, std::string* output,
              std::chrono::seconds timeout) {
-  static int serial = 0;
-  std::string mark = "DONE" + std::to_string(++serial);
-  std::string seen;
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  // The previous caller's console session may still hold write access for a moment.
-  std::shared_ptr<http::WebSocket> ws;
-  while (!ws && std::chrono::steady_clock::now() < deadline) {
-    auto opened = d.api().openWebSocket("/v1/vms/" + vm + "/console");
-    if (!opened) return -1;
-    std::shared_ptr<http::WebSocket> candidate(std::move(*opened));
-    auto notice = candidate->receive();
-    if (notice && notice->find("\"writer\":true") != std::string::npos) {
-      ws = candidate;
-    } else {
-      candidate->close();
-      std::this_thread::sleep_for(200ms);
-    }
-  }
-  if (!ws) return -1;
-  // receive() blocks; closing the socket at the deadline ends it.
-  std::atomic<bool> finished{false};
-  std::thread watchdog([&] {
-    while (!finished && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(50ms);
-    ws->close();
-  });
-  ws->sendBinary(command + "; echo " + mark + "=$?\n");
-  std::regex done(mark + "=(\\d+)");
-  std::smatch m;
-  int status = -1;
-  for (;;) {
-    auto msg = ws->receive();
-    if (!msg) break;
-    seen += *msg;
-    if (std::regex_search(seen, m, done)) {
-      status = std::stoi(m[1]);
-      break;
-    }
-  }
-  finished = true;
-  watchdog.join();
-  if (output) *output = seen;
-  return status;
+  auto r = runOnVmConsole(d.api(), vm, command, timeout);
+  if (output) *output = r ? r->output : r.error().message;
+  return r ? r->status : -1;
 }
 
 double guestSeconds(TestDaemon& d, const std::string& vm, const std::string& command) {

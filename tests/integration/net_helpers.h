@@ -13,7 +13,8 @@
 
 namespace paddock::test {
 
-// Runs `command` in the guest's shell and returns its exit status (-1: no answer in time).
+// Runs `command` in the guest's shell and returns its exit status (-1: no answer in time);
+// `output` gets what it printed (client/console_command), or why there was no answer.
 int guestRun(TestDaemon& d, const std::string& vm, const std::string& command,
              std::string* output = nullptr,
              std::chrono::seconds timeout = std::chrono::seconds(40));

@@ -72,7 +72,7 @@ TEST(BenchWorkloads, AnUnknownWorkloadOrProfileFailsLoudly) {
   EXPECT_EQ(profile->out.find("RESULT"), std::string::npos) << profile->out;
   auto list = runCommand({"bash", script, "list"});
   ASSERT_TRUE(list);
-  EXPECT_EQ(list->out, "cpu build osdb-ir osdb-oltp dbench micro\n");
+  EXPECT_EQ(list->out, "cpu build osdb-ir osdb-oltp dbench micro ttcp\n");
 }
 
 }  // namespace

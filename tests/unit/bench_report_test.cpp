@@ -33,6 +33,13 @@ TEST(BenchResults, NoResultOrABadOneIsAFailureNeverAZero) {
   EXPECT_FALSE(parseResults("RESULT cpu_7z_seconds 1.5 s faster\n"));
   EXPECT_FALSE(parseResults("RESULT cpu_7z_seconds 1.5 s lower extra\n"));
   EXPECT_FALSE(parseResults("RESULT cpu_7z_seconds\n"));
+  // Shares (unit %) may be 0, but not outside 0-100.
+  auto share = parseResults("RESULT web_16g_within_300ms 0 % higher\n");
+  ASSERT_TRUE(share) << share.error().message;
+  EXPECT_EQ((*share)[0].value, 0.0);
+  EXPECT_TRUE(parseResults("RESULT web_1g_within_300ms 100 % higher\n"));
+  EXPECT_FALSE(parseResults("RESULT web_1g_within_300ms 100.5 % higher\n"));
+  EXPECT_FALSE(parseResults("RESULT web_1g_within_300ms -1 % higher\n"));
 }
 
 TEST(BenchSchedule, TrialsInterleaveTargetsAndRotateWhoGoesFirst) {
@@ -118,6 +125,33 @@ TEST(BenchReport, AFailedRunIsCountedAsFailedAndNotAsAValue) {
   EXPECT_NE(csv.find("db,db_x,u,higher,paddock,2,1,40,0,40,40,40,0.4,0\n"), std::string::npos)
       << csv;
   EXPECT_NE(csv.find("web,(web),,higher,native,1,1,,,,,,,\n"), std::string::npos) << csv;
+}
+
+// Natively the web test has one server; a guest target measures more sizes. A run that worked
+// without a figure leaves that cell "not run", not failed.
+TEST(BenchReport, AFigureOnlySomeTargetsMeasureIsNotRunElsewhere) {
+  auto web = [](const std::string& target, std::vector<Sample> samples, bool ok = true) {
+    return RunRecord{target, "web", 0, ok, ok ? "" : "no answer", std::move(samples), 1.0};
+  };
+  Sample one{"web_1g_req_per_s", 100, "req/s", Better::higher};
+  Sample two{"web_2g_req_per_s", 150, "req/s", Better::higher};
+  auto rows =
+      summarizeRuns({web("native", {one}), web("paddock", {one, two}), web("qemu-peer", {}, false)},
+                    {"native", "paddock", "qemu-peer"});
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[1].metric, "web_2g_req_per_s");
+  EXPECT_EQ(rows[1].cells[0].runs, 0);
+  EXPECT_EQ(rows[1].cells[0].failed, 0);
+  EXPECT_EQ(rows[1].cells[1].runs, 1);
+  EXPECT_EQ(rows[1].cells[2].failed, 1);  // the failed run fails every figure
+  EXPECT_EQ(rows[0].cells[2].failed, 1);
+  std::string md =
+      markdownReport(rows, {"native", "paddock", "qemu-peer"}, nlohmann::json::object());
+  EXPECT_NE(
+      md.find("| web | web_2g_req_per_s | req/s (higher is better) | not run | 150.0 ± 0 (150.0) "
+              "| **FAILED 1 of 1** |"),
+      std::string::npos)
+      << md;
 }
 
 TEST(BenchReport, TheChartIsWellFormedSvgWithABarPerTargetAndMetric) {

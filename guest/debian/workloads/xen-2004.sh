@@ -3,12 +3,16 @@
 #
 #   xen-2004.sh WORKLOAD PROFILE [WORKDIR]
 #
-# WORKLOAD: cpu | build | osdb-ir | osdb-oltp | dbench | micro ("list" prints them).
+# WORKLOAD: cpu | build | osdb-ir | osdb-oltp | dbench | micro | ttcp ("list" prints them).
+#           ttcp needs PADDOCK_BENCH_PEER=ADDRESS:PORT, an `iperf3 -s` the runner started on the
+#           host (the guest's gateway; 127.0.0.1 for native runs).
+#           The suite's web test is not here: paddock-bench drives web-serve.sh's servers itself.
 # PROFILE:  quick (seconds natively, minutes under TCG) | full (paper-sized, for real hardware).
 # Prints one line per measured figure, and nothing else on stdout:
 #   RESULT <metric> <value> <unit> <higher|lower>
 # and exits non-zero, with the reason on stderr, when the workload fails: a failure is never a
-# zero. Needs: p7zip-full, gcc, make, postgresql (15), dbench (the debian image has them all).
+# zero. Needs: p7zip-full, gcc, make, postgresql (15), dbench, iperf3, iproute2 (the debian image
+# has them all).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -91,7 +95,7 @@ pgbench_tps() {  # pgbench_tps SECONDS [pgbench options]: the tps pgbench report
 mkdir -p "$work"
 case $workload in
     list)
-        echo "cpu build osdb-ir osdb-oltp dbench micro" ;;
+        echo "cpu build osdb-ir osdb-oltp dbench micro ttcp" ;;
     cpu)
         # FourInARow / SPEC INT stand-in: 7-Zip (LZMA) compressing a fixed input on every CPU.
         lines=$(size 40000 2000000)
@@ -131,6 +135,26 @@ case $workload in
         # lmbench-style micro-benchmarks, compiled here with this target's gcc.
         gcc -O2 -o "$work/micro" "$here/micro.c" || die "micro.c does not compile"
         "$work/micro" --scale "$(size 0.05 1)" --result || die "a micro-benchmark failed" ;;
+    ttcp)
+        # ttcp: bulk TCP throughput with the host, from here (tx) and to here (rx), by iperf3.
+        peer=${PADDOCK_BENCH_PEER:-}
+        [[ $peer == *:* ]] || die "PADDOCK_BENCH_PEER=ADDRESS:PORT is not set"
+        address=${peer%:*} port=${peer##*:}
+        # A guest's DHCP lease may come a moment after it reported ready.
+        for ((i = 0; i < 60; i++)); do
+            ip route get "$address" >/dev/null 2>&1 && break
+            sleep 0.5
+        done
+        ip route get "$address" >/dev/null 2>&1 || die "no route to $address"
+        for direction in tx rx; do
+            flag=""
+            [[ $direction == rx ]] && flag=-R
+            out=$(iperf3 -c "$address" -p "$port" -t "$(size 5 60)" -f m $flag 2>&1) \
+                || die "iperf3 ($direction) failed: $(echo "$out" | tail -1)"
+            mbits=$(echo "$out" | awk '/receiver$/ { for (i = 1; i <= NF; i++) if ($i == "Mbits/sec") print $(i - 1) }')
+            [[ -n $mbits ]] || die "iperf3 ($direction) printed no receiver bitrate"
+            result "ttcp_${direction}_mbit_s" "$mbits" Mbit/s higher
+        done ;;
     *)
         die "unknown workload (one of: $("$0" list))" ;;
 esac

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -19,6 +20,10 @@ struct TargetShape {
   int diskMib = 4096;
   std::string profile = "quick";
   std::string workloadsDir;  // the host's copy of guest/debian/workloads
+  // The run has a network workload (ttcp, web): guests get a NIC on a network of their own and
+  // the host an iperf3 server on it (native: on 127.0.0.1).
+  bool network = false;
+  std::vector<int> webGuests;  // the web test's sizes; empty: the profile's
 };
 
 class BenchTarget {
@@ -27,6 +32,11 @@ class BenchTarget {
   virtual std::string name() const = 0;
   // Boots or sets up what the workloads run in.
   virtual Status prepare() = 0;
+  // Whether this target runs `workload` at all (the others are left out of its schedule).
+  virtual bool runs(const std::string& workload) const {
+    (void)workload;
+    return true;
+  }
   // The workload's stdout (its RESULT lines), or why it failed.
   virtual Result<std::string> run(const std::string& workload, std::chrono::seconds timeout) = 0;
   // What the report states about this target (accelerator, limits applied, ...).

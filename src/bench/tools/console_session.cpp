@@ -8,50 +8,24 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
-#include <regex>
 
 #include <fmt/format.h>
 
 namespace paddock::bench {
 
-Result<std::pair<int, std::string>> runInConsole(ConsoleLink& link, const std::string& command,
-                                                 std::chrono::steady_clock::time_point deadline,
-                                                 int serial) {
-  std::string mark = fmt::format("PBX{}_", serial);
-  // `$((1))` prints 1 but echoes as itself, so only the command's end matches the marker.
-  if (!link.send(fmt::format("{}; echo {}$((1))=$?\n", command, mark)))
-    return makeError(Errc::unavailable, "the console link is closed");
-  std::regex done(mark + "1=(\\d+)");
-  std::string seen;
-  std::smatch m;
-  for (;;) {
-    auto bytes = link.receive(deadline);
-    if (!bytes) return makeError(Errc::timeout, "no answer from the guest's console in time");
-    seen += *bytes;
-    if (std::regex_search(seen, m, done)) break;
-  }
-  // What the command printed: from the line after its echo to the marker.
-  auto echo = seen.find(mark + "$((1))");
-  size_t start = 0;
-  if (echo != std::string::npos) {
-    auto nl = seen.find('\n', echo);
-    start = nl == std::string::npos ? seen.size() : nl + 1;
-  }
-  auto end = static_cast<size_t>(m.position(0));
-  return std::make_pair(std::stoi(m[1]), end > start ? seen.substr(start, end - start) : "");
-}
-
 Result<std::string> runGuestWorkload(const ConsoleCommand& console, const std::string& workload,
-                                     const std::string& profile, std::chrono::seconds timeout) {
-  auto out = console(
-      fmt::format("/usr/local/lib/paddock-bench/xen-2004.sh {} {} 2>/tmp/err", workload, profile),
-      timeout);
+                                     const std::string& profile, std::chrono::seconds timeout,
+                                     const std::string& peer) {
+  std::string env = peer.empty() ? "" : "PADDOCK_BENCH_PEER=" + peer + " ";
+  auto out = console(fmt::format("{}/usr/local/lib/paddock-bench/xen-2004.sh {} {} 2>/tmp/err", env,
+                                 workload, profile),
+                     timeout);
   if (!out) return out.error();
-  if (out->first == 0) return out->second;
+  if (out->status == 0) return out->output;
   auto err = console("tail -1 /tmp/err", std::chrono::seconds(30));
-  std::string why = err ? err->second : "";
+  std::string why = err ? err->output : "";
   while (!why.empty() && (why.back() == '\n' || why.back() == '\r')) why.pop_back();
-  return makeError(Errc::internal, fmt::format("exit {}: {}", out->first, why));
+  return makeError(Errc::internal, fmt::format("exit {}: {}", out->status, why));
 }
 
 namespace {

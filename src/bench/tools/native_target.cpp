@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 
 #include "bench/tools/bench_targets.h"
+#include "bench/tools/iperf_server.h"
+#include "bench/tools/web_workload.h"
 #include "common/files.h"
 #include "common/subprocess.h"
 
@@ -37,30 +39,25 @@ class NativeTarget : public BenchTarget {
     work_ = fmt::format("/var/tmp/paddock-bench-native-{}", getpid());
     PADDOCK_TRY(makeDirs(work_, 0755));
     memoryLimit_ = limitMemory();
+    if (shape_.network) PADDOCK_TRY(iperf_.start("127.0.0.1", work_ + "/iperf3.log"));
     return {};
   }
 
   Result<std::string> run(const std::string& workload, std::chrono::seconds timeout) override {
-    std::string script = shape_.workloadsDir + "/xen-2004.sh";
-    // The shell joins the memory cgroup (when there is one) and becomes the workload.
-    std::string join = cgroup_.empty() ? "" : "echo $$ > '" + cgroup_ + "/cgroup.procs' && ";
-    auto out =
-        runCommand({"sh", "-c", join + "exec taskset -c \"$0\" bash \"$1\" \"$2\" \"$3\" \"$4\"",
-                    fmt::format("0-{}", shape_.vcpus - 1), script, workload, shape_.profile, work_},
+    if (workload == "web") return runWeb(timeout);
+    return limited({shape_.workloadsDir + "/xen-2004.sh", workload, shape_.profile, work_},
                    timeout);
-    if (!out) return out.error();
-    if (out->exitCode != 0)
-      return makeError(Errc::internal,
-                       fmt::format("exit {}: {}", out->exitCode, lastLine(out->err)));
-    return out->out;
   }
 
   nlohmann::json describe() const override {
-    return {{"cpus", fmt::format("taskset -c 0-{}", shape_.vcpus - 1)},
-            {"memory_limit", memoryLimit_}};
+    nlohmann::json d = {{"cpus", fmt::format("taskset -c 0-{}", shape_.vcpus - 1)},
+                        {"memory_limit", memoryLimit_}};
+    if (shape_.network) d["network"] = "loopback, iperf3 -s on " + iperf_.endpoint();
+    return d;
   }
 
   void cleanup() override {
+    iperf_.stop();
     if (!work_.empty()) (void)removeAll(work_);
     work_.clear();
     if (!cgroup_.empty()) ::rmdir(cgroup_.c_str());
@@ -68,6 +65,46 @@ class NativeTarget : public BenchTarget {
   }
 
  private:
+  // `bash ARGS` in the memory cgroup (when there is one) and on the guest's CPU count: its
+  // stdout, or its exit status and last line of stderr as the error.
+  Result<std::string> limited(const std::vector<std::string>& args, std::chrono::seconds timeout) {
+    std::string join = cgroup_.empty() ? "" : "echo $$ > '" + cgroup_ + "/cgroup.procs' && ";
+    std::vector<std::string> argv = {"sh",
+                                     "-c",
+                                     join +
+                                         "cpus=$1 peer=$2; shift 2; exec env "
+                                         "\"$peer\" taskset -c \"$cpus\" bash \"$@\"",
+                                     "sh",
+                                     fmt::format("0-{}", shape_.vcpus - 1),
+                                     "PADDOCK_BENCH_PEER=" + iperf_.endpoint()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto out = runCommand(argv, timeout);
+    if (!out) return out.error();
+    if (out->exitCode != 0)
+      return makeError(Errc::internal,
+                       fmt::format("exit {}: {}", out->exitCode, lastLine(out->err)));
+    return out->out;
+  }
+
+  // One web server here (the paper's native Linux ran one): nginx and the dynamic handler in the
+  // cgroup and on the CPUs a guest gets, on 127.0.0.1; the load generator runs outside them.
+  Result<std::string> runWeb(std::chrono::seconds timeout) {
+    auto port = freeTcpPort("127.0.0.1");
+    if (!port) return port.error();
+    std::string dir = work_ + "/web";
+    std::string script = shape_.workloadsDir + "/web-serve.sh";
+    auto started = limited({script, "start", dir, std::to_string(*port)}, timeout);
+    Result<std::string> out =
+        started ? measureWeb({{"127.0.0.1", *port, "native"}}, webPlan(shape_.profile))
+                : Result<std::string>(started.error());
+    auto stopped = runCommand({"bash", script, "stop", dir}, std::chrono::minutes(1));
+    if (out && (!stopped || stopped->exitCode != 0))
+      return makeError(Errc::internal,
+                       "web-serve.sh stop failed: " +
+                           (stopped ? lastLine(stopped->err) : stopped.error().message));
+    return out;
+  }
+
   // A memory cgroup (v2, else v1) limited to the guest's memory; the text the report shows.
   std::string limitMemory() {
     std::string bytes = std::to_string(static_cast<long long>(shape_.memoryMib) << 20);
@@ -95,6 +132,7 @@ class NativeTarget : public BenchTarget {
   }
 
   TargetShape shape_;
+  IperfServer iperf_;
   std::string work_;
   std::string cgroup_;
   std::string memoryLimit_;

@@ -11,6 +11,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -20,6 +21,7 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <CLI/CLI.hpp>
 
 #include "bench/report.h"
@@ -33,8 +35,8 @@
 namespace paddock::bench {
 namespace {
 
-const std::vector<std::string> kXen2004 = {"cpu",       "build",  "osdb-ir",
-                                           "osdb-oltp", "dbench", "micro"};
+const std::vector<std::string> kXen2004 = {"cpu",    "build", "osdb-ir", "osdb-oltp",
+                                           "dbench", "micro", "ttcp",    "web"};
 
 std::vector<std::string> splitList(const std::string& s) {
   std::vector<std::string> out;
@@ -85,6 +87,7 @@ struct RunOptions {
   std::string memory = "1G", disk = "4G";
   std::string workloadsDir = PADDOCK_WORKLOADS_DIR;
   int timeoutS = 1800;
+  std::string webGuests;
 };
 
 int runSuite(const RunOptions& o) {
@@ -107,16 +110,29 @@ int runSuite(const RunOptions& o) {
   auto workloads = o.workloads.empty() ? kXen2004 : splitList(o.workloads);
   for (const auto& w : workloads)
     if (std::find(kXen2004.begin(), kXen2004.end(), w) == kXen2004.end())
-      fail("--workloads: unknown workload '" + w +
-               "' (cpu, build, osdb-ir, osdb-oltp, dbench, "
-               "micro)",
-           2);
+      fail(fmt::format("--workloads: unknown workload '{}' ({})", w, fmt::join(kXen2004, ", ")), 2);
   if (!pathExists(o.workloadsDir + "/xen-2004.sh"))
     fail("--workloads-dir: no xen-2004.sh in " + o.workloadsDir, 2);
-  if (auto s = makeDirs(o.out, 0755); !s) fail(s.error().message);
 
-  TargetShape shape{o.vcpus, static_cast<int>(*memory), static_cast<int>(*disk), o.profile,
-                    o.workloadsDir};
+  TargetShape shape;
+  shape.vcpus = o.vcpus;
+  shape.memoryMib = static_cast<int>(*memory);
+  shape.diskMib = static_cast<int>(*disk);
+  shape.profile = o.profile;
+  shape.workloadsDir = o.workloadsDir;
+  auto has = [&](const char* w) {
+    return std::find(workloads.begin(), workloads.end(), w) != workloads.end();
+  };
+  shape.network = has("ttcp") || has("web");
+  for (const auto& g : splitList(o.webGuests)) {
+    int n = 0;
+    auto [end, ec] = std::from_chars(g.data(), g.data() + g.size(), n);
+    if (ec != std::errc() || end != g.data() + g.size() || n < 1 || n > 64 ||
+        (!shape.webGuests.empty() && n <= shape.webGuests.back()))
+      fail("--web-guests: a rising list of guest counts of 1..64, e.g. 1,2,4,8,16", 2);
+    shape.webGuests.push_back(n);
+  }
+  if (auto s = makeDirs(o.out, 0755); !s) fail(s.error().message);
   std::unique_ptr<PaddockClient> client;
   nlohmann::json host = nlohmann::json::object();
   if (seen.count("paddock") || seen.count("qemu-peer")) {
@@ -166,9 +182,8 @@ int runSuite(const RunOptions& o) {
     }
     run[t] = std::move(target);
   }
-  for (const auto& t : targets) env["target_" + t] = run[t]->describe();
-
   auto schedule = interleave(o.trials, workloads, targets);
+  std::erase_if(schedule, [&](const ScheduledRun& s) { return !run[s.target]->runs(s.workload); });
   std::vector<RunRecord> records;
   int failures = 0;
   for (size_t i = 0; i < schedule.size() && !interrupted; ++i) {
@@ -197,6 +212,8 @@ int runSuite(const RunOptions& o) {
     records.push_back(std::move(r));
   }
   env["load_after"] = loadAverage();
+  // What the targets were once the runs had made them (the web test's guests, say).
+  for (const auto& t : targets) env["target_" + t] = run[t]->describe();
   cleanupAll();
   if (interrupted) env["interrupted"] = true;
 
@@ -291,6 +308,8 @@ int main(int argc, char** argv) {
   run->add_option("--disk", o.disk, "the guest's root disk [4G]");
   run->add_option("--workloads-dir", o.workloadsDir, "the host's copy of the workload scripts");
   run->add_option("--timeout", o.timeoutS, "seconds one workload run may take [1800]");
+  run->add_option("--web-guests", o.webGuests,
+                  "the web test's numbers of guests [quick: 1,2; full: 1,2,4,8,16]");
   std::string a, b;
   auto* cmp = app.add_subcommand("compare", "compare two result folders");
   cmp->add_option("A", a, "first result folder")->required();
