@@ -22,6 +22,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "bench/net_port.h"
 #include "bench/web_load.h"
 #include "common/subprocess.h"
 
@@ -48,24 +49,6 @@ int bindPort(int port) {
     return -1;
   }
   return fd;
-}
-
-// A port P such that P and P + 1 (web-dynamic's) are free, from the kernel's ephemeral range.
-int freePortPair() {
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    int fd = bindPort(0);
-    sockaddr_in addr{};
-    socklen_t len = sizeof addr;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    close(fd);
-    int port = ntohs(addr.sin_port);
-    if (port >= 65535) continue;
-    int a = bindPort(port), b = bindPort(port + 1);
-    if (a >= 0) close(a);
-    if (b >= 0) close(b);
-    if (a >= 0 && b >= 0) return port;
-  }
-  return -1;
 }
 
 bool accepts(int port) {
@@ -151,8 +134,9 @@ class WebServe : public ::testing::Test {
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     tmp_ = tmpl;
     dir_ = tmp_ + "/srv";  // does not exist yet: start makes it
-    port_ = freePortPair();
-    ASSERT_GT(port_, 0);
+    auto port = freeTcpPorts("0.0.0.0", 2);
+    ASSERT_TRUE(port) << port.error().message;
+    port_ = *port;
   }
   void TearDown() override {
     if (tmp_.empty()) return;

@@ -1,44 +1,21 @@
 #include "bench/tools/iperf_server.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
 
+#include "bench/net_port.h"
 #include "common/files.h"
 #include "common/subprocess.h"
 
 namespace paddock::bench {
-
-namespace {}  // namespace
-
-Result<int> freeTcpPort(const std::string& address) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  if (inet_pton(AF_INET, address.c_str(), &a.sin_addr) != 1)
-    return makeError(Errc::invalid_argument, "not an IPv4 address: " + address);
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return makeError(Errc::internal, std::string("socket: ") + std::strerror(errno));
-  socklen_t len = sizeof a;
-  int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  int e = errno;
-  if (rc == 0) rc = ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  if (rc != 0)
-    return makeError(Errc::unavailable, fmt::format("bind {}: {}", address, std::strerror(e)));
-  return static_cast<int>(ntohs(a.sin_port));
-}
 
 namespace {
 
@@ -63,7 +40,7 @@ bool listening(int port) {
 
 Status IperfServer::start(const std::string& address, const std::string& logPath) {
   stop();
-  auto port = freeTcpPort(address);
+  auto port = freeTcpPorts(address);
   if (!port) return port.error();
   auto pid = spawnBound({"iperf3", "-s", "-B", address, "-p", std::to_string(*port)}, logPath);
   if (!pid) return pid.error();

@@ -10,9 +10,6 @@
 
 namespace paddock::bench {
 
-// A TCP port the kernel calls free on `address` now (for a server started a moment later).
-Result<int> freeTcpPort(const std::string& address);
-
 class IperfServer {
  public:
   IperfServer() = default;

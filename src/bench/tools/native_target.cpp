@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "bench/net_port.h"
 #include "bench/tools/bench_targets.h"
 #include "bench/tools/iperf_server.h"
 #include "bench/tools/web_workload.h"
@@ -89,7 +90,8 @@ class NativeTarget : public BenchTarget {
   // One web server here (the paper's native Linux ran one): nginx and the dynamic handler in the
   // cgroup and on the CPUs a guest gets, on 127.0.0.1; the load generator runs outside them.
   Result<std::string> runWeb(std::chrono::seconds timeout) {
-    auto port = freeTcpPort("127.0.0.1");
+    // nginx listens on every address on the port, its dynamic handler on the next one.
+    auto port = freeTcpPorts("0.0.0.0", 2);
     if (!port) return port.error();
     std::string dir = work_ + "/web";
     std::string script = shape_.workloadsDir + "/web-serve.sh";
