@@ -20,9 +20,9 @@ struct LiveMigrationParams {
   int migrationPort = 0;
   int nbdPort = 0;
   std::vector<LiveMigrationDisk> disks;
-  std::uint64_t maxDowntimeMs = 300;
-  std::uint64_t bandwidthBytes = 0;  // per second; 0: as fast as the link goes
-  bool autoConverge = false;         // throttle the vCPUs of a guest that dirties memory faster
+  std::uint64_t maxDowntimeMs = 300;  // a cap: see downtimeLimitForPass
+  std::uint64_t bandwidthBytes = 0;   // per second; 0: as fast as the link goes
+  bool autoConverge = false;          // throttle the vCPUs of a guest that dirties memory faster
   // Switch to the target after the first memory pass and send the rest on demand (the target
   // must acceptPostCopy()). A failure after the switch cannot be undone: neither side then has
   // the whole guest.
@@ -45,10 +45,20 @@ struct LiveMigrationResult {
                                 // side is this plus the mirrors' last flush and the commit)
   std::int64_t totalMs = 0;     // memory phase, as QEMU measured it
   std::uint64_t memorySent = 0;
-  std::uint64_t diskBytes = 0;  // what the mirrors copied
-  std::int64_t diskMs = 0;      // from the mirrors' start until all were in sync
-  bool wasRunning = true;       // false: the guest was paused and stays so on the target
-  bool postCopy = false;        // it switched over before memory was all sent
+  std::uint64_t diskBytes = 0;        // what the mirrors copied
+  std::int64_t diskMs = 0;            // from the mirrors' start until all were in sync
+  bool wasRunning = true;             // false: the guest was paused and stays so on the target
+  bool postCopy = false;              // it switched over before memory was all sent
+  std::uint64_t downtimeLimitMs = 0;  // the limit QEMU had when it switched over
 };
+
+// The pause QEMU may plan for while memory pass `passes` (its dirty-sync count, 1 in the first)
+// runs. QEMU stops the guest as soon as what is left fits in the limit at the measured
+// bandwidth, so a fixed limit of 300 ms lets it take most of that even for an idle guest whose
+// next pass would leave almost nothing. Paddock starts low and doubles the limit with every pass
+// that did not get there, up to the operator's cap: an idle guest switches in a few ms, one that
+// dirties memory fast still converges within the cap.
+constexpr std::uint64_t kFirstDowntimeLimitMs = 20;
+std::uint64_t downtimeLimitForPass(std::uint64_t capMs, int passes);
 
 }  // namespace paddock

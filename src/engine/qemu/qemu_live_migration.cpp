@@ -36,6 +36,13 @@ bool migrationActive(const std::string& status) {
 
 }  // namespace
 
+std::uint64_t downtimeLimitForPass(std::uint64_t capMs, int passes) {
+  // Passes 1 and 2 at the first limit (the first check comes at the end of pass 1), then
+  // doubled per pass.
+  int doublings = std::clamp(passes - 2, 0, 16);
+  return std::min(capMs, kFirstDowntimeLimitMs << doublings);
+}
+
 Status QemuProcess::exportDisks(const std::string& host, int port,
                                 const std::vector<std::string>& disks) {
   PADDOCK_TRY(qmp_->nbdServerStart(host, port));
@@ -148,8 +155,9 @@ Result<LiveMigrationResult> QemuProcess::migrateLive(
                       .count();
 
   p.phase = LiveMigrationProgress::Phase::memory;
+  std::uint64_t downtimeLimit = downtimeLimitForPass(params.maxDowntimeMs, 1);
   nlohmann::json tuning = {
-      {"downtime-limit", params.maxDowntimeMs},
+      {"downtime-limit", downtimeLimit},
       {"max-bandwidth", params.bandwidthBytes ? params.bandwidthBytes : kUnlimitedBandwidth},
       // The cap holds after a post-copy switch too (QEMU has a separate one, by default none).
       {"max-postcopy-bandwidth", params.bandwidthBytes}};
@@ -205,6 +213,7 @@ Result<LiveMigrationResult> QemuProcess::migrateLive(
     if (!m && switched) return m.error();
     if (!m) return unwind(m.error());
     if (m->status == "completed") {
+      result.downtimeLimitMs = downtimeLimit;
       result.downtimeMs = m->downtimeMs;
       result.totalMs = m->totalTimeMs;
       result.memorySent = m->transferred;
@@ -259,6 +268,16 @@ Result<LiveMigrationResult> QemuProcess::migrateLive(
     p.expectedDowntimeMs = m->expectedDowntimeMs;
     p.passes = m->passes;
     if (!progress(p) && !switched) return unwind(cancelled());
+    if (!switched && m->status == "active") {
+      // QEMU reads the limit at every check, so a new one applies to the pass under way.
+      std::uint64_t wanted = downtimeLimitForPass(params.maxDowntimeMs, m->passes);
+      if (wanted != downtimeLimit) {
+        if (auto s = qmp_->migrateSetParameters({{"downtime-limit", wanted}}); !s)
+          return unwind(s.error());
+        spdlog::debug("VM {}: memory pass {}: downtime limit {} ms", name_, m->passes, wanted);
+        downtimeLimit = wanted;
+      }
+    }
     // Post-copy once the first pass over all of memory is done (the second dirty sync began).
     if (params.postCopy && !postcopyRequested && m->status == "active" && m->passes >= 2) {
       if (auto s = qmp_->migrateStartPostcopy(); !s) return unwind(s.error());

@@ -204,7 +204,11 @@ void QemuProcess::watchExit() {
     // Attached, yet our child (a live migration's target QEMU, taken over): reaped here.
     haveStatus = true;
   }
-  exited_ = true;
+  {
+    std::lock_guard lock(exitMutex_);
+    exited_ = true;
+  }
+  exitCv_.notify_all();
   VmExit exit = describeExit(status, haveStatus);
   spdlog::info("VM {}: QEMU pid {} ended: {}", name_, pid_, exit.reason);
   if (callbacks_.onExit) callbacks_.onExit(exit);
@@ -400,12 +404,18 @@ Status QemuProcess::reset() {
 Status QemuProcess::forceStop() {
   forceStopRequested_ = true;
   (void)qmp_->quit();
-  auto deadline = std::chrono::steady_clock::now() + kQuitGrace;
-  while (!exited_ && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  if (!exited_) kill(pid_, SIGKILL);
-  while (!exited_) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (!waitExited(std::chrono::steady_clock::now() + kQuitGrace)) kill(pid_, SIGKILL);
+  (void)waitExited(std::chrono::steady_clock::time_point::max());
   return {};
+}
+
+bool QemuProcess::waitExited(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(exitMutex_);
+  if (deadline == std::chrono::steady_clock::time_point::max()) {
+    exitCv_.wait(lock, [this] { return exited_.load(); });
+    return true;
+  }
+  return exitCv_.wait_until(lock, deadline, [this] { return exited_.load(); });
 }
 
 // Which root ports are in use is asked from QEMU each time instead of being remembered: QEMU is

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -94,6 +96,9 @@ class QemuProcess : public VmProcess {
   std::string shutdownReason_;  // from QEMU's SHUTDOWN event, if one came
   std::atomic<bool> forceStopRequested_{false};
   std::atomic<bool> exited_{false};
+  std::mutex exitMutex_;  // with exitCv_: forceStop waits for the watcher to see the exit
+  std::condition_variable exitCv_;
+  bool waitExited(std::chrono::steady_clock::time_point deadline);
 };
 
 }  // namespace paddock

@@ -210,9 +210,9 @@ Result<nlohmann::json> MigrationService::migrateLive(const std::string& name,
   auto totalMs = since();
   spdlog::info(
       "VM {}: live migration to {} took {} ms (target ready at {}, disks mirrored in {}, "
-      "memory sent in {}, sent at {}, committed at {}; downtime {} ms)",
+      "memory sent in {}, sent at {}, committed at {}; downtime {} ms, limit {} ms)",
       name, peer, totalMs, preparedMs, result.diskMs, result.totalMs, sentMs, committedMs,
-      result.downtimeMs);
+      result.downtimeMs, result.downtimeLimitMs);
   events_.publish("vm.migrated", "vm/" + name,
                   {{"to", peer}, {"live", true}, {"downtime_ms", result.downtimeMs}});
   return nlohmann::json{{"vm", name},
@@ -221,6 +221,7 @@ Result<nlohmann::json> MigrationService::migrateLive(const std::string& name,
                         {"live", true},
                         {"post_copy", result.postCopy},
                         {"downtime_ms", result.downtimeMs},
+                        {"downtime_limit_ms", result.downtimeLimitMs},
                         {"memory_ms", result.totalMs},
                         {"total_ms", totalMs},
                         {"memory_bytes", result.memorySent},
