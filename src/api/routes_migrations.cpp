@@ -126,6 +126,13 @@ void addMigrationRoutes(Router& router, ApiContext& ctx) {
                 if (!body) return respondError(ex, body.error());
                 respondResult(ex, ctx.incoming.commit(p.at("id"), *body), 201);
               }});
+  router.add({"POST", "/v1/migrations/incoming/{id}/recover",
+              "Peer API: after a post-copy stream broke, listen again for the rest of memory",
+              [&ctx](const http::Request&, const Params& p, http::Exchange& ex) {
+                auto r = ctx.incoming.recoverLive(p.at("id"));
+                if (!r) return respondError(ex, r.error());
+                respondJson(ex, 200, *r);
+              }});
   router.add({"GET", "/v1/migrations/incoming/{id}",
               "Peer API: an arriving VM's state (the source's heartbeat during a live migration)",
               [&ctx](const http::Request&, const Params& p, http::Exchange& ex) {

@@ -88,6 +88,10 @@ class VmProcess {
   virtual Status stopDiskExports() = 0;
   // Target side, before the stream starts: lets the source switch to post-copy.
   virtual Status acceptPostCopy() = 0;
+  // Target side, after a post-copy stream broke (both QEMUs wait in "postcopy-paused", the guest
+  // here stalled on the pages it lacks): waits until this QEMU has seen the break, then listens
+  // on host:port for the source to send the rest (LiveMigrationParams::recover).
+  virtual Status recoverPostCopy(const std::string& host, int port) = 0;
   // Live migration, source side (see live_migration.h). `progress` is called a few times a
   // second; returning false cancels. On success the process is still there, paused with its
   // state sent: the caller either ends it (the target took over) or resumes it (the target

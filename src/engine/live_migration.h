@@ -5,8 +5,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
+
+#include "common/result.h"
 
 namespace paddock {
 
@@ -27,6 +30,11 @@ struct LiveMigrationParams {
   // must acceptPostCopy()). A failure after the switch cannot be undone: neither side then has
   // the whole guest.
   bool postCopy = false;
+  // After a post-copy switch, when the stream breaks: has the target listen again and returns
+  // the port it listens on, for the rest of memory. An unavailable or timeout error is tried
+  // again (the link may come back) for up to a minute; any other ends the migration. Empty: a
+  // break after the switch ends it at once.
+  std::function<Result<int>()> recover;
 };
 
 struct LiveMigrationProgress {
@@ -38,6 +46,7 @@ struct LiveMigrationProgress {
   std::uint64_t dirtyBytesPerSecond = 0;
   std::int64_t expectedDowntimeMs = -1;  // -1: not estimated yet
   int passes = 0;                        // memory passes (dirty syncs) so far
+  int recoveryAttempts = 0;              // post-copy: times the broken stream was sent again
 };
 
 struct LiveMigrationResult {
@@ -50,6 +59,7 @@ struct LiveMigrationResult {
   bool wasRunning = true;             // false: the guest was paused and stays so on the target
   bool postCopy = false;              // it switched over before memory was all sent
   std::uint64_t downtimeLimitMs = 0;  // the limit QEMU had when it switched over
+  int postCopyRecoveries = 0;         // post-copy streams that broke and were sent again
 };
 
 // The pause QEMU may plan for while memory pass `passes` (its dirty-sync count, 1 in the first)

@@ -214,6 +214,9 @@ TEST(QmpClient, LiveMigrationCommandsSendWhatQemuExpects) {
                       json::object());
   server.expectReturn("migrate-start-postcopy", json(), json::object());
   server.expectReturn("migrate-continue", {{"state", "pre-switchover"}}, json::object());
+  server.expectReturn("migrate-recover", {{"uri", "tcp:127.0.0.1:40002"}}, json::object());
+  server.expectReturn("migrate", {{"uri", "tcp:127.0.0.1:40002"}, {"resume", true}},
+                      json::object());
   auto client = connectClient(server);
   ASSERT_TRUE(client);
   EXPECT_TRUE(client->nbdServerStart("127.0.0.1", 40001).ok());
@@ -226,6 +229,8 @@ TEST(QmpClient, LiveMigrationCommandsSendWhatQemuExpects) {
   EXPECT_TRUE(client->blockJobCancel("mig-root", false).ok());
   EXPECT_TRUE(client->migrateStartPostcopy().ok());
   EXPECT_TRUE(client->migrateContinue().ok());
+  EXPECT_TRUE(client->migrateRecover("tcp:127.0.0.1:40002").ok());
+  EXPECT_TRUE(client->migrateResume("tcp:127.0.0.1:40002").ok());
   EXPECT_THAT(server.verify(), IsEmpty());
 }
 

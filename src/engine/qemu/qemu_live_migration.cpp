@@ -19,6 +19,11 @@ constexpr auto kPoll = std::chrono::milliseconds(10);
 constexpr auto kFinishPoll = std::chrono::milliseconds(5);
 constexpr auto kMirrorCheck = std::chrono::milliseconds(500);
 constexpr auto kUnwindTimeout = std::chrono::seconds(20);
+constexpr auto kRecoverWait = std::chrono::seconds(10);
+// After a post-copy break: how long the source keeps trying to send the rest, and how long it
+// lets one attempt take before it tries again.
+constexpr auto kRecoverDeadline = std::chrono::seconds(60);
+constexpr auto kRecoverRetry = std::chrono::seconds(2);
 // QEMU's default is 32 MiB/s; "as fast as the link goes" is this (libvirt uses the same idea).
 constexpr std::uint64_t kUnlimitedBandwidth = std::uint64_t{1} << 40;
 
@@ -61,6 +66,24 @@ Status QemuProcess::stopDiskExports() {
 
 Status QemuProcess::acceptPostCopy() {
   return qmp_->migrateSetCapability("postcopy-ram", true);
+}
+
+Status QemuProcess::recoverPostCopy(const std::string& host, int port) {
+  // The target notices a break later than the source may: its side must be paused too.
+  auto deadline = std::chrono::steady_clock::now() + kRecoverWait;
+  for (;;) {
+    auto m = qmp_->queryMigrate();
+    if (!m) return m.error();
+    if (m->status == "postcopy-paused") break;
+    if (m->status != "postcopy-active")
+      return makeError(Errc::conflict,
+                       fmt::format("the arriving VM's migration is {}, not a paused post-copy",
+                                   m->status.empty() ? "not under way" : m->status));
+    if (std::chrono::steady_clock::now() > deadline)
+      return makeError(Errc::timeout, "the arriving VM's post-copy stream did not break here");
+    std::this_thread::sleep_for(kFinishPoll * 10);
+  }
+  return qmp_->migrateRecover(fmt::format("tcp:{}:{}", uriHost(host), port));
 }
 
 Result<LiveMigrationResult> QemuProcess::migrateLive(
@@ -207,6 +230,9 @@ Result<LiveMigrationResult> QemuProcess::migrateLive(
     return unwind(s.error());
   migrating = true;
   bool postcopyRequested = false, continued = false, switched = false;
+  // Post-copy recovery: since when the stream is broken (the epoch: it is not), the last try.
+  std::chrono::steady_clock::time_point brokenSince{}, lastRecovery{};
+  std::string recoveryError;
   auto lastMirrorCheck = std::chrono::steady_clock::now();
   for (;;) {
     auto m = qmp_->queryMigrate();
@@ -219,16 +245,48 @@ Result<LiveMigrationResult> QemuProcess::migrateLive(
       result.memorySent = m->transferred;
       break;
     }
-    bool broken = m->status == "failed" || m->status == "cancelled" ||
-                  m->status == "postcopy-paused" || m->status == "postcopy-recover";
+    bool paused = m->status == "postcopy-paused" || m->status == "postcopy-recover";
+    bool broken = m->status == "failed" || m->status == "cancelled" || paused;
+    auto now = std::chrono::steady_clock::now();
+    if (paused && switched && params.recover) {
+      // The stream broke after the switch: both QEMUs wait, the guest on the target stalls on
+      // the pages it lacks. The target listens again and this side sends the rest there.
+      if (brokenSince == decltype(now){}) brokenSince = now;
+      bool due = m->status == "postcopy-paused" && now - lastRecovery >= kRecoverRetry;
+      if (due && now - brokenSince <= kRecoverDeadline) {
+        lastRecovery = now;
+        p.recoveryAttempts++;
+        (void)progress(p);
+        auto port = params.recover();
+        if (port) {
+          auto s = qmp_->migrateResume(fmt::format("tcp:{}:{}", uriHost(params.host), *port));
+          if (s) result.postCopyRecoveries++;
+          if (!s) recoveryError = s.error().message;
+        } else {
+          recoveryError = port.error().message;
+          // Only a target out of reach may come back; one whose QEMU is gone will not.
+          if (port.error().code != Errc::unavailable && port.error().code != Errc::timeout)
+            brokenSince = now - kRecoverDeadline - kRecoverRetry;
+        }
+      }
+      if (now - brokenSince <= kRecoverDeadline) {
+        (void)progress(p);
+        std::this_thread::sleep_for(kPoll);
+        continue;
+      }
+    }
     if (broken && switched) {
       // The guest ran on the target: resuming it here would fork it. It stays paused here.
       (void)qmp_->migrateCancel();
-      return makeError(Errc::unavailable,
-                       fmt::format("post-copy broke after the switch ({}: {}): the guest's "
-                                   "memory is split between the hosts",
-                                   m->status, m->error.empty() ? "no reason given" : m->error));
+      return makeError(
+          Errc::unavailable,
+          fmt::format(
+              "post-copy broke after the switch ({}: {}{}): the guest's memory is split "
+              "between the hosts",
+              m->status, m->error.empty() ? "no reason given" : m->error,
+              recoveryError.empty() ? "" : "; sending the rest again failed: " + recoveryError));
     }
+    if (switched && m->status == "postcopy-active") brokenSince = {};
     if (broken)
       return unwind(makeError(Errc::unavailable,
                               fmt::format("the migration stream {}: {}", m->status,

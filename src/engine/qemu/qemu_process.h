@@ -53,6 +53,7 @@ class QemuProcess : public VmProcess {
                      const std::vector<std::string>& disks) override;
   Status stopDiskExports() override;
   Status acceptPostCopy() override;
+  Status recoverPostCopy(const std::string& host, int port) override;
   Result<LiveMigrationResult> migrateLive(
       const LiveMigrationParams& params,
       const std::function<bool(const LiveMigrationProgress&)>& progress) override;

@@ -421,6 +421,14 @@ Status QmpClient::migrate(const std::string& uri) {
   return run("migrate", json{{"uri", uri}});
 }
 
+Status QmpClient::migrateResume(const std::string& uri) {
+  return run("migrate", json{{"uri", uri}, {"resume", true}});
+}
+
+Status QmpClient::migrateRecover(const std::string& uri) {
+  return run("migrate-recover", json{{"uri", uri}});
+}
+
 Status QmpClient::migrateCancel() {
   return run("migrate_cancel");
 }

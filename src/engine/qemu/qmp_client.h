@@ -123,6 +123,10 @@ class QmpClient {
 
   Result<std::vector<JobInfo>> queryJobs();
   Status migrate(const std::string& uri);
+  // Post-copy recovery: the source sends the paused stream again to `uri` (migrate with
+  // resume), where the target listens after migrateRecover.
+  Status migrateResume(const std::string& uri);
+  Status migrateRecover(const std::string& uri);
   Status migrateCancel();
   Result<MigrationInfo> queryMigrate();
   // Migration tuning, applied to the next migrate: {"downtime-limit": MS, "max-bandwidth": B/s}.

@@ -87,6 +87,7 @@ Result<nlohmann::json> IncomingMigrations::prepareLive(const nlohmann::json& req
   if (!nbdPort) return nbdPort.error();
   in->migrationPort = *migrationPort;
   in->nbdPort = *nbdPort;
+  in->listenHost = listenHost;
   if (*nbdPort == *migrationPort)
     return makeError(Errc::unavailable, "no two free ports to listen on", "listen_host");
 
@@ -195,6 +196,26 @@ Result<VmRecord> IncomingMigrations::commitLive(IncomingPtr in, const nlohmann::
   events_.publish("vm.migrated.in", "vm/" + in->spec.name,
                   {{"from", in->from}, {"state", vmStateName(rec->runtime.state)}, {"live", true}});
   return rec;
+}
+
+Result<nlohmann::json> IncomingMigrations::recoverLive(const std::string& id) {
+  auto found = find(id);  // counts as the source's heartbeat
+  if (!found) return found.error();
+  IncomingPtr in = *found;
+  std::lock_guard w(in->writing);
+  if (!in->live) return makeError(Errc::conflict, "not a live migration");
+  if (!in->process) return makeError(Errc::conflict, "the arriving VM's QEMU is gone");
+  if (auto s = in->process->queryStatus(); !s)
+    return makeError(Errc::conflict, "the arriving VM's QEMU is gone: " + s.error().message);
+  auto port = freePort(in->listenHost);
+  if (!port) return port.error();
+  if (auto s = in->process->recoverPostCopy(in->listenHost, *port); !s) return s.error();
+  in->migrationPort = *port;
+  spdlog::warn("arriving VM {}: its post-copy stream broke; listening again on port {}",
+               in->spec.name, *port);
+  events_.publish("vm.migration.recovering", "vm/" + in->spec.name,
+                  {{"from", in->from}, {"id", in->id}});
+  return nlohmann::json{{"id", in->id}, {"migration_port", *port}};
 }
 
 Result<nlohmann::json> IncomingMigrations::status(const std::string& id) {

@@ -56,6 +56,9 @@ class IncomingMigrations {
   Result<VmRecord> commit(const std::string& id, const nlohmann::json& request);
   // {"id", "vm", "live", "qemu"}: the source's heartbeat during a live migration.
   Result<nlohmann::json> status(const std::string& id);
+  // Live, after a post-copy stream broke: the QEMU listens again → {"migration_port"}. 409 when
+  // the migration is not a paused post-copy, 503 when its QEMU is gone.
+  Result<nlohmann::json> recoverLive(const std::string& id);
   Status abort(const std::string& id);
   // Daemon start: what an interrupted migration left.
   void cleanAll();
@@ -83,6 +86,7 @@ class IncomingMigrations {
     std::string accel;
     VmProcessPtr process;
     int migrationPort = 0, nbdPort = 0;
+    std::string listenHost;
     // Where the QEMU has the disks: the incoming dir's copies, or the VM's own folder on a
     // shared storage (nothing is copied then).
     std::string diskFolder;

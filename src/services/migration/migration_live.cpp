@@ -39,9 +39,13 @@ void report(OperationContext* op, const LiveMigrationProgress& p) {
   if (!op) return;
   using Phase = LiveMigrationProgress::Phase;
   if (p.phase == Phase::postcopy) {
+    std::string resent =
+        p.recoveryAttempts
+            ? fmt::format(" (the stream broke; sent again, attempt {})", p.recoveryAttempts)
+            : "";
     op->progress(90, fmt::format("post-copy: the guest runs on the target, {:.1f} MiB of memory "
-                                 "left to fetch",
-                                 inMib(p.memoryRemaining)));
+                                 "left to fetch{}",
+                                 inMib(p.memoryRemaining), resent));
     return;
   }
   if (p.phase == Phase::disks) {
@@ -126,6 +130,12 @@ Result<nlohmann::json> MigrationService::migrateLive(const std::string& name,
     params.bandwidthBytes = options.bandwidthMib << 20;
     params.autoConverge = options.autoConverge;
     params.postCopy = options.postCopy;
+    params.recover = [&]() -> Result<int> {
+      auto r = PeerService::call(c, peer, "POST", base + "/recover", nlohmann::json::object(),
+                                 std::chrono::seconds(20));
+      if (!r) return r.error();
+      return r->value("migration_port", 0);
+    };
 
     std::optional<Error> targetLost;
     auto lastBeat = std::chrono::steady_clock::now();
@@ -220,6 +230,7 @@ Result<nlohmann::json> MigrationService::migrateLive(const std::string& name,
                         {"state", finalState},
                         {"live", true},
                         {"post_copy", result.postCopy},
+                        {"post_copy_recoveries", result.postCopyRecoveries},
                         {"downtime_ms", result.downtimeMs},
                         {"downtime_limit_ms", result.downtimeLimitMs},
                         {"memory_ms", result.totalMs},
