@@ -18,10 +18,10 @@ With --dirty N both guests first start a loop that rewrites N MiB of guest memor
 it running through the migrations. With --shared both paddockd have `--shared-storage pool=DIR`
 (one directory) and the VM is created `--storage pool`: memory only, no mirror; B then launches
 its target on the same disk file and skips the NBD and mirror steps. A and B alternate, --trials
-each, each after --settle seconds of quiet (bench/README.md says why). Ratio A/B of total time
-(goal: <= 1.2) and QEMU's downtime (goal: <= 30 ms for an idle guest). Storage: the mirror
-phase's throughput vs `cp --sparse` of the same disk file (a plain copy), in MiB of the disk's
-virtual size per second.
+each, in the order A B, B A, A B, ..., each after --settle seconds of quiet (bench/README.md
+says why). Ratio A/B of total time (goal: <= 1.2) and QEMU's downtime (goal: <= 30 ms for an
+idle guest). Storage: the mirror phase's throughput vs `cp --sparse` of the same disk file (a
+plain copy), in MiB of the disk's virtual size per second.
 """
 
 import json
@@ -211,11 +211,10 @@ def main():
                            input=dirtier(args.dirty), text=True, capture_output=True, check=True,
                            timeout=60)
         time.sleep(3)  # both guests settled (and dirtying)
-        where, there = "a", "b"
-        side = 0
-        for t in range(args.trials):
-            bl.log(f"trial {t + 1}/{args.trials}")
-            time.sleep(args.settle)
+        state = {"where": "a", "there": "b", "side": 0, "src": src}
+
+        def run_a():
+            where, there = state["where"], state["there"]
             dt, cp = hosts[where][0].cli("--json", "vm", "migrate", "m", "--to", there, "--live",
                                          "--max-downtime", f"{args.downtime}ms")
             out = json.loads(cp.stdout)
@@ -225,16 +224,26 @@ def main():
             r["a_disk"].append(out["disk_ms"] / 1000.0)
             r["a_memory"].append(out["memory_ms"])
             r["a_sent"].append(out["memory_bytes"] / 2**20)
-            where, there = there, where
-            side = 1 - side
-            time.sleep(args.settle)
-            dt, downtime, disk_s, memory_ms, sent, src = hand_migrate(
-                cleanup, src, *dirs[side], args.disk, args.downtime, args.shared)
+            state["where"], state["there"] = there, where
+
+        def run_b():
+            state["side"] = 1 - state["side"]
+            dt, downtime, disk_s, memory_ms, sent, state["src"] = hand_migrate(
+                cleanup, state["src"], *dirs[state["side"]], args.disk, args.downtime,
+                args.shared)
             r["b_total"].append(dt)
             r["b_downtime"].append(downtime)
             r["b_disk"].append(disk_s)
             r["b_memory"].append(memory_ms)
             r["b_sent"].append(sent / 2**20)
+
+        for t in range(args.trials):
+            bl.log(f"trial {t + 1}/{args.trials}")
+            # A B, then B A: whatever the position in a pair does, both sides get it as often.
+            for run in (run_a, run_b) if t % 2 == 0 else (run_b, run_a):
+                time.sleep(args.settle)
+                run()
+        src = state["src"]
         src.stop()
         for h in hosts.values():
             h[0].shutdown()

@@ -60,6 +60,8 @@ struct LiveMigrationResult {
   bool postCopy = false;              // it switched over before memory was all sent
   std::uint64_t downtimeLimitMs = 0;  // the limit QEMU had when it switched over
   int postCopyRecoveries = 0;         // post-copy streams that broke and were sent again
+  std::int64_t finishMs = 0;  // pre-copy: from the stream's completion to the mirrors' end (the
+                              // guest paused)
 };
 
 // The pause QEMU may plan for while memory pass `passes` (its dirty-sync count, 1 in the first)

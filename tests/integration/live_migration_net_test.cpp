@@ -75,6 +75,11 @@ TEST_F(NetnsLiveMigration, TheGuestKeepsItsAddressAndAnswersOnTheTargetsSwitch) 
 
   auto moved = a.cli({"--json", "vm", "migrate", "n1", "--to", "b", "--live"});
   ASSERT_EQ(moved.code, 0) << moved.err;
+  // The guest's pause as Paddock reports it: QEMU's downtime, the mirrors' end and the commit.
+  EXPECT_GE(moved.json()["paused_ms"].get<std::int64_t>(),
+            moved.json()["downtime_ms"].get<std::int64_t>() + 1)
+      << moved.out;
+  EXPECT_LT(moved.json()["paused_ms"].get<std::int64_t>(), 10'000) << moved.out;
   EXPECT_EQ(b.vm("n1")["state"], "running");
   EXPECT_EQ(b.vm("n1")["nics"][0]["mac"], mac) << "the NIC keeps its MAC";
   // The guest did not ask for an address again: the one it had answers on b's switch, and the

@@ -344,7 +344,11 @@ Result<LiveMigrationResult> QemuProcess::migrateLive(
     std::this_thread::sleep_for(m->remaining < (64u << 20) ? kFinishPoll : kPoll);
   }
   if (switched) return result;
+  auto completedAt = std::chrono::steady_clock::now();
   if (auto s = finishMirrors(); !s) return unwind(s.error());
+  result.finishMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - completedAt)
+                        .count();
   return result;
 }
 
