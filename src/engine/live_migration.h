@@ -68,8 +68,8 @@ struct LiveMigrationResult {
 // runs. QEMU stops the guest as soon as what is left fits in the limit at the measured
 // bandwidth, so a fixed limit of 300 ms lets it take most of that even for an idle guest whose
 // next pass would leave almost nothing. Paddock starts low and doubles the limit with every pass
-// that did not get there, up to the operator's cap: an idle guest switches in a few ms, one that
-// dirties memory fast still converges within the cap.
+// that did not get there, up to the operator's cap: an idle guest switches at the first steps,
+// one that dirties memory fast still converges within the cap.
 constexpr std::uint64_t kFirstDowntimeLimitMs = 20;
 std::uint64_t downtimeLimitForPass(std::uint64_t capMs, int passes);
 
