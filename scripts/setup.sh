@@ -23,6 +23,8 @@ packages=(
   mmdebstrap
   # tests and benchmarks
   sqlite3 procps util-linux python3 python3-prometheus-client
+  # the live-migration network test pings the guest from each host (ping -D)
+  iputils-ping
   # the xen-2004 benchmark suite's workloads, run natively (the debian image has them too)
   p7zip-full dbench iperf3 postgresql
   # its web-hosting test's server, run natively as a private instance (nginx -c DIR/nginx.conf)

@@ -6,6 +6,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "integration/harness.h"
 #include "integration/migration_pair.h"
@@ -17,6 +21,27 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr const char* kGuestIp = "10.71.0.11";
+
+// Host-clock times (s) of the echo replies `ping -D` printed.
+std::vector<double> replyTimes(const std::string& pingOutput) {
+  std::vector<double> out;
+  std::regex reply(R"(\[([0-9]+\.[0-9]+)\] [0-9]+ bytes from)");
+  for (auto it = std::sregex_iterator(pingOutput.begin(), pingOutput.end(), reply);
+       it != std::sregex_iterator(); ++it)
+    out.push_back(std::stod((*it)[1]));
+  return out;
+}
+
+// Output of `ping -D` every 10 ms from `d`'s namespace to `ip` for `seconds` (in short runs:
+// ping gives up when the neighbour queue of an address nobody answers fills).
+std::string pingFor(TestDaemon& d, const std::string& ip, int seconds) {
+  auto r = runCommand(
+      {"ip", "netns", "exec", d.netns(), "bash", "-c",
+       "end=$((SECONDS + " + std::to_string(seconds) +
+           ")); while ((SECONDS < end)); do ping -D -n -i 0.01 -W 1 -w 1 " + ip + "; done"},
+      std::chrono::seconds(seconds + 20));
+  return r ? r->out + r->err : r.error().message;
+}
 
 // Whether `from` (a VM on `d`) gets an answer from `ip`.
 bool pings(TestDaemon& d, const std::string& from, const std::string& ip) {
@@ -73,8 +98,39 @@ TEST_F(NetnsLiveMigration, TheGuestKeepsItsAddressAndAnswersOnTheTargetsSwitch) 
   EXPECT_FALSE(pings(b, "n2", kGuestIp)) << "n1 is not on b's switch yet";
   auto linksBefore = paddockLinks(a);
 
+  // Each host pings the guest every 10 ms from its switch's gateway, from before the migration
+  // to after it: the last answer on a and the first on b bracket the guest's outage. For the
+  // guest the two gateways are one (as one router would be in a real network): b's gets a's MAC,
+  // and b knows the guest's MAC beforehand, so that neither side's ARP is measured.
+  std::string setup = "dev=$(ip -o route get " + std::string(kGuestIp) +
+                      " | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p'); ";
+  auto gatewayMac = a.inNetns({"bash", "-c", setup + "cat /sys/class/net/$dev/address"});
+  ASSERT_EQ(gatewayMac.exitCode, 0) << gatewayMac.err;
+  std::string gw = gatewayMac.out.substr(0, gatewayMac.out.find('\n'));
+  auto sameGateway =
+      b.inNetns({"bash", "-c",
+                 setup + "ip link set dev \"$dev\" address " + gw + " && ip neigh replace " +
+                     kGuestIp + " lladdr " + mac + " dev \"$dev\" nud permanent"});
+  ASSERT_EQ(sameGateway.exitCode, 0) << sameGateway.err;
+  std::string pingA, pingB;
+  std::thread pa([&] { pingA = pingFor(a, kGuestIp, 15); });
+  std::thread pb([&] { pingB = pingFor(b, kGuestIp, 15); });
+  std::this_thread::sleep_for(3s);
   auto moved = a.cli({"--json", "vm", "migrate", "n1", "--to", "b", "--live"});
+  pa.join();
+  pb.join();
   ASSERT_EQ(moved.code, 0) << moved.err;
+  auto onA = replyTimes(pingA), onB = replyTimes(pingB);
+  ASSERT_FALSE(onA.empty()) << pingA;
+  ASSERT_FALSE(onB.empty()) << "the guest never answered on b's switch:\n" << pingB.substr(0, 2000);
+  double gapMs = (onB.front() - onA.back()) * 1000;
+  auto pausedMs = moved.json()["paused_ms"].get<std::int64_t>();
+  std::cout << "guest unreachable for " << gapMs << " ms; paused " << pausedMs
+            << " ms (QEMU's downtime " << moved.json()["downtime_ms"] << " ms)\n";
+  EXPECT_GT(gapMs, 0) << "it answered on both switches at once";
+  // The outage is the pause Paddock reports, plus the ping interval and the guest's and the
+  // switch's catching up (its announcement, the bridge learning its port) under TCG.
+  EXPECT_LE(gapMs, pausedMs + 300) << "unreachable far longer than the pause it reported";
   // The guest's pause as Paddock reports it: QEMU's downtime, the mirrors' end and the commit.
   EXPECT_GE(moved.json()["paused_ms"].get<std::int64_t>(),
             moved.json()["downtime_ms"].get<std::int64_t>() + 1)
