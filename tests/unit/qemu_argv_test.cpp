@@ -37,7 +37,7 @@ TEST(QemuArgv, TcgGuestWithOneDiskMatchesTheExpectedCommandLine) {
       "-smp",
       "2",
       "-m",
-      "512M",
+      "524280K",  // 8 KiB short of 512M under TCG: see qemuMemorySize
       "-nodefaults",
       "-no-user-config",
       "-display",
@@ -191,6 +191,21 @@ TEST(QemuArgv, KvmPassesTheHostCpuThrough) {
   EXPECT_EQ(*(at + 1), "kvm");
   auto cpu = std::find(argv.begin(), argv.end(), "-cpu");
   EXPECT_EQ(*(cpu + 1), "host");
+  auto memory = std::find(argv.begin(), argv.end(), "-m");
+  ASSERT_NE(memory, argv.end());
+  EXPECT_EQ(*(memory + 1), "512M") << "KVM's dirty log needs no shortfall";
+}
+
+TEST(QemuArgv, UnderTcgTheRamIsNotAMultipleOf256KibSoMigrationTracksEveryWrite) {
+  for (std::uint64_t mib : {16u, 128u, 256u, 4096u}) {
+    std::string m = qemuMemorySize(mib, false);
+    ASSERT_EQ(m.back(), 'K') << m;
+    std::uint64_t kib = std::stoull(m.substr(0, m.size() - 1));
+    EXPECT_EQ(kib, mib * 1024 - 8) << "as little short as QEMU's 8 KiB rounding allows";
+    EXPECT_NE(kib % 256, 0u) << m;
+    EXPECT_EQ(kib % 8, 0u) << m;
+  }
+  EXPECT_EQ(qemuMemorySize(128, true), "128M");
 }
 
 TEST(QemuArgv, ALiveMigrationTargetWaitsPausedForTheStream) {

@@ -19,6 +19,13 @@ std::string uriHost(const std::string& host) {
   return host.find(':') != std::string::npos ? "[" + host + "]" : host;
 }
 
+std::string qemuMemorySize(std::uint64_t memoryMib, bool kvm) {
+  // QEMU rounds -m to 8 KiB, so 8 KiB is the least that leaves the 256 KiB multiple.
+  constexpr std::uint64_t kTcgShortfallKib = 8;
+  return kvm ? fmt::format("{}M", memoryMib)
+             : fmt::format("{}K", memoryMib * 1024 - kTcgShortfallKib);
+}
+
 std::vector<std::string> buildQemuArgv(const LaunchSpec& spec) {
   RunPaths run{spec.runDir};
   bool kvm = spec.accel == "kvm";
@@ -36,7 +43,7 @@ std::vector<std::string> buildQemuArgv(const LaunchSpec& spec) {
       "-smp",
       std::to_string(spec.vcpus),
       "-m",
-      fmt::format("{}M", spec.memoryMib),
+      qemuMemorySize(spec.memoryMib, kvm),
       "-nodefaults",
       "-no-user-config",
       "-display",
