@@ -22,7 +22,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include "bench/net_port.h"
+#include "common/net_port.h"
 #include "bench/web_load.h"
 #include "common/subprocess.h"
 

@@ -11,7 +11,7 @@
 
 #include <fmt/format.h>
 
-#include "bench/net_port.h"
+#include "common/net_port.h"
 #include "common/files.h"
 #include "common/subprocess.h"
 

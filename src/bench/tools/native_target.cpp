@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "bench/net_port.h"
+#include "common/net_port.h"
 #include "bench/tools/bench_targets.h"
 #include "bench/tools/iperf_server.h"
 #include "bench/tools/web_workload.h"

@@ -1,15 +1,12 @@
 // IncomingMigrations' live path: empty disks, a QEMU waiting for the stream, NBD exports for
 // the source's mirrors; at commit the QEMU becomes the VM.
-#include <arpa/inet.h>
-#include <netdb.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "common/clock.h"
 #include "common/files.h"
+#include "common/net_port.h"
 #include "images/qemu_img.h"
 #include "services/host_info.h"
 #include "services/migration/incoming_migrations.h"
@@ -20,32 +17,15 @@ namespace {
 
 constexpr std::chrono::seconds kLoadTimeout{30};
 
-// A TCP port free on `host` now (bound to port 0 and let go; QEMU binds it right after).
-Result<int> freePort(const std::string& host) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
-  addrinfo* found = nullptr;
-  if (getaddrinfo(host.c_str(), "0", &hints, &found) != 0 || !found)
+// `count` consecutive TCP ports free on `host` now (QEMU binds them right after); an error names
+// listen_host, the field the source sent it in.
+Result<int> freePorts(const std::string& host, int count) {
+  auto port = freeTcpPorts(host, count);
+  if (!port)
     return makeError(Errc::invalid_argument,
-                     fmt::format("listen_host '{}' is not an IP address of this host", host),
+                     fmt::format("listen_host: {} (the address the source reaches this host at)",
+                                 port.error().message),
                      "listen_host");
-  int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int port = -1;
-  if (fd >= 0 && ::bind(fd, found->ai_addr, found->ai_addrlen) == 0) {
-    sockaddr_storage addr{};
-    socklen_t len = sizeof addr;
-    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
-      port = ntohs(addr.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
-                                              : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
-  }
-  int err = errno;
-  if (fd >= 0) ::close(fd);
-  freeaddrinfo(found);
-  if (port <= 0)
-    return makeError(Errc::invalid_argument,
-                     fmt::format("cannot listen on {}: {}", host, strerror(err)), "listen_host");
   return port;
 }
 
@@ -81,15 +61,12 @@ Result<nlohmann::json> IncomingMigrations::prepareLive(const nlohmann::json& req
   if (listenHost.empty())
     return makeError(Errc::invalid_argument, "listen_host: where the source reaches this host",
                      "listen_host");
-  auto migrationPort = freePort(listenHost);
-  if (!migrationPort) return migrationPort.error();
-  auto nbdPort = freePort(listenHost);
-  if (!nbdPort) return nbdPort.error();
-  in->migrationPort = *migrationPort;
-  in->nbdPort = *nbdPort;
+  // The migration stream on the first, the NBD export on the next.
+  auto ports = freePorts(listenHost, 2);
+  if (!ports) return ports.error();
+  in->migrationPort = *ports;
+  in->nbdPort = *ports + 1;
   in->listenHost = listenHost;
-  if (*nbdPort == *migrationPort)
-    return makeError(Errc::unavailable, "no two free ports to listen on", "listen_host");
 
   if (!spec.storage.empty()) {
     auto folder = checkSharedStorage(request, spec);
@@ -132,11 +109,11 @@ Result<nlohmann::json> IncomingMigrations::prepareLive(const nlohmann::json& req
     if (!made) return fail(made.error());
     ids.push_back(d.name);
   }
-  auto proc = vms_.startIncoming(spec, in->diskFolder, in->accel, listenHost, *migrationPort);
+  auto proc = vms_.startIncoming(spec, in->diskFolder, in->accel, listenHost, in->migrationPort);
   if (!proc) return fail(proc.error());
   in->process = std::move(*proc);
   if (spec.storage.empty())  // commitLive stops the exports under the same condition
-    if (auto s = in->process->exportDisks(listenHost, *nbdPort, ids); !s) return fail(s.error());
+    if (auto s = in->process->exportDisks(listenHost, in->nbdPort, ids); !s) return fail(s.error());
   const auto& postCopy = request.value("post_copy", nlohmann::json(false));
   if (!postCopy.is_boolean())
     return fail(makeError(Errc::invalid_argument, "post_copy must be a boolean", "post_copy"));
@@ -154,8 +131,10 @@ Result<nlohmann::json> IncomingMigrations::prepareLive(const nlohmann::json& req
   }
   events_.publish("vm.migration.incoming", "vm/" + spec.name,
                   {{"from", in->from}, {"live", true}, {"id", in->id}});
-  return nlohmann::json{
-      {"id", in->id}, {"migration_port", *migrationPort}, {"nbd_port", *nbdPort}, {"disks", ids}};
+  return nlohmann::json{{"id", in->id},
+                        {"migration_port", in->migrationPort},
+                        {"nbd_port", in->nbdPort},
+                        {"disks", ids}};
 }
 
 Result<VmRecord> IncomingMigrations::commitLive(IncomingPtr in, const nlohmann::json& request) {
@@ -207,7 +186,7 @@ Result<nlohmann::json> IncomingMigrations::recoverLive(const std::string& id) {
   if (!in->process) return makeError(Errc::conflict, "the arriving VM's QEMU is gone");
   if (auto s = in->process->queryStatus(); !s)
     return makeError(Errc::conflict, "the arriving VM's QEMU is gone: " + s.error().message);
-  auto port = freePort(in->listenHost);
+  auto port = freePorts(in->listenHost, 1);
   if (!port) return port.error();
   if (auto s = in->process->recoverPostCopy(in->listenHost, *port); !s) return s.error();
   in->migrationPort = *port;
