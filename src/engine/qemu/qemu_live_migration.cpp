@@ -39,6 +39,51 @@ bool migrationActive(const std::string& status) {
          status == "device" || status == "cancelling" || status == "wait-unplug";
 }
 
+// After a post-copy break, while both QEMUs live: the target listens again and this side sends
+// the rest there, tried every kRecoverRetry for up to kRecoverDeadline.
+class PostCopyRecovery {
+ public:
+  PostCopyRecovery(qmp::QmpClient& qmp, const LiveMigrationParams& params)
+      : qmp_(qmp), params_(params) {}
+
+  // The stream is broken (QEMU's postcopy-paused or -recover): tries again when due. False once
+  // it is lost: the deadline passed, or the target's QEMU is gone.
+  bool keepWaiting(const qmp::MigrationInfo& m, LiveMigrationProgress& p,
+                   LiveMigrationResult& result,
+                   const std::function<bool(const LiveMigrationProgress&)>& progress) {
+    auto now = std::chrono::steady_clock::now();
+    if (brokenSince_ == decltype(now){}) brokenSince_ = now;
+    bool due = m.status == "postcopy-paused" && now - lastTry_ >= kRecoverRetry;
+    if (due && now - brokenSince_ <= kRecoverDeadline) {
+      lastTry_ = now;
+      p.recoveryAttempts++;
+      (void)progress(p);
+      auto port = params_.recover();
+      if (port) {
+        auto s = qmp_.migrateResume(fmt::format("tcp:{}:{}", uriHost(params_.host), *port));
+        if (s) result.postCopyRecoveries++;
+        if (!s) error_ = s.error().message;
+      } else {
+        error_ = port.error().message;
+        // Only a target out of reach may come back; one whose QEMU is gone will not.
+        if (port.error().code != Errc::unavailable && port.error().code != Errc::timeout)
+          brokenSince_ = now - kRecoverDeadline - kRecoverRetry;
+      }
+    }
+    return now - brokenSince_ <= kRecoverDeadline;
+  }
+  // The stream flows again.
+  void streaming() { brokenSince_ = {}; }
+  // Why the last try failed, if one did.
+  const std::string& error() const { return error_; }
+
+ private:
+  qmp::QmpClient& qmp_;
+  const LiveMigrationParams& params_;
+  std::chrono::steady_clock::time_point brokenSince_{}, lastTry_{};
+  std::string error_;
+};
+
 }  // namespace
 
 std::uint64_t downtimeLimitForPass(std::uint64_t capMs, int passes) {
@@ -230,9 +275,7 @@ Result<LiveMigrationResult> QemuProcess::migrateLive(
     return unwind(s.error());
   migrating = true;
   bool postcopyRequested = false, continued = false, switched = false;
-  // Post-copy recovery: since when the stream is broken (the epoch: it is not), the last try.
-  std::chrono::steady_clock::time_point brokenSince{}, lastRecovery{};
-  std::string recoveryError;
+  PostCopyRecovery recovery(*qmp_, params);
   auto lastMirrorCheck = std::chrono::steady_clock::now();
   for (;;) {
     auto m = qmp_->queryMigrate();
@@ -247,29 +290,10 @@ Result<LiveMigrationResult> QemuProcess::migrateLive(
     }
     bool paused = m->status == "postcopy-paused" || m->status == "postcopy-recover";
     bool broken = m->status == "failed" || m->status == "cancelled" || paused;
-    auto now = std::chrono::steady_clock::now();
     if (paused && switched && params.recover) {
       // The stream broke after the switch: both QEMUs wait, the guest on the target stalls on
-      // the pages it lacks. The target listens again and this side sends the rest there.
-      if (brokenSince == decltype(now){}) brokenSince = now;
-      bool due = m->status == "postcopy-paused" && now - lastRecovery >= kRecoverRetry;
-      if (due && now - brokenSince <= kRecoverDeadline) {
-        lastRecovery = now;
-        p.recoveryAttempts++;
-        (void)progress(p);
-        auto port = params.recover();
-        if (port) {
-          auto s = qmp_->migrateResume(fmt::format("tcp:{}:{}", uriHost(params.host), *port));
-          if (s) result.postCopyRecoveries++;
-          if (!s) recoveryError = s.error().message;
-        } else {
-          recoveryError = port.error().message;
-          // Only a target out of reach may come back; one whose QEMU is gone will not.
-          if (port.error().code != Errc::unavailable && port.error().code != Errc::timeout)
-            brokenSince = now - kRecoverDeadline - kRecoverRetry;
-        }
-      }
-      if (now - brokenSince <= kRecoverDeadline) {
+      // the pages it lacks.
+      if (recovery.keepWaiting(*m, p, result, progress)) {
         (void)progress(p);
         std::this_thread::sleep_for(kPoll);
         continue;
@@ -284,9 +308,10 @@ Result<LiveMigrationResult> QemuProcess::migrateLive(
               "post-copy broke after the switch ({}: {}{}): the guest's memory is split "
               "between the hosts",
               m->status, m->error.empty() ? "no reason given" : m->error,
-              recoveryError.empty() ? "" : "; sending the rest again failed: " + recoveryError));
+              recovery.error().empty() ? ""
+                                       : "; sending the rest again failed: " + recovery.error()));
     }
-    if (switched && m->status == "postcopy-active") brokenSince = {};
+    if (switched && m->status == "postcopy-active") recovery.streaming();
     if (broken)
       return unwind(makeError(Errc::unavailable,
                               fmt::format("the migration stream {}: {}", m->status,
