@@ -32,6 +32,17 @@ inline constexpr const char* kChecker =
     "2>/dev/null); [ \"$v\" = \"$(printf '%08d' $i)\" ] || bad=$((bad+1)); i=$((i+1)); done; "
     "echo \"CHEC\"\"KED n=$n bad=$bad\"";
 
+// What the guest's kernel said of a crash on its console since its QEMU started here (the
+// console log's last 3000 bytes), or "" when it said nothing of the kind.
+inline std::string kernelTrouble(TestDaemon& d, const std::string& vm) {
+  auto console = readFile(d.stateDir() + "/run/" + vm + "/console.log");
+  if (!console) return "no console log";
+  for (const char* oops : {"BUG:", "corruption", "general protection", "Oops"})
+    if (console->find(oops) != std::string::npos)
+      return console->substr(console->size() > 3000 ? console->size() - 3000 : 0);
+  return "";
+}
+
 // The writer's last record number, read over the console; -1 if three tries could not read it
 // (a console session that could not be opened, or garbled output).
 inline int guestCount(TestDaemon& d, const std::string& vm) {
