@@ -22,8 +22,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include "common/net_port.h"
 #include "bench/web_load.h"
+#include "common/net_port.h"
 #include "common/subprocess.h"
 
 namespace paddock::bench {

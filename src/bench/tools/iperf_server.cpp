@@ -11,8 +11,8 @@
 
 #include <fmt/format.h>
 
-#include "common/net_port.h"
 #include "common/files.h"
+#include "common/net_port.h"
 #include "common/subprocess.h"
 
 namespace paddock::bench {

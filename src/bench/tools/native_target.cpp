@@ -7,11 +7,11 @@
 
 #include <fmt/format.h>
 
-#include "common/net_port.h"
 #include "bench/tools/bench_targets.h"
 #include "bench/tools/iperf_server.h"
 #include "bench/tools/web_workload.h"
 #include "common/files.h"
+#include "common/net_port.h"
 #include "common/subprocess.h"
 
 namespace paddock::bench {

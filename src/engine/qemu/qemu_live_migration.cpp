@@ -304,12 +304,12 @@ Result<LiveMigrationResult> QemuProcess::migrateLive(
       (void)qmp_->migrateCancel();
       return makeError(
           Errc::unavailable,
-          fmt::format(
-              "post-copy broke after the switch ({}: {}{}): the guest's memory is split "
-              "between the hosts",
-              m->status, m->error.empty() ? "no reason given" : m->error,
-              recovery.error().empty() ? ""
-                                       : "; sending the rest again failed: " + recovery.error()));
+          fmt::format("post-copy broke after the switch ({}: {}{}): the guest's memory is split "
+                      "between the hosts",
+                      m->status, m->error.empty() ? "no reason given" : m->error,
+                      recovery.error().empty()
+                          ? ""
+                          : "; sending the rest again failed: " + recovery.error()));
     }
     if (switched && m->status == "postcopy-active") recovery.streaming();
     if (broken)
